@@ -1,0 +1,122 @@
+"""`TaskSpec`: everything a model builder and a training loop need to know about a task, as plain values.
+
+`datasets` hands a spec to `training`, which passes its fields to `zoo.build_model`; the spec is the only
+thing that crosses from tasks to models, so `zoo` and `datasets` never import each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Sequence
+
+# The three output kinds of the zoo's input/output contract.
+PER_STEP = "per_step"  # logits (batch, time, classes): a class at every step (language models, cloze)
+LAST_CLASS = "last_class"  # logits (batch, classes): one label read at the last step
+LAST_VALUE = "last_value"  # (batch, 1): one real number read at the last step (regression)
+OUTPUT_KINDS = (PER_STEP, LAST_CLASS, LAST_VALUE)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What a task is, for the model builder, the training loop and the report.
+
+    Args:
+        name: registry key of the task (`recall`, `char_lm`, ...).
+        params: every task parameter after defaults were filled in; `load_task(name, **params)`
+            re-creates the same data.
+        vocabulary: the token strings, index = token id. Id 0 is reserved for padding/blank where a
+            task needs one; the text tasks keep their unknown token in here too.
+        output: one of `OUTPUT_KINDS`.
+        num_classes: width of the model's logits (`per_step`/`last_class`); 1 for `last_value`.
+        causal: True when the target at step t is the input at step t+1 (next-token prediction): a
+            model that reads tokens after t would read the answer, so it must not see the future.
+        sequence_length: length of every input sequence (`time`).
+        chance_loss: the loss of the best prediction that ignores the input (nats for classes, MSE for
+            `last_value`), measured on the same weighting the training loss uses.
+        chance_accuracy: accuracy of that prediction, or None where accuracy means nothing.
+        metrics: names of the metrics that make sense for this task, from
+            ("loss", "accuracy", "bits_per_char", "perplexity", "mse").
+        token_separator: "" for characters, " " for words; used by `decode`.
+        language_model: True for the text tasks whose models can generate (`char_lm`, `word_lm`).
+        unknown_token_id: id of the unknown token for text tasks, None otherwise.
+        description: one sentence a report can print.
+    """
+
+    name: str
+    params: dict
+    vocabulary: tuple
+    output: str
+    num_classes: int
+    causal: bool
+    sequence_length: int
+    chance_loss: float
+    chance_accuracy: float | None
+    metrics: tuple
+    token_separator: str = ""
+    language_model: bool = False
+    unknown_token_id: int | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        if self.output not in OUTPUT_KINDS:
+            raise ValueError(f"output must be one of {OUTPUT_KINDS}, got {self.output!r}.")
+        object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocabulary)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The arguments `zoo.build_model` takes from a task."""
+        return {
+            "vocabulary_size": self.vocabulary_size,
+            "output": self.output,
+            "num_classes": self.num_classes,
+            "causal": self.causal,
+            "sequence_length": self.sequence_length,
+        }
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Token ids back to text (ids out of range become '?')."""
+        vocab = self.vocabulary
+        tokens = [vocab[i] if 0 <= int(i) < len(vocab) else "?" for i in ids]
+        return self.token_separator.join(tokens)
+
+    def encode(self, text: str) -> list[int]:
+        """Text to token ids with this vocabulary (unknown tokens map to `unknown_token_id`)."""
+        index = {tok: i for i, tok in enumerate(self.vocabulary)}
+        pieces = list(text) if self.token_separator == "" else text.split()
+        unk = self.unknown_token_id
+        out = []
+        for p in pieces:
+            if p in index:
+                out.append(index[p])
+            elif unk is not None:
+                out.append(unk)
+            else:
+                raise ValueError(f"token {p!r} is not in the vocabulary of task {self.name!r}.")
+        return out
+
+    @property
+    def chance_bits_per_token(self) -> float:
+        return self.chance_loss / math.log(2)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskSpec":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in fields})
+
+    @classmethod
+    def from_json(cls, path) -> "TaskSpec":
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
