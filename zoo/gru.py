@@ -1,0 +1,72 @@
+"""GRU (Cho et al., 2014; compared with LSTM by Chung et al., 2014).
+
+h_t = z_t * h_{t-1} + (1 - z_t) * h~_t: the update gate z_t interpolates between keeping the old state and
+writing a new one, so like the LSTM's forget gate it lets the gradient pass many steps almost unchanged
+while z_t stays near 1. Keras starts all GRU biases at 0, i.e. z = 0.5 and memory halving every step; a
+positive update-gate bias (or chrono, Tallec & Ollivier, 2018) starts with longer memory.
+"""
+
+import keras
+
+from zoo.common import recurrent_stack
+from zoo.initializers import GateBias, check_gate_bias
+from zoo.initializers import recurrent_initializer as make_recurrent_initializer
+from zoo.registry import PER_STEP, register_model
+
+
+def build_gru(*, bidirectional, model_name, **kwargs):
+    """Shared by `gru` and `bidirectional_gru`."""
+    init = make_recurrent_initializer(kwargs.pop("recurrent_initializer"), kwargs.pop("recurrent_gain"), gates=3)
+    update_bias = kwargs.pop("update_bias")
+    t_max = kwargs.pop("chrono_max_length") or kwargs.pop("sequence_length")
+    kwargs.pop("sequence_length", None)
+    kwargs.pop("causal")
+    check_gate_bias("update_bias", update_bias, t_max)
+    bias = {}
+    if update_bias != 0.0:
+        bias["bias_initializer"] = GateBias(gates=3, gate=0, value=update_bias, chrono_max_length=t_max)
+    units = kwargs["units"]
+
+    def layer_fn(return_sequences, name):
+        return keras.layers.GRU(units, recurrent_initializer=init, return_sequences=return_sequences, name=name, **bias)
+
+    return recurrent_stack(layer_fn=layer_fn, layer_name="gru", bidirectional=bidirectional, model_name=model_name, **kwargs)
+
+
+@register_model("gru")
+def gru(
+    *,
+    vocabulary_size,
+    output=PER_STEP,
+    num_classes=None,
+    causal=False,
+    sequence_length=None,
+    units=128,
+    num_layers=1,
+    dropout=0.0,
+    embedding_dim=None,
+    recurrent_initializer=None,
+    recurrent_gain=1.0,
+    update_bias=0.0,
+    chrono_max_length=None,
+):
+    """GRU (Cho et al., 2014): a gated cell with an update gate that interpolates old and new state.
+
+    Args:
+        vocabulary_size: number of token ids.
+        output: "per_step", "last_class" or "last_value".
+        num_classes: logits per prediction; defaults to `vocabulary_size` (1 for "last_value").
+        causal: the task is next-token prediction (a GRU is causal, so this changes nothing).
+        sequence_length: the task's sequence length; T_max for chrono when `chrono_max_length` is not given.
+        units: size of the hidden state.
+        num_layers: stacked recurrent layers.
+        dropout: dropout rate between layers.
+        embedding_dim: size of the token embedding; defaults to `units`.
+        recurrent_initializer: None (Keras's: one orthogonal matrix over the 3 gates) or a name from
+            `zoo.initializers.RECURRENT_INITIALIZERS`, applied per gate.
+        recurrent_gain: scales the initial recurrent matrix.
+        update_bias: bias of the update gate z (Keras's default 0: z = 0.5); positive values keep more of
+            the old state at the start, "chrono" draws it as log U(1, T_max - 1).
+        chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+    """
+    return build_gru(bidirectional=False, model_name="gru", **locals())

@@ -1,0 +1,80 @@
+"""LSTM (Hochreiter & Schmidhuber, 1997; forget gate: Gers, Schmidhuber & Cummins, 2000).
+
+The cell state c_t = f_t * c_{t-1} + i_t * g_t is updated additively, so the gradient along it is
+multiplied by the forget gate f_t at each step instead of by a full Jacobian: while f_t stays near 1 the
+gradient flows across long gaps (the "constant error carousel"). How near 1 it starts is set by the
+forget-gate bias: Keras uses 1 (sigma(1) = 0.73, so the gradient along c decays ~0.73 per step at
+initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018) start with longer memory.
+"""
+
+import keras
+
+from zoo.common import recurrent_stack
+from zoo.initializers import GateBias, check_gate_bias
+from zoo.initializers import recurrent_initializer as make_recurrent_initializer
+from zoo.registry import PER_STEP, register_model
+
+
+def build_lstm(*, bidirectional, model_name, **kwargs):
+    """Shared by `lstm` and `bidirectional_lstm`."""
+    init = make_recurrent_initializer(kwargs.pop("recurrent_initializer"), kwargs.pop("recurrent_gain"), gates=4)
+    forget_bias = kwargs.pop("forget_bias")
+    t_max = kwargs.pop("chrono_max_length") or kwargs.pop("sequence_length")
+    kwargs.pop("sequence_length", None)
+    kwargs.pop("causal")
+    check_gate_bias("forget_bias", forget_bias, t_max)
+    if forget_bias == 1.0:
+        bias = {"unit_forget_bias": True}  # Keras's own default, kept exactly
+    else:
+        bias = {
+            "unit_forget_bias": False,
+            "bias_initializer": GateBias(gates=4, gate=1, value=forget_bias, chrono_max_length=t_max, negate_gate=0),
+        }
+    units = kwargs["units"]
+
+    def layer_fn(return_sequences, name):
+        return keras.layers.LSTM(
+            units, recurrent_initializer=init, return_sequences=return_sequences, name=name, **bias
+        )
+
+    return recurrent_stack(layer_fn=layer_fn, layer_name="lstm", bidirectional=bidirectional, model_name=model_name, **kwargs)
+
+
+@register_model("lstm")
+def lstm(
+    *,
+    vocabulary_size,
+    output=PER_STEP,
+    num_classes=None,
+    causal=False,
+    sequence_length=None,
+    units=128,
+    num_layers=1,
+    dropout=0.0,
+    embedding_dim=None,
+    recurrent_initializer=None,
+    recurrent_gain=1.0,
+    forget_bias=1.0,
+    chrono_max_length=None,
+):
+    """LSTM (Hochreiter & Schmidhuber, 1997): gated memory cells that carry the gradient across long gaps.
+
+    Args:
+        vocabulary_size: number of token ids.
+        output: "per_step", "last_class" or "last_value".
+        num_classes: logits per prediction; defaults to `vocabulary_size` (1 for "last_value").
+        causal: the task is next-token prediction (an LSTM is causal, so this changes nothing).
+        sequence_length: the task's sequence length; T_max for chrono when `chrono_max_length` is not given.
+        units: size of the hidden and cell state.
+        num_layers: stacked recurrent layers.
+        dropout: dropout rate between layers.
+        embedding_dim: size of the token embedding; defaults to `units`.
+        recurrent_initializer: None (Keras's: one orthogonal matrix over the 4 gates) or a name from
+            `zoo.initializers.RECURRENT_INITIALIZERS`, applied per gate.
+        recurrent_gain: scales the initial recurrent matrix.
+        forget_bias: the forget-gate bias: 1.0 (Keras's default, memory ~ 1 / (1 - 0.73) steps at the
+            start), a larger number for longer initial memory, or "chrono" (log U(1, T_max - 1), input-gate
+            bias set to its negative).
+        chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+    """
+    return build_lstm(bidirectional=False, model_name="lstm", **locals())
