@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from typing import Any, Sequence
 
 # The three output kinds of the zoo's input/output contract.
@@ -42,6 +43,14 @@ class TaskSpec:
         language_model: True for the text tasks whose models can generate (`char_lm`, `word_lm`).
         unknown_token_id: id of the unknown token for text tasks, None otherwise.
         description: one sentence a report can print.
+        epoch_size: number of training examples that make one epoch. Every training split is an
+            endless stream (fresh synthetic examples, or text windows reshuffled each pass), so
+            `fit` needs `steps_per_epoch=spec.steps_per_epoch(batch_size)`; validation and test
+            splits are finite and need nothing.
+        sample_weighted: True when the dataset yields `(inputs, targets, sample_weights)`: only the
+            weighted steps count in the loss and the metrics.
+        token_pattern: regular expression that splits text into tokens for `encode` (word tasks);
+            None splits into characters (`token_separator == ""`) or on whitespace.
     """
 
     name: str
@@ -58,6 +67,9 @@ class TaskSpec:
     language_model: bool = False
     unknown_token_id: int | None = None
     description: str = ""
+    epoch_size: int | None = None
+    sample_weighted: bool = False
+    token_pattern: str | None = None
 
     def __post_init__(self):
         if self.output not in OUTPUT_KINDS:
@@ -79,6 +91,12 @@ class TaskSpec:
             "sequence_length": self.sequence_length,
         }
 
+    def steps_per_epoch(self, batch_size: int) -> int | None:
+        """`steps_per_epoch` for `fit` on the endless training split (batches of `batch_size`)."""
+        if self.epoch_size is None:
+            return None
+        return max(1, self.epoch_size // int(batch_size))
+
     def decode(self, ids: Sequence[int]) -> str:
         """Token ids back to text (ids out of range become '?')."""
         vocab = self.vocabulary
@@ -88,7 +106,12 @@ class TaskSpec:
     def encode(self, text: str) -> list[int]:
         """Text to token ids with this vocabulary (unknown tokens map to `unknown_token_id`)."""
         index = {tok: i for i, tok in enumerate(self.vocabulary)}
-        pieces = list(text) if self.token_separator == "" else text.split()
+        if self.token_pattern is not None:
+            pieces = re.findall(self.token_pattern, text)
+        elif self.token_separator == "":
+            pieces = list(text)
+        else:
+            pieces = text.split()
         unk = self.unknown_token_id
         out = []
         for p in pieces:
