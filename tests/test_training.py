@@ -1,0 +1,239 @@
+"""The training command and saved runs: train -> save -> load -> evaluate, resume, atomic saves,
+determinism, and the one-sentence errors."""
+
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from training import evaluate, generate, runs
+from training.config import RunConfig
+from training.train import main, train
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY = dict(
+    model="gru",
+    task="recall",
+    task_params={"gap": 4, "num_keys": 4, "eval_size": 128},
+    units=16,
+    batch_size=32,
+    epochs=3,
+    steps_per_epoch=8,
+    learning_rate=1e-2,
+    through_time_every=0,
+)
+
+
+def tiny(**overrides):
+    return RunConfig(**{**TINY, **overrides})
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_save_load_evaluate_gives_the_recorded_metrics(tmp_path):
+    result = train(tiny(run_name="t1"), root=tmp_path, verbose=0)
+    run_dir = pathlib.Path(result["run_dir"])
+    assert result["status"] == "finished"
+    for name in ("model.keras", "config.json", "task_spec.json", "metadata.json", "history.csv"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    assert meta["status"] == "finished" and meta["parameters"] > 0 and meta["tokens_per_second"] > 0
+    assert meta["versions"]["keras"] == keras.__version__
+    history = read_csv(run_dir / "history.csv")
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3]
+    assert {"nll", "accuracy", "val_nll", "val_accuracy", "tokens_per_second"} <= set(history[0])
+
+    metrics, run = evaluate.evaluate_run("t1", root=tmp_path)
+    for key in ("nll", "accuracy"):
+        assert metrics[key] == pytest.approx(meta["test"][key], rel=1e-6)
+    assert run.config.model == "gru" and run.spec.name == "recall"
+
+
+def test_exact_token_metrics_on_a_weighted_task(tmp_path):
+    """future_cloze counts only its blank: the recorded NLL must equal a direct weighted average."""
+    result = train(tiny(task="future_cloze", task_params={"eval_size": 64}, run_name="cloze", epochs=1), root=tmp_path, verbose=0)
+    run = runs.load_run("cloze", root=tmp_path)
+    import datasets
+
+    ds, spec = datasets.load_task("future_cloze", split="test", batch_size=17, seed=0, eval_size=64)
+    total = weight = 0.0
+    for inputs, targets, weights in ds:
+        logits = run.model(inputs).numpy().astype("float64")
+        logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
+        nll = -np.take_along_axis(logp, targets.numpy()[..., None], -1)[..., 0]
+        total += float((nll * weights.numpy()).sum())
+        weight += float(weights.numpy().sum())
+    assert result["test"]["nll"] == pytest.approx(total / weight, rel=1e-4)
+
+
+class InterruptAt(keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
+    full = train(tiny(run_name="full"), root=tmp_path, verbose=0)
+    broken = train(tiny(run_name="broken"), root=tmp_path, verbose=0, callbacks=[InterruptAt(epoch=1, batch=3)])
+    assert broken["status"] == "interrupted"
+    assert len(read_csv(tmp_path / "broken" / "history.csv")) == 1
+    resumed = train(RunConfig(), root=tmp_path, resume="broken", verbose=0)
+    assert resumed["status"] == "finished"
+    a = read_csv(tmp_path / "full" / "history.csv")
+    b = read_csv(tmp_path / "broken" / "history.csv")
+    assert len(a) == len(b) == 3
+    for ra, rb in zip(a, b):
+        for key in ("nll", "accuracy", "val_nll", "val_accuracy", "loss"):
+            assert ra[key] == rb[key], (key, ra[key], rb[key])
+    assert resumed["test"] == full["test"]
+
+
+def test_an_interrupted_save_keeps_the_previous_model(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = tmp_path / "model.keras"
+    runs.save_model(model, path)
+    before = path.read_bytes()
+
+    def crash(self, filepath, *a, **k):
+        pathlib.Path(filepath).write_bytes(b"half a zip")
+        raise KeyboardInterrupt  # the process is killed in the middle of writing
+
+    monkeypatch.setattr(keras.Model, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        runs.save_model(model, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temporary file left behind
+
+
+def test_same_seed_same_history_across_processes(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**TINY, "epochs": 2, "steps_per_epoch": 5, "model": "lstm"}))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name in ("a", "b"):
+        subprocess.run(
+            [sys.executable, "-m", "training.train", "--config", str(cfg), "--run-name", name,
+             "--saved-models", str(tmp_path), "--quiet"],
+            cwd=REPO, env=env, check=True, capture_output=True, timeout=300,
+        )
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("tokens_per_second", "epoch_train_seconds")} for r in rows]  # noqa: E731
+    assert strip(read_csv(tmp_path / "a" / "history.csv")) == strip(read_csv(tmp_path / "b" / "history.csv"))
+
+
+def test_generate_refuses_a_run_that_is_not_a_language_model(tmp_path):
+    train(tiny(run_name="nolm", epochs=1), root=tmp_path, verbose=0)
+    run = runs.load_run("nolm", root=tmp_path)
+    with pytest.raises(ValueError, match="not a language model"):
+        generate.generate(run, "ab", 5)
+
+
+def _error_of(capsys, argv, code=2):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "transformer_xl", "--task", "recall"], "Unknown model 'transformer_xl'"),
+        (["--model", "lstm", "--task", "poetry"], "poetry"),
+        (["--model", "lstm", "--task", "recall", "--batch-size", "0"], "batch_size must be a positive integer"),
+        (["--model", "lstm", "--task", "recall", "--task-param", "gap=-3"], "gap"),
+        (["--model", "lstm", "--task", "recall", "--clipnorm", "1", "--global-clipnorm", "1"], "not both"),
+        (["--model", "bidirectional_lstm", "--task", "char_lm"], "next-token task"),
+        (["--model", "lstm", "--task", "recall", "--run-name", "../escape"], "not allowed"),
+    ],
+)
+def test_bad_flags_are_one_sentence_and_save_nothing(capsys, tmp_path, argv, message):
+    err = _error_of(capsys, argv + ["--saved-models", str(tmp_path)])
+    assert message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_config_files(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert "is not valid JSON" in _error_of(capsys, ["--config", str(bad)])
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"model": "lstm", "colour": "blue"}))
+    assert "unknown setting(s) colour" in _error_of(capsys, ["--config", str(unknown)])
+
+
+def test_bad_run_folders(capsys, tmp_path):
+    train(tiny(run_name="good", epochs=1), root=tmp_path, verbose=0)
+    root = ["--saved-models", str(tmp_path)]
+    assert evaluate.main(["nothing"] + root) == 2
+    assert "No run folder" in capsys.readouterr().err
+
+    (tmp_path / "empty").mkdir()
+    assert evaluate.main(["empty"] + root) == 2
+    assert "lacks config.json" in capsys.readouterr().err
+
+    good_bytes = (tmp_path / "good" / "model.keras").read_bytes()
+    import shutil
+
+    shutil.copytree(tmp_path / "good", tmp_path / "corrupt")
+    (tmp_path / "corrupt" / "model.keras").write_bytes(good_bytes[: len(good_bytes) // 2])
+    assert evaluate.main(["corrupt"] + root) == 2
+    err = capsys.readouterr().err
+    assert "corrupt" in err and "Traceback" not in err
+
+    shutil.copytree(tmp_path / "good", tmp_path / "unsafe")
+    lam = keras.Sequential([keras.Input((4,), dtype="int32"), keras.layers.Lambda(lambda x: x * 2)])
+    lam.save(tmp_path / "unsafe" / "model.keras")
+    assert evaluate.main(["unsafe"] + root) == 2
+    assert "unsafe deserialization" in capsys.readouterr().err
+
+    assert generate.main(["good", "--prompt", "a"] + root) == 2
+    assert "not a language model" in capsys.readouterr().err
+    assert (tmp_path / "good" / "model.keras").read_bytes() == good_bytes  # nothing saved was touched
+
+
+def test_resume_of_an_unknown_or_finished_run(capsys, tmp_path):
+    train(tiny(run_name="done", epochs=1), root=tmp_path, verbose=0)
+    assert "already completed" in _error_of(capsys, ["--resume", "done", "--saved-models", str(tmp_path)])
+    assert "No run folder" in _error_of(capsys, ["--resume", "ghost", "--saved-models", str(tmp_path)])
+
+
+def test_run_names_never_collide(tmp_path):
+    a = train(tiny(epochs=1), root=tmp_path, verbose=0)
+    b = train(tiny(epochs=1), root=tmp_path, verbose=0)
+    assert a["run_dir"] != b["run_dir"]
+    with pytest.raises(ValueError, match="already exists"):
+        runs.new_run_dir(tiny(run_name=pathlib.Path(a["run_dir"]).name), tmp_path)
+
+
+def test_dry_run_saves_nothing(tmp_path, capsys):
+    assert main(["--model", "lstm", "--task", "recall", "--units", "8", "--dry-run", "--quiet", "--saved-models", str(tmp_path)]) == 0
+    assert "dry run OK" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_serves_any_batch_and_length(tmp_path):
+    import tensorflow as tf
+
+    result = train(tiny(run_name="exp", epochs=1), root=tmp_path, verbose=0, export=True)
+    loaded = tf.saved_model.load(result["export"])
+    run = runs.load_run("exp", root=tmp_path)
+    for shape in ((1, 3), (5, 11)):
+        x = np.random.default_rng(0).integers(0, run.spec.vocabulary_size, size=shape).astype("int32")
+        np.testing.assert_allclose(loaded.serve(tf.constant(x)).numpy(), run.model(x).numpy(), rtol=1e-5, atol=1e-5)

@@ -1,0 +1,140 @@
+"""`RunConfig`: one dataclass holds everything that re-creates a run — the model and its
+hyperparameters, the task and its parameters, the training settings and the seed. argparse fills it,
+a JSON file can stand in for the flags (flags override the file), and it is saved as `config.json` next
+to `model.keras` (as nanoGPT keeps its config in every checkpoint and timm dumps `args.yaml`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+STRATEGIES = ("default", "mirrored")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Args:
+        model: zoo registry key.
+        task: datasets registry key.
+        task_params: the task's parameters (gap, seq_len, corpus ...).
+        model_params: builder arguments beyond the task's (forget_bias, recurrent_initializer ...).
+        units, num_layers, dropout, embedding_dim: the shared model hyperparameters.
+        param_budget: choose `units` so the model has about this many parameters (then units is ignored).
+        optimizer, learning_rate, momentum: the optimizer (momentum for sgd/rmsprop).
+        clipnorm, global_clipnorm, clipvalue: Keras's gradient clipping (at most one of the first two).
+        batch_size: global batch size (split across replicas under a strategy).
+        epochs, steps_per_epoch: the budget is epochs x steps_per_epoch training steps.
+        validation_steps: batches of the validation split per evaluation (None: the whole split).
+        seed: seeds Python, NumPy, TensorFlow and Keras; op determinism is enabled.
+        record_gradients: record step-gradient norms (global before/after clipping, per layer).
+        gradient_every: record every N-th step.
+        per_variable: also record the norm of every variable.
+        through_time_every: record the gradient-through-time profile every N steps (0: only at the
+            start and the end).
+        probe_size: examples in the fixed probe batch of the through-time profile.
+        strategy: "default" or "mirrored" (tf.distribute.MirroredStrategy over all local devices).
+        run_name: folder under saved_models/; chosen for you when None.
+    """
+
+    model: str = "lstm"
+    task: str = "char_lm"
+    task_params: dict = dataclasses.field(default_factory=dict)
+    model_params: dict = dataclasses.field(default_factory=dict)
+    units: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+    embedding_dim: int | None = None
+    param_budget: int | None = None
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
+    clipvalue: float | None = None
+    batch_size: int = 64
+    epochs: int = 5
+    steps_per_epoch: int = 100
+    validation_steps: int | None = None
+    seed: int = 0
+    record_gradients: bool = True
+    gradient_every: int = 1
+    per_variable: bool = False
+    through_time_every: int = 0
+    probe_size: int = 32
+    strategy: str = "default"
+    run_name: str | None = None
+
+    def validate(self) -> "RunConfig":
+        """One clear ValueError for the first setting that cannot work."""
+        positive_ints = ("num_layers", "batch_size", "epochs", "steps_per_epoch", "gradient_every", "probe_size")
+        for name in positive_ints + (("units",) if self.param_budget is None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        for name in ("validation_steps", "param_budget", "embedding_dim"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or left out, got {value!r}.")
+        if not isinstance(self.through_time_every, int) or self.through_time_every < 0:
+            raise ValueError(f"through_time_every must be an integer >= 0, got {self.through_time_every!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}.")
+        if not _positive_number(self.learning_rate):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
+        for name in ("clipnorm", "global_clipnorm", "clipvalue"):
+            value = getattr(self, name)
+            if value is not None and not _positive_number(value):
+                raise ValueError(f"{name} must be a positive number or left out, got {value!r}.")
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError("Give clipnorm (per variable) or global_clipnorm (all variables together), not both.")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}.")
+        for name in ("task_params", "model_params"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a JSON object (a dict), got {getattr(self, name)!r}.")
+        return self
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "RunConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"{source} must hold a JSON object of settings, got {type(data).__name__}.")
+        unknown = sorted(set(data) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(
+                f"{source} names unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}."
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_json_file(cls, path) -> "RunConfig":
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"Config file {path} does not exist.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"Config file {path} is not valid JSON ({e}); fix it or pass flags instead.") from None
+        return cls.from_dict(data, source=f"Config file {path}")
+
+
+def _positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0

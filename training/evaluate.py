@@ -1,0 +1,44 @@
+"""`python -m training.evaluate <run>`: re-evaluate a saved run on its task's test split, using only
+what the run folder holds (model, config, task spec with vocabulary), and print the same metrics the
+run recorded when it finished."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def evaluate_run(run, root=None, split="test") -> dict:
+    from training.runs import load_run
+    from training.train import evaluate_model, load_data, seed_everything
+
+    loaded = load_run(run, root)
+    seed_everything(loaded.config.seed)
+    data, _ = load_data(loaded.config, splits=(split,), spec=loaded.spec)
+    return evaluate_model(loaded.model, data[split], loaded.spec), loaded
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    p.add_argument("run", help="run name under saved_models/ or a path to a run folder")
+    p.add_argument("--split", default="test", choices=("validation", "test"))
+    p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
+    args = p.parse_args(argv)
+    try:
+        metrics, run = evaluate_run(args.run, args.root, args.split)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    recorded = run.metadata.get("test", {}) if args.split == "test" else {}
+    print(f"{run.path.name}: {run.config.model} on {run.config.task}, {args.split} split")
+    for name, value in metrics.items():
+        before = f"   (recorded: {recorded[name]:.6g})" if name in recorded else ""
+        print(f"  {name:<16} {value:.6g}{before}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
