@@ -1,0 +1,348 @@
+"""The figures of a comparison report (matplotlib, Agg backend: no display needed).
+
+Every figure has labelled axes with units, a legend, and the chance baseline of its task where one
+exists. Each function takes the sweep folder and the rows of one experiment (`training.results`),
+writes one PNG and returns its path, or None when there is nothing to draw (for example every run
+failed, or the gradient recorder was off).
+
+Colours name the architecture and line styles the initialization, the same in every figure.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from training import results  # noqa: E402
+
+ARCHITECTURES = ("simple_rnn", "irnn", "lstm", "gru", "self_attention")
+COLORS = {"simple_rnn": "C0", "irnn": "C1", "lstm": "C2", "gru": "C3", "self_attention": "C4"}
+STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
+DPI = 100
+
+
+def base_model(model: str) -> str:
+    return model.replace("bidirectional_", "")
+
+
+def color(model: str, i: int = 0) -> str:
+    return COLORS.get(base_model(model), f"C{5 + i % 5}")
+
+
+def _style_map(rows) -> dict:
+    """A line style per initialization setting, in order of first appearance."""
+    out = {}
+    for row in rows:
+        out.setdefault(row["setting"], STYLES[len(out) % len(STYLES)])
+    return out
+
+
+def _save(fig, path) -> pathlib.Path:
+    path = pathlib.Path(path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _chance_line(ax, value, label="chance", horizontal=True):
+    if value is None or not np.isfinite(value):
+        return
+    ax.axhline(value, color="0.3", linestyle=(0, (4, 3)), linewidth=1.2, label=f"{label} ({value:.3g})", zorder=1)
+
+
+def _by_label(rows):
+    """Rows grouped by label (seeds together), in plan order."""
+    out = {}
+    for row in rows:
+        out.setdefault(row["label"], []).append(row)
+    return out
+
+
+def _mean_std(values):
+    values = np.array([v for v in values if v is not None], dtype=float)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return None, None
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+# --------------------------------------------------------------------------------- through time
+def through_time_profiles(folder, rows, path):
+    """||dL_T/dx_t|| against the lag T - t, one panel per architecture: dashed at initialisation, solid
+    after training (first seed of each variant)."""
+    profiles = []
+    for label, group in _by_label(rows).items():
+        tt = results.gradient_records(folder, group[0])["through_time"]
+        if tt is not None:
+            profiles.append((group[0], tt))
+    if not profiles:
+        return None
+    models = [m for m in dict.fromkeys(base_model(r["model"]) for r, _ in profiles)]
+    cols = min(3, len(models))
+    rows_n = math.ceil(len(models) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.3 * rows_n), squeeze=False, sharey=True)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax, model in zip(axes.flat, models):
+        mine = [(r, tt) for r, tt in profiles if base_model(r["model"]) == model]
+        for i, (row, tt) in enumerate(mine):
+            c = f"C{i}"
+            lag = np.asarray(tt["lag"])
+            first, last = np.asarray(tt["profiles"][0], float), np.asarray(tt["profiles"][-1], float)
+            name = row["setting"]
+            ax.plot(lag, _positive(first), color=c, linestyle="--", linewidth=1.2, label=f"{name}, step 0")
+            if len(tt["steps"]) > 1:
+                ax.plot(lag, _positive(last), color=c, linestyle="-", linewidth=1.6,
+                        label=f"{name}, step {int(tt['steps'][-1])}")
+        ax.set_yscale("log")
+        ax.set_title(model)
+        ax.set_xlabel("lag T - t (steps back from the loss)")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("||dL_T / dx_t|| (embedding, log)")
+    fig.suptitle("Gradient through time: dashed = initialisation, solid = after training", fontsize=10)
+    return _save(fig, path)
+
+
+def _positive(values):
+    values = np.asarray(values, dtype=float).copy()
+    values[~(values > 0)] = np.nan  # zeros and NaN cannot be drawn on a log axis
+    return values
+
+
+def decay_rates(rows, path):
+    """Decay rate of the through-time profile (decades per step), at initialisation and after training."""
+    groups = [(label, g) for label, g in _by_label(rows).items()
+              if any(r.get("tt_decay_init") is not None for r in g)]
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(groups) + 2), 3.8))
+    x = np.arange(len(groups))
+    for offset, key, name, hatch in ((-0.2, "tt_decay_init", "at initialisation", "//"),
+                                     (0.2, "tt_decay_final", "after training", None)):
+        means, errs, colors = [], [], []
+        for label, g in groups:
+            m, s = _mean_std(r.get(key) for r in g)
+            means.append(np.nan if m is None else m)
+            errs.append(s or 0.0)
+            colors.append(color(g[0]["model"]))
+        ax.bar(x + offset, means, width=0.4, yerr=errs, color=colors, hatch=hatch, edgecolor="0.2",
+               alpha=0.55 if hatch else 0.9, label=name)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.set_xticks(x, [label for label, _ in groups], rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("decay rate (decades of ||dL_T/dx_t|| per step)")
+    ax.set_title("How fast the gradient falls with the lag (higher = vanishes faster)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------ exploding
+def _exploding_panels(rows):
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    clips = list(dict.fromkeys(r.get("clip") for r in rows))
+    return models, clips
+
+
+def gradient_norms(folder, rows, path):
+    """Global gradient norm per step before clipping (solid) and after (dotted), log scale; a cross
+    marks the step where a run diverged. Panels: architecture x clipping."""
+    models, clips = _exploding_panels(rows)
+    drawn = False
+    fig, axes = plt.subplots(len(models), len(clips), figsize=(5 * len(clips), 3.3 * len(models)), squeeze=False,
+                             sharex=True)
+    for i, model in enumerate(models):
+        for j, clip in enumerate(clips):
+            ax = axes[i, j]
+            mine = [r for r in rows if r["model"] == model and r.get("clip") == clip]
+            for k, row in enumerate(_first_seed(mine)):
+                steps = results.gradient_records(folder, row)["steps"]
+                if steps is None:
+                    continue
+                drawn = True
+                c = f"C{k}"
+                name = f"{row.get('kernel') if row.get('kernel') not in (None, 'default') else ''} gain {row.get('gain'):g}".strip()
+                s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
+                ax.plot(s, _positive(g), color=c, linewidth=1.2, label=f"{name}: before clipping")
+                if clip and "grad_norm_clipped" in steps:
+                    ax.plot(s, _positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c, linestyle=":",
+                            linewidth=1.4, label=f"{name}: after clipping")
+                if row.get("diverged_step") is not None or row.get("grad_first_nonfinite_step") is not None:
+                    step = row.get("diverged_step", row.get("grad_first_nonfinite_step"))
+                    finite = g[np.isfinite(g) & (g > 0)]
+                    y = finite.max() if finite.size else 1.0
+                    ax.plot([step], [y], marker="x", markersize=10, color=c, linestyle="none",
+                            label=f"{name}: diverged at step {step}")
+            if clip:
+                ax.axhline(clip, color="0.3", linestyle=(0, (4, 3)), linewidth=1, label=f"clip norm {clip:g}")
+            ax.set_yscale("log")
+            ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
+            ax.set_ylabel("global gradient norm (log)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=6.5, loc="upper left")
+            if i == len(models) - 1:
+                ax.set_xlabel("training step")
+    if not drawn:
+        plt.close(fig)
+        return None
+    fig.suptitle("Exploding gradients: global norm per step (SGD)", fontsize=10)
+    return _save(fig, path)
+
+
+def step_losses(folder, rows, path):
+    """Training loss of every step (nats), panels architecture x clipping, with the chance loss."""
+    models, clips = _exploding_panels(rows)
+    drawn = False
+    fig, axes = plt.subplots(len(models), len(clips), figsize=(5 * len(clips), 3.1 * len(models)), squeeze=False,
+                             sharex=True)
+    for i, model in enumerate(models):
+        for j, clip in enumerate(clips):
+            ax = axes[i, j]
+            mine = [r for r in rows if r["model"] == model and r.get("clip") == clip]
+            for k, row in enumerate(_first_seed(mine)):
+                steps = results.gradient_records(folder, row)["steps"]
+                if steps is None or "step_loss" not in steps:
+                    continue
+                drawn = True
+                name = f"gain {row.get('gain'):g}"
+                ax.plot(steps["step"], steps["step_loss"], color=f"C{k}", linewidth=1.1, label=name)
+            _chance_line(ax, (mine[0].get("chance_loss") if mine else None), "chance loss")
+            ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
+            ax.set_ylabel("training loss (nats)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+            if i == len(models) - 1:
+                ax.set_xlabel("training step")
+    if not drawn:
+        plt.close(fig)
+        return None
+    fig.suptitle("Loss per step (a gap in a line: the loss became NaN)", fontsize=10)
+    return _save(fig, path)
+
+
+def _first_seed(rows):
+    seen, out = set(), []
+    for r in rows:
+        if r["label"] not in seen:
+            seen.add(r["label"])
+            out.append(r)
+    return out
+
+
+# ------------------------------------------------------------------------- metric against a value
+def metric_against(rows, key, path, title, xlabel, log_x=False):
+    """The test metric against a task parameter (`key`, e.g. gap), one line per variant, mean ± std over
+    seeds, with the chance baseline."""
+    def value(row):
+        return json_params(row).get(key)
+
+    rows = [r for r in rows if value(r) is not None]
+    if not rows:
+        return None
+    metric = rows[0]["metric"]
+    styles = _style_map(rows)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    drawn = False
+    for label, group in _by_label(rows).items():
+        xs = sorted({value(r) for r in group})
+        ms, ss = [], []
+        for x in xs:
+            m, s = _mean_std(r.get("test_metric") for r in group if value(r) == x)
+            ms.append(np.nan if m is None else m)
+            ss.append(s or 0.0)
+        if np.all(np.isnan(ms)):
+            continue
+        drawn = True
+        ax.errorbar(xs, ms, yerr=ss, marker="o", markersize=4, capsize=3, color=color(group[0]["model"]),
+                    linestyle=styles[group[0]["setting"]], label=label)
+    if not drawn:
+        plt.close(fig)
+        return None
+    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
+    if chance and max(chance) - min(chance) < 1e-9:
+        _chance_line(ax, chance[0])
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def json_params(row) -> dict:
+    import json
+
+    return json.loads(row["task_params"])
+
+
+def metric_bars(rows, path, title, group_key=None, group_names=None):
+    """The test metric of every variant as bars (mean ± std over seeds) with the chance baseline;
+    `group_key` (e.g. "direction") adds a hatch per group."""
+    groups = [(label, g) for label, g in _by_label(rows).items()]
+    if not groups or all(all(r.get("test_metric") is None for r in g) for _, g in groups):
+        return None
+    metric = rows[0]["metric"]
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(groups) + 2.5), 4))
+    x = np.arange(len(groups))
+    kinds = list(dict.fromkeys(g[0].get(group_key) for _, g in groups)) if group_key else [None]
+    hatches = {k: h for k, h in zip(kinds, (None, "//", "..", "xx"))}
+    for i, (label, g) in enumerate(groups):
+        m, s = _mean_std(r.get("test_metric") for r in g)
+        kind = g[0].get(group_key) if group_key else None
+        ax.bar(x[i], np.nan if m is None else m, yerr=s or 0.0, color=color(g[0]["model"]), edgecolor="0.2",
+               hatch=hatches.get(kind), capsize=3,
+               label=(group_names or {}).get(kind, kind) if group_key and kind not in [
+                   gg[0].get(group_key) for _, gg in groups[:i]] else None)
+        if m is None:
+            ax.text(x[i], 0, "failed", rotation=90, ha="center", va="bottom", fontsize=8)
+    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
+    if chance and max(chance) - min(chance) < 1e-9:
+        _chance_line(ax, chance[0], "chance" if metric == "accuracy" else "baseline")
+    ax.set_xticks(x, [label for label, _ in groups], rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------ learning curves
+def validation_curves(folder, rows, path, title):
+    """The validation metric after every evaluation against the training step, one line per variant
+    (first seed), with the chance baseline. For bits per character a second axis shows nats."""
+    metric = rows[0]["metric"] if rows else None
+    column = f"val_{metric}"
+    styles = _style_map(rows)
+    fig, ax = plt.subplots(figsize=(7.5, 4.3))
+    drawn = False
+    for row in _first_seed(rows):
+        frame = results.history(folder, row)
+        if frame is None or column not in frame or "step" not in frame:
+            continue
+        drawn = True
+        ax.plot(frame["step"], frame[column], marker="o", markersize=3, color=color(row["model"]),
+                linestyle=styles[row["setting"]], label=row["label"])
+    if not drawn:
+        plt.close(fig)
+        return None
+    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
+    if chance:
+        _chance_line(ax, chance[0], "unigram baseline" if metric == "bits_per_char" else "chance")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"validation {results.METRIC_WORDS.get(metric, metric)}")
+    if metric == "bits_per_char":
+        secondary = ax.secondary_yaxis("right", functions=(lambda b: b * results.LN2, lambda n: n / results.LN2))
+        secondary.set_ylabel("validation loss (nats/char)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)

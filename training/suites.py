@@ -1,0 +1,646 @@
+"""What `python -m training.compare` trains: the `seed-problems` suite and grids of models x tasks.
+
+A sweep is a list of experiments; an experiment is a list of planned runs that share one task stream
+(the same task parameters and seeds, hence the same examples in the same order: `datasets` makes the
+training stream a pure function of the task parameters and the seed), one budget (optimizer steps,
+not seconds) and, on request, one parameter count (`param_budget`). Each planned run is an ordinary
+`RunConfig` plus the labels the report groups by.
+
+The `seed-problems` suite reproduces the classic problems of recurrent networks side by side:
+
+    vanishing     ||dL_T/dx_t|| against the lag T - t, at initialisation and after training
+                  (Bengio, Simard & Frasconi, 1994; Hochreiter, 1991)
+    exploding     plain SGD, recurrent gain 1.0 / 1.5 / 2.0, with and without global_clipnorm=1
+                  (Pascanu, Mikolov & Bengio, 2013)
+    long_term     accuracy against the gap on `recall`, and `adding` against its baseline
+                  (Hochreiter & Schmidhuber, 1997; Le, Jaitly & Hinton, 2015)
+    unidirectional  `future_cloze`: causal models against bidirectional ones and unmasked attention
+                  (Schuster & Paliwal, 1997)
+    char_lm       next-character prediction on Tiny Shakespeare (Karpathy, 2015; Graves, 2013)
+
+Initialization decides many of these outcomes (an orthogonal recurrent kernel keeps a SimpleRNN's
+gradient nearly flat at the start; a forget-gate bias of 1 makes an LSTM forget within a few steps), so
+every experiment runs each architecture at Keras's defaults *and* with the classic glorot-uniform
+recurrent kernel, and the gated cells also with gate biases that start with long memory (forget/update
+bias 3, chrono initialization of Tallec & Ollivier, 2018). The `quick` budget trims sizes, steps and
+variants to fit ten minutes on two CPU cores; what it left out is recorded in the sweep and printed in
+the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import re
+from typing import Any
+
+from training.config import RunConfig
+
+SUITES = ("seed-problems",)
+BUDGETS = ("quick", "full", "smoke")
+KINDS = ("through_time", "exploding", "long_term", "unidirectional", "char_lm", "grid")
+DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tiny_shakespeare"
+SAMPLE_PROMPT = "ROMEO:"
+
+
+# ----------------------------------------------------------------------------------------------- plan
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One architecture at one initialization.
+
+    Args:
+        model: zoo registry key.
+        setting: short key of the initialization ("default", "glorot", "forget_bias_3", "chrono", ...).
+        initialization: the initialization in words, for the report.
+        model_params: builder arguments that make this initialization.
+    """
+
+    model: str
+    setting: str
+    initialization: str
+    model_params: dict = dataclasses.field(default_factory=dict)
+    name: str | None = None  # a label chosen by the user (grids)
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return self.model if self.setting == "default" else f"{self.model} [{self.setting}]"
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    """One training run of a sweep: its config and the labels the report groups it by."""
+
+    id: str
+    experiment: str
+    model: str
+    setting: str
+    label: str
+    initialization: str
+    task: str
+    task_params: dict
+    seed: int
+    config: dict
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Experiment:
+    """A group of runs the report shows together (one section, one table, its plots).
+
+    Args:
+        key: short name, also the prefix of its runs' folder names.
+        title: section title.
+        kind: how the report reads it, one of `KINDS`.
+        question: what it measures, in one sentence (never its outcome).
+        runs: the planned runs.
+        settings: the budget in words and numbers (steps, batch, units, optimizer ...).
+        omitted: variants or task values the `full` budget runs and this budget leaves out.
+    """
+
+    key: str
+    title: str
+    kind: str
+    question: str
+    runs: list = dataclasses.field(default_factory=list)
+    settings: dict = dataclasses.field(default_factory=dict)
+    omitted: list = dataclasses.field(default_factory=list)
+
+    def meta(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "runs"}
+
+
+# ------------------------------------------------------------------------------- initializations
+_DEFAULT_INIT = {
+    "simple_rnn": "Keras defaults: orthogonal recurrent kernel, glorot-uniform input kernel, zero bias",
+    "irnn": "IRNN: identity recurrent kernel, zero bias (Le et al., 2015)",
+    "lstm": "Keras defaults: orthogonal recurrent kernel, forget-gate bias 1",
+    "gru": "Keras defaults: orthogonal recurrent kernel, all biases 0 (update gate 0.5)",
+    "self_attention": "Keras defaults: glorot-uniform projections, learned position embedding",
+}
+_GATE = {"lstm": ("forget_bias", "forget-gate bias"), "gru": ("update_bias", "update-gate bias")}
+
+
+def _base(model: str) -> str:
+    return model.replace("bidirectional_", "")
+
+
+def default_variant(model: str, **extra_params) -> Variant:
+    base = _base(model)
+    words = _DEFAULT_INIT.get(base, "Keras defaults")
+    return Variant(model, "default", words, dict(extra_params))
+
+
+def glorot_variant(model: str, **extra_params) -> Variant:
+    base = _base(model)
+    rest = {"lstm": ", forget-gate bias 1", "gru": ", biases 0"}.get(base, ", zero bias")
+    return Variant(
+        model,
+        "glorot",
+        f"classic: glorot-uniform recurrent kernel (per gate block){rest}",
+        {"recurrent_initializer": "glorot_uniform", **extra_params},
+    )
+
+
+def gate_variant(model: str, value, **extra_params) -> Variant:
+    """Forget-gate (LSTM) or update-gate (GRU) bias `value`, a number or "chrono"."""
+    argument, words = _GATE[_base(model)]
+    if value == "chrono":
+        return Variant(
+            model,
+            "chrono",
+            f"orthogonal recurrent kernel, chrono {words} log U(1, T_max - 1), T_max = sequence length "
+            "(Tallec & Ollivier, 2018)",
+            {argument: "chrono", **extra_params},
+        )
+    return Variant(
+        model, f"{argument}_{value:g}", f"orthogonal recurrent kernel, {words} {value:g}", {argument: value, **extra_params}
+    )
+
+
+def gained_variant(model: str, gain: float, initializer: str | None = None) -> Variant:
+    """The recurrent kernel scaled by `gain`: Keras's (orthogonal; identity for the IRNN) or `initializer`."""
+    if initializer is None:
+        kernel = "identity" if model == "irnn" else "orthogonal"
+        setting, params = f"gain_{gain:g}", {"recurrent_gain": gain}
+    else:
+        kernel = initializer.replace("_", "-")
+        setting, params = f"{initializer}_gain_{gain:g}", {"recurrent_initializer": initializer, "recurrent_gain": gain}
+    return Variant(model, setting, f"{kernel} recurrent kernel x {gain:g}", params)
+
+
+def init_variants(model: str, level: str, sequence_length: int | None = None, **extra_params) -> list[Variant]:
+    """The initializations of `model` run at `level`: "default" (Keras's only), "classic" (defaults and
+    glorot), "gates" (classic plus gate bias 3), "all" (classic plus bias 3 and chrono)."""
+    out = [default_variant(model, **extra_params)]
+    base = _base(model)
+    if level == "default" or base == "self_attention":
+        return out
+    out.append(glorot_variant(model, **extra_params))
+    if base in _GATE and level in ("gates", "all"):
+        out.append(gate_variant(model, 3.0, **extra_params))
+        if level == "all":
+            out.append(gate_variant(model, "chrono", **extra_params))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ budgets
+# Everything a budget changes, per experiment. `levels` picks the initializations per model (see
+# `init_variants`); lists of task values are swept.
+BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
+    "full": {
+        "seeds": [0, 1, 2],
+        "eval_size": 1000,
+        "vanishing": dict(gap=100, units=64, batch_size=64, steps=1000, epochs=5, learning_rate=3e-3,
+                          levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
+                                  "self_attention": "default"}),
+        "exploding": dict(gap=50, units=64, batch_size=64, steps=300, learning_rate=0.05, gains=[1.0, 1.5, 2.0],
+                          initializers=[None, "glorot_uniform"]),
+        "long_term": dict(gaps=[10, 30, 60, 100, 150], adding_length=100, units=64, batch_size=64, steps=2000,
+                          epochs=10, learning_rate=3e-3,
+                          levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
+                                  "self_attention": "default"}),
+        "unidirectional": dict(length=20, distance=5, units=64, batch_size=64, steps=1000, epochs=5,
+                               learning_rate=3e-3, level="classic"),
+        "char_lm": dict(seq_len=100, units=256, batch_size=64, steps=5000, epochs=20, learning_rate=2e-3,
+                        validation_steps=None, sample_length=400,
+                        levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
+                                "self_attention": "default"}),
+    },
+    "quick": {
+        "seeds": [0],
+        "eval_size": 256,
+        "vanishing": dict(gap=50, units=32, batch_size=32, steps=150, epochs=1, learning_rate=3e-3,
+                          levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
+                                  "self_attention": "default"}),
+        "exploding": dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05, gains=[1.0, 1.5, 2.0],
+                          initializers=[None]),
+        "long_term": dict(gaps=[10, 30, 100], adding_length=50, units=32, batch_size=32, steps=200, epochs=1,
+                          learning_rate=3e-3,
+                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "gates", "gru": "classic",
+                                  "self_attention": "default"}),
+        "unidirectional": dict(length=20, distance=5, units=32, batch_size=32, steps=150, epochs=1,
+                               learning_rate=3e-3, level="default"),
+        "char_lm": dict(seq_len=64, units=64, batch_size=32, steps=300, epochs=3, learning_rate=3e-3,
+                        validation_steps=10, sample_length=200,
+                        levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
+                                "self_attention": "default"}),
+    },
+    # A handful of steps on tiny models: checks the whole pipeline in seconds; its numbers mean nothing.
+    "smoke": {
+        "seeds": [0],
+        "eval_size": 64,
+        "vanishing": dict(gap=8, units=8, batch_size=16, steps=3, epochs=1, learning_rate=3e-3,
+                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
+                                  "self_attention": "default"}),
+        "exploding": dict(gap=8, units=8, batch_size=16, steps=3, learning_rate=0.05, gains=[1.0, 2.0],
+                          initializers=[None]),
+        "long_term": dict(gaps=[5, 10], adding_length=10, units=8, batch_size=16, steps=3, epochs=1,
+                          learning_rate=3e-3,
+                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
+                                  "self_attention": "default"}),
+        "unidirectional": dict(length=12, distance=3, units=8, batch_size=16, steps=3, epochs=1,
+                               learning_rate=3e-3, level="default"),
+        "char_lm": dict(seq_len=16, units=8, batch_size=16, steps=3, epochs=1, learning_rate=3e-3,
+                        validation_steps=2, sample_length=20,
+                        levels={"simple_rnn": "default", "irnn": "default", "lstm": "default", "gru": "default",
+                                "self_attention": "default"}),
+    },
+}
+
+CAUSAL_MODELS = ("simple_rnn", "irnn", "lstm", "gru", "self_attention")
+BIDIRECTIONAL_MODELS = ("bidirectional_simple_rnn", "bidirectional_lstm", "bidirectional_gru")
+EXPERIMENT_KEYS = ("vanishing", "exploding", "long_term", "unidirectional", "char_lm")
+
+
+def run_id(experiment: str, variant_label: str, task: str, task_values: dict, seed: int) -> str:
+    """A folder name: letters, digits, '.', '_' and '-' only."""
+    values = "-".join(f"{k}{v:g}" if isinstance(v, (int, float)) else f"{k}{v}" for k, v in task_values.items())
+    raw = "--".join(p for p in (experiment, variant_label, task + (f"-{values}" if values else ""), f"s{seed}") if p)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw.replace(" [", "-").replace("]", "")).strip("_")
+
+
+def _config(model, task, task_params, model_params, seed, run_name, *, units, batch_size, steps, epochs=1,
+            learning_rate, optimizer="adam", global_clipnorm=None, validation_steps=None, param_budget=None,
+            through_time_every=0, record_gradients=True) -> dict:
+    if steps % epochs:
+        raise ValueError(f"steps ({steps}) must be a multiple of epochs ({epochs}) so every run has the same budget.")
+    config = RunConfig(
+        model=model,
+        task=task,
+        task_params=dict(task_params),
+        model_params=dict(model_params),
+        units=units,
+        param_budget=param_budget,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        global_clipnorm=global_clipnorm,
+        batch_size=batch_size,
+        epochs=epochs,
+        steps_per_epoch=steps // epochs,
+        validation_steps=validation_steps,
+        seed=seed,
+        record_gradients=record_gradients,
+        through_time_every=through_time_every,
+        run_name=run_name,
+    )
+    return config.validate().to_dict()
+
+
+def _runs(experiment: str, variants, task: str, task_params: dict, swept: dict, seeds, **train) -> list[PlannedRun]:
+    """One run per variant x seed on `task` (with `swept` the task values shown in run names)."""
+    out = []
+    for variant in variants:
+        for seed in seeds:
+            rid = run_id(experiment, variant.label, task, swept, seed)
+            config = _config(variant.model, task, task_params, variant.model_params, seed, rid, **train)
+            out.append(
+                PlannedRun(rid, experiment, variant.model, variant.setting, variant.label, variant.initialization,
+                           task, dict(task_params), seed, config)
+            )
+    return out
+
+
+def _variants(models, levels: dict | str, sequence_length=None, **extra) -> list[Variant]:
+    out = []
+    for model in models:
+        level = levels if isinstance(levels, str) else levels.get(_base(model), "default")
+        out += init_variants(model, level, sequence_length, **extra)
+    return out
+
+
+def _labels(experiment: Experiment) -> set:
+    return {(r.label, json.dumps(r.task_params, sort_keys=True), r.seed) for r in experiment.runs}
+
+
+def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budget=None) -> list[Experiment]:
+    """The five experiments of the `seed-problems` suite at `budget`.
+
+    Args:
+        budget: "quick" (ten minutes on two CPU cores), "full" (the real numbers) or "smoke" (a pipeline
+            check whose numbers mean nothing).
+        corpus_dir: the folder holding Tiny Shakespeare's `input.txt`, passed to `char_lm` as TFDS's
+            `manual_dir`; the shared offline copy by default.
+        seeds: override the budget's seeds.
+        param_budget: give every model about this many parameters (its width is chosen to match).
+    """
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}.")
+    b = BUDGET_SETTINGS[budget]
+    seeds = list(seeds) if seeds else list(b["seeds"])
+    eval_size = b["eval_size"]
+    extra_train = {"param_budget": param_budget} if param_budget else {}
+    experiments = []
+
+    # 1. Vanishing gradients through time.
+    s = b["vanishing"]
+    task_params = {"gap": s["gap"], "eval_size": eval_size}
+    variants = _variants(CAUSAL_MODELS, s["levels"])
+    e = Experiment(
+        "vanishing",
+        "Vanishing gradients through time",
+        "through_time",
+        f"How fast does ||dL_T/dx_t|| fall with the lag T - t on recall (gap {s['gap']}), at initialisation "
+        "and after training, for each architecture and initialization?",
+        settings=_settings(s, "recall", task_params, seeds),
+    )
+    e.runs = _runs(e.key, variants, "recall", task_params, {"gap": s["gap"]}, seeds, units=s["units"],
+                   batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"],
+                   learning_rate=s["learning_rate"], **extra_train)
+    experiments.append(e)
+
+    # 2. Exploding gradients and clipping.
+    s = b["exploding"]
+    task_params = {"gap": s["gap"], "eval_size": eval_size}
+    e = Experiment(
+        "exploding",
+        "Exploding gradients and clipping",
+        "exploding",
+        f"How large does the global gradient norm get with plain SGD (learning rate {s['learning_rate']:g}) when "
+        "the recurrent kernel is scaled by a gain of " + ", ".join(f"{g:g}" for g in s["gains"])
+        + ", with and without global_clipnorm=1, and which runs diverge?",
+        settings=_settings(s, "recall", task_params, seeds, optimizer="sgd"),
+    )
+    for model in ("simple_rnn", "irnn"):
+        for initializer in s["initializers"]:
+            for gain in s["gains"]:
+                variant = gained_variant(model, gain, initializer)
+                for clip in (None, 1.0):
+                    for seed in seeds:
+                        label = variant.label + (" clip" if clip else "")
+                        rid = run_id(e.key, label.replace(" clip", "-clip1"), "recall", {"gap": s["gap"]}, seed)
+                        config = _config(model, "recall", task_params, variant.model_params, seed, rid,
+                                         units=s["units"], batch_size=s["batch_size"], steps=s["steps"],
+                                         learning_rate=s["learning_rate"], optimizer="sgd", global_clipnorm=clip,
+                                         **extra_train)
+                        run = PlannedRun(rid, e.key, model, variant.setting, label,
+                                         variant.initialization + (", global_clipnorm=1" if clip else ", no clipping"),
+                                         "recall", dict(task_params), seed, config,
+                                         extra={"gain": gain, "clip": clip, "kernel": initializer or "default"})
+                        e.runs.append(run)
+    experiments.append(e)
+
+    # 3. Long-term dependencies: recall against the gap, and the adding problem.
+    s = b["long_term"]
+    e = Experiment(
+        "long_term",
+        "Long-term dependencies",
+        "long_term",
+        "Which architectures and initializations carry a key across a gap of "
+        + ", ".join(map(str, s["gaps"])) + f" distractors on recall, and beat the baseline of the adding problem "
+        f"(length {s['adding_length']})?",
+        settings=_settings(s, "recall + adding", {"gap": s["gaps"], "length": s["adding_length"],
+                                                   "eval_size": eval_size}, seeds),
+    )
+    train = dict(units=s["units"], batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"],
+                 learning_rate=s["learning_rate"], **extra_train)
+    for gap in s["gaps"]:
+        variants = _variants(CAUSAL_MODELS, s["levels"])
+        variants = [_causal_attention(v) for v in variants]
+        e.runs += _runs(e.key, variants, "recall", {"gap": gap, "eval_size": eval_size}, {"gap": gap}, seeds, **train)
+    variants = [_causal_attention(v) for v in _variants(CAUSAL_MODELS, s["levels"])]
+    e.runs += _runs(e.key, variants, "adding", {"length": s["adding_length"], "eval_size": eval_size},
+                    {"length": s["adding_length"]}, seeds, **train)
+    experiments.append(e)
+
+    # 4. Unidirectional models on future_cloze.
+    s = b["unidirectional"]
+    task_params = {"length": s["length"], "distance": s["distance"], "eval_size": eval_size}
+    e = Experiment(
+        "unidirectional",
+        "Unidirectional against bidirectional models",
+        "unidirectional",
+        f"Can a model fill a blank whose answer is given only by a cue {s['distance']} steps after it "
+        "(future_cloze)? Causal models (SimpleRNN, LSTM, GRU, masked attention) against bidirectional RNNs "
+        "and attention without the causal mask.",
+        settings=_settings(s, "future_cloze", task_params, seeds),
+    )
+    causal = [_causal_attention(v) for v in _variants(("simple_rnn", "lstm", "gru", "self_attention"), s["level"])]
+    seeing = _variants(BIDIRECTIONAL_MODELS, s["level"])
+    seeing.append(dataclasses.replace(
+        default_variant("self_attention", use_causal_mask=False), setting="unmasked",
+        initialization=_DEFAULT_INIT["self_attention"] + ", no causal mask"))
+    train = dict(units=s["units"], batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"],
+                 learning_rate=s["learning_rate"], **extra_train)
+    for group, variants in (("causal", causal), ("sees the future", seeing)):
+        runs = _runs(e.key, variants, "future_cloze", task_params, {}, seeds, **train)
+        for r in runs:
+            r.extra = {"direction": group}
+        e.runs += runs
+    experiments.append(e)
+
+    # 5. Character-level language model on Tiny Shakespeare.
+    s = b["char_lm"]
+    corpus = str(pathlib.Path(corpus_dir) if corpus_dir else DEFAULT_CORPUS_DIR)
+    task_params = {"seq_len": s["seq_len"], "manual_dir": corpus}
+    e = Experiment(
+        "char_lm",
+        "Real text: character-level language model on Tiny Shakespeare",
+        "char_lm",
+        "How low do the validation and test losses (nats and bits per character) of each causal architecture "
+        f"get on Tiny Shakespeare in the same number of steps, and what text does each generate?",
+        settings=_settings(s, "char_lm (tiny_shakespeare)", task_params, seeds),
+    )
+    variants = _variants(CAUSAL_MODELS, s["levels"])
+    e.runs = _runs(e.key, variants, "char_lm", task_params, {"seq": s["seq_len"]}, seeds, units=s["units"],
+                   batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"], learning_rate=s["learning_rate"],
+                   validation_steps=s["validation_steps"], **extra_train)
+    for r in e.runs:
+        r.extra = {"sample_length": s["sample_length"], "sample_prompt": SAMPLE_PROMPT}
+    experiments.append(e)
+
+    if budget != "full":
+        full = {x.key: x for x in seed_problems("full", corpus_dir, seeds=None, param_budget=param_budget)}
+        for x in experiments:
+            x.omitted = _omitted(x, full[x.key])
+    return experiments
+
+
+def _causal_attention(variant: Variant) -> Variant:
+    """Self-attention with its causal mask on (a task whose target is not the next token would let it
+    attend to the whole sequence otherwise)."""
+    if variant.model != "self_attention":
+        return variant
+    return dataclasses.replace(
+        variant,
+        setting="causal_mask",
+        initialization=variant.initialization + ", causal mask",
+        model_params={**variant.model_params, "use_causal_mask": True},
+    )
+
+
+def _settings(s: dict, task: str, task_params: dict, seeds, optimizer="adam") -> dict:
+    out = {"task": task, "task_params": task_params, "seeds": list(seeds), "optimizer": optimizer}
+    for key in ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps"):
+        if key in s:
+            out[key] = s[key]
+    return out
+
+
+def _omitted(small: Experiment, full: Experiment) -> list[str]:
+    """What the full budget runs and `small` does not: variants, task values and seeds, in words."""
+    notes = []
+    labels_small = {r.label for r in small.runs}
+    missing = sorted({r.label for r in full.runs} - labels_small)
+    if missing:
+        notes.append("variants: " + ", ".join(missing))
+    for key in ("gap", "length", "seq_len"):
+        small_values = {r.task_params.get(key) for r in small.runs} - {None}
+        full_values = {r.task_params.get(key) for r in full.runs} - {None}
+        if full_values - small_values:
+            notes.append(f"task {key}: full runs {sorted(full_values)}, this budget {sorted(small_values)}")
+    seeds_small, seeds_full = {r.seed for r in small.runs}, {r.seed for r in full.runs}
+    if seeds_full - seeds_small:
+        notes.append(f"seeds: full runs {sorted(seeds_full)}, this budget {sorted(seeds_small)}")
+    for key in ("steps", "units", "batch_size"):
+        if small.settings.get(key) != full.settings.get(key):
+            notes.append(f"{key}: full {full.settings.get(key)}, this budget {small.settings.get(key)}")
+    return notes
+
+
+def filter_models(experiments: list[Experiment], models) -> list[Experiment]:
+    """Keep only the runs of `models` (an experiment left empty is dropped)."""
+    if not models:
+        return experiments
+    wanted = set(models)
+    out = []
+    for e in experiments:
+        runs = [r for r in e.runs if r.model in wanted]
+        if runs:
+            out.append(dataclasses.replace(e, runs=runs))
+    return out
+
+
+def suite(name: str, budget: str, experiments=None, models=None, **kwargs) -> list[Experiment]:
+    """A named suite at `budget`, optionally restricted to some of its experiments and models."""
+    if name not in SUITES:
+        raise ValueError(f"Unknown suite {name!r}; the suites are: {', '.join(SUITES)}.")
+    planned = seed_problems(budget, **kwargs)
+    if experiments:
+        unknown = sorted(set(experiments) - {e.key for e in planned})
+        if unknown:
+            raise ValueError(
+                f"Suite {name!r} has no experiment {', '.join(unknown)}; its experiments are: "
+                f"{', '.join(e.key for e in planned)}."
+            )
+        planned = [e for e in planned if e.key in experiments]
+    planned = filter_models(planned, models)
+    if not planned:
+        raise ValueError("No run is left after filtering by --only-models; name models the suite trains.")
+    return planned
+
+
+# ---------------------------------------------------------------------------------------------- grids
+GRID_TRAINING_KEYS = ("units", "batch_size", "steps", "epochs", "learning_rate", "optimizer", "global_clipnorm",
+                      "validation_steps", "param_budget", "through_time_every", "record_gradients")
+GRID_DEFAULTS = {"units": 32, "batch_size": 32, "steps": 200, "epochs": 1, "learning_rate": 3e-3}
+
+
+def grid(models, tasks, seeds=(0,), training=None, name="grid", title=None, kind="grid") -> Experiment:
+    """An experiment of every model x every task x every combination of task values x every seed.
+
+    Args:
+        models: registry keys, or dicts {"model", "label"?, "model_params"?, "initialization"?}.
+        tasks: task names, or dicts {"task", "params": {name: value or [values]}}; a list of values
+            is swept.
+        seeds: training seeds.
+        training: `GRID_TRAINING_KEYS` settings shared by every run (defaults: `GRID_DEFAULTS`).
+        name: experiment key (prefix of the run folders).
+        title: section title of the report.
+        kind: how the report shows it (`KINDS`; "grid" fits any task).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+    training = {**GRID_DEFAULTS, **(training or {})}
+    unknown = sorted(set(training) - set(GRID_TRAINING_KEYS))
+    if unknown:
+        raise ValueError(f"Unknown training setting(s) {', '.join(unknown)}; known: {', '.join(GRID_TRAINING_KEYS)}.")
+    if not models or not tasks:
+        raise ValueError("A grid needs at least one model and one task (--models and --tasks, or a JSON grid).")
+    if not seeds:
+        raise ValueError("A grid needs at least one seed.")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        raise ValueError(f"Grid name {name!r} must be letters, digits, '_' and '-'.")
+    variants = [_grid_variant(m) for m in models]
+    labels = [v.label for v in variants]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"Two models of the grid share a label ({', '.join(labels)}); give each a distinct \"label\".")
+    e = Experiment(name, title or f"Grid: {', '.join(labels)} on {', '.join(_task_name(t) for t in tasks)}", kind,
+                   "How do these models compare on these tasks with the same data and the same number of steps?",
+                   settings={"seeds": list(seeds), **training})
+    for task in tasks:
+        task_name, combos = _task_combinations(task)
+        for params, swept in combos:
+            e.runs += _runs(name, variants, task_name, params, swept, seeds, **training)
+    return e
+
+
+def _grid_variant(m) -> Variant:
+    if isinstance(m, str):
+        return default_variant(m)
+    if not isinstance(m, dict) or "model" not in m:
+        raise ValueError(f"A grid model must be a registry key or an object with a \"model\" key, got {m!r}.")
+    unknown = sorted(set(m) - {"model", "label", "model_params", "initialization"})
+    if unknown:
+        raise ValueError(f"A grid model takes model, label, model_params, initialization; not {', '.join(unknown)}.")
+    params = dict(m.get("model_params") or {})
+    base = default_variant(m["model"])
+    setting = m.get("label") or ("default" if not params else "-".join(f"{k}={v}" for k, v in sorted(params.items())))
+    words = m.get("initialization") or (base.initialization + ("; " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())) if params else ""))
+    return Variant(m["model"], setting, words, params, name=m.get("label"))
+
+
+def _task_name(t) -> str:
+    return t if isinstance(t, str) else t.get("task", "?")
+
+
+def _task_combinations(task) -> tuple[str, list[tuple[dict, dict]]]:
+    """(task name, [(task params, swept values)]) with every list of values expanded."""
+    if isinstance(task, str):
+        return task, [({}, {})]
+    if not isinstance(task, dict) or "task" not in task:
+        raise ValueError(f"A grid task must be a task name or an object with a \"task\" key, got {task!r}.")
+    params = task.get("params") or {}
+    combos = [({}, {})]
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ValueError(f"Task parameter {key!r} of {task['task']!r} has an empty list of values.")
+        swept = isinstance(value, list) and len(values) > 1
+        combos = [({**p, key: v}, {**s, key: v} if swept else s) for p, s in combos for v in values]
+    return task["task"], combos
+
+
+def grid_from_json(path) -> list[Experiment]:
+    """Experiments from a JSON file: one grid object, or {"experiments": [grid objects]}.
+
+    A grid object: {"name", "title"?, "kind"?, "models": [...], "tasks": [...], "seeds": [...],
+    "training": {...}} (see `grid`).
+    """
+    try:
+        data = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"Grid file {path} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"Grid file {path} is not valid JSON ({e}).") from None
+    items = data.get("experiments") if isinstance(data, dict) and "experiments" in data else [data]
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"Grid file {path}: experiment {i} must be a JSON object.")
+        unknown = sorted(set(item) - {"name", "title", "kind", "models", "tasks", "seeds", "training"})
+        if unknown:
+            raise ValueError(f"Grid file {path}: unknown key(s) {', '.join(unknown)} in experiment {i}; "
+                             "use name, title, kind, models, tasks, seeds, training.")
+        out.append(grid(item.get("models"), item.get("tasks"), item.get("seeds", [0]), item.get("training"),
+                        name=item.get("name", f"grid{i + 1}" if len(items) > 1 else "grid"),
+                        title=item.get("title"), kind=item.get("kind", "grid")))
+    names = [e.key for e in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Grid file {path}: experiment names must differ, got {', '.join(names)}.")
+    return out
