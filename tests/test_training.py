@@ -237,3 +237,15 @@ def test_export_serves_any_batch_and_length(tmp_path):
     for shape in ((1, 3), (5, 11)):
         x = np.random.default_rng(0).integers(0, run.spec.vocabulary_size, size=shape).astype("int32")
         np.testing.assert_allclose(loaded.serve(tf.constant(x)).numpy(), run.model(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_mirrored_strategy_gives_the_single_device_loss(tmp_path):
+    import tensorflow as tf
+
+    if len(tf.config.list_logical_devices("CPU")) < 2:
+        pytest.skip("needs two logical CPU devices (set up in conftest before TensorFlow starts)")
+    single = train(tiny(run_name="one", epochs=2), root=tmp_path, verbose=0)
+    mirrored = train(tiny(run_name="two", epochs=2, strategy="mirrored"), root=tmp_path, verbose=0)
+    for key in ("nll", "accuracy", "val_nll"):
+        assert mirrored["final_epoch"][key] == pytest.approx(single["final_epoch"][key], rel=1e-5)
+    assert mirrored["test"]["nll"] == pytest.approx(single["test"]["nll"], rel=1e-5)
