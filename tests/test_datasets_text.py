@@ -20,8 +20,8 @@ WORDS = "the cat sat on the mat and the dog ran to the cat , then they slept ."
 def no_network(monkeypatch):
     """Any network probe fails the test: these tests must never reach the network."""
 
-    def probe(host, timeout=0):
-        raise AssertionError(f"a test tried to reach {host}")
+    def probe(url, **kwargs):
+        raise AssertionError(f"a test tried to reach {url}")
 
     monkeypatch.setattr(corpus_module, "network_reachable", probe)
 
@@ -162,14 +162,14 @@ def test_tiny_shakespeare_offline_from_the_shared_copy(name, tiny_shakespeare_di
 
 def test_offline_without_a_copy_fails_fast_and_names_the_option(tmp_path, monkeypatch):
     probed = []
-    monkeypatch.setattr(corpus_module, "network_reachable", lambda host, timeout=0: probed.append(host) or False)
+    monkeypatch.setattr(corpus_module, "network_reachable", lambda url, **kwargs: probed.append(url) or False)
     corpus_module.read_tfds_corpus.cache_clear()
     start = time.perf_counter()
     with pytest.raises(ValueError) as info:
         datasets.load_task("char_lm", data_dir=str(tmp_path))
     assert time.perf_counter() - start < 5
     message = str(info.value)
-    assert probed == ["raw.githubusercontent.com"]
+    assert probed == ["https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"]
     assert "manual_dir=" in message and str(tmp_path / "downloads" / "manual") in message
     assert "input.txt" in message and "no network" in message
     assert not (tmp_path / "tiny_shakespeare" / "1.0.0").exists()
