@@ -16,8 +16,8 @@ from datasets.text import TextTask
 
 @register_task("char_lm")
 class CharLM(TextTask):
-    __doc__ = TextTask.__doc__.replace("Next-token prediction over a corpus; subclasses choose the token level.",
-                                       "Next-character prediction over a corpus.")
+    """Next-character prediction over a corpus; the parameters are those of `TextTask`."""
+
     level = "char"
     token_separator = ""
     unit = "character"

@@ -14,8 +14,8 @@ a second run starts in seconds. Offline, TFDS finds a copy of the raw files in i
 
 Failing fast offline: TFDS retries a failed download for more than 200 seconds before it gives up.
 Before TFDS may download anything, `prepare_tfds` checks whether every file it would fetch is
-already in `manual_dir` or in the download cache; if not, and `download=False` or a 2-second probe
-of the file's host fails, it raises a ValueError that names `manual_dir` and TFDS's default manual
+already in `manual_dir` or in the download cache; if not, and `download=False` or a HEAD request
+to the file's server gets no answer within 2 seconds, it raises a ValueError that names `manual_dir` and TFDS's default manual
 folder. `tfds.list_builders()` (which reaches for the network) is never called; a name is checked
 against the builders TFDS ships with.
 """
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import pathlib
 import re
-import socket
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 
 TFDS_CATALOG = "https://www.tensorflow.org/datasets/catalog/overview"
 PROBE_TIMEOUT_S = 2.0
@@ -173,23 +173,23 @@ def _in_download_cache(download_dir: pathlib.Path, url: str, info) -> bool:
         return False
 
 
-def network_reachable(host: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to `host`:443 (or to the HTTPS proxy) opens within `timeout` seconds.
+def network_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether the server of `url` answers an HTTP HEAD request within `timeout` seconds.
 
-    The probe runs in a daemon thread so that a hanging DNS lookup cannot hold the caller longer.
+    Any HTTP answer (even an error status) counts as reachable; no answer, a refused connection or
+    an unknown host does not. urllib honours the usual proxy variables. The request runs in a
+    daemon thread so that a hanging DNS lookup cannot hold the caller longer than `timeout`.
     """
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
-    target = (host, 443)
-    if proxy:
-        parsed = urllib.parse.urlparse(proxy if "://" in proxy else f"http://{proxy}")
-        target = (parsed.hostname or host, parsed.port or 80)
     result = []
 
     def attempt():
         try:
-            with socket.create_connection(target, timeout=timeout):
+            request = urllib.request.Request(url, method="HEAD")
+            with urllib.request.urlopen(request, timeout=timeout):
                 result.append(True)
-        except OSError:
+        except urllib.error.HTTPError:  # the server answered
+            result.append(True)
+        except (OSError, ValueError):  # URLError, timeouts, refused connections, bad URLs
             result.append(False)
 
     thread = threading.Thread(target=attempt, daemon=True)
@@ -233,10 +233,10 @@ def prepare_tfds(builder, name: str, manual_dir: str | None = None, download: bo
     }
     if not instructions and (missing or not url_infos):
         urls = list(missing) or [builder.info.homepage or "https://storage.googleapis.com"]
-        host = urllib.parse.urlparse(urls[0]).hostname or ""
+        host = urllib.parse.urlparse(urls[0]).hostname or urls[0]
         reason = "download=False" if not download else None
-        if reason is None and not network_reachable(host):
-            reason = f"no network: {host} cannot be reached"
+        if reason is None and not network_reachable(urls[0]):
+            reason = f"no network: {host} does not answer"
         if reason is not None:
             files = ", ".join(sorted({i.filename for i in missing.values() if i.filename})) or "its raw files"
             raise ValueError(

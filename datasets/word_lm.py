@@ -23,8 +23,8 @@ _WORDS = re.compile(WORD_PATTERN)
 
 @register_task("word_lm")
 class WordLM(TextTask):
-    __doc__ = TextTask.__doc__.replace("Next-token prediction over a corpus; subclasses choose the token level.",
-                                       "Next-word prediction over a corpus.")
+    """Next-word prediction over a corpus; the parameters are those of `TextTask`."""
+
     level = "word"
     token_separator = " "
     token_pattern = WORD_PATTERN
