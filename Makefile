@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test test-all bench venv clean
@@ -19,7 +19,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m training.demo
+	$(PY) -m training.train --model lstm --task recall --task-param gap=30 --units 64 --epochs 4 --steps-per-epoch 100 --learning-rate 3e-3
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -11,6 +11,7 @@
 
 from datasets.registry import SPLITS, Task, get_spec, get_task, list_tasks, load_task, register_task, task_defaults
 from datasets.spec import LAST_CLASS, LAST_VALUE, OUTPUT_KINDS, PER_STEP, TaskSpec
+from datasets.vocabulary import UNKNOWN, build_vocabulary, load_vocabulary, save_vocabulary
 
 # The registry: one import per task module.
 from datasets import recall  # noqa: E402,F401
@@ -18,6 +19,8 @@ from datasets import copy_memory  # noqa: E402,F401
 from datasets import adding  # noqa: E402,F401
 from datasets import temporal_order  # noqa: E402,F401
 from datasets import future_cloze  # noqa: E402,F401
+from datasets import char_lm  # noqa: E402,F401
+from datasets import word_lm  # noqa: E402,F401
 
 __all__ = [
     "LAST_CLASS",
@@ -27,6 +30,10 @@ __all__ = [
     "SPLITS",
     "Task",
     "TaskSpec",
+    "UNKNOWN",
+    "build_vocabulary",
+    "load_vocabulary",
+    "save_vocabulary",
     "get_spec",
     "get_task",
     "list_tasks",

@@ -137,6 +137,31 @@ def test_same_seed_same_history_across_processes(tmp_path):
     assert strip(read_csv(tmp_path / "a" / "history.csv")) == strip(read_csv(tmp_path / "b" / "history.csv"))
 
 
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    line = "the quick brown fox jumps over the lazy dog. "
+    path.write_text("".join(line[i:] + line[:i] + "\n" for i in range(len(line))) * 6, encoding="utf-8")
+    return path
+
+
+def test_char_lm_run_generates_text_from_its_vocabulary(tmp_path, corpus, capsys):
+    result = train(
+        tiny(task="char_lm", task_params={"path": str(corpus), "seq_len": 20}, model="lstm", run_name="lm",
+             epochs=2, steps_per_epoch=10),
+        root=tmp_path, verbose=0,
+    )
+    assert result["status"] == "finished"
+    assert result["test"]["bits_per_char"] == pytest.approx(result["test"]["nll"] / np.log(2))
+    run = runs.load_run("lm", root=tmp_path)
+    text = generate.generate(run, "the ", length=40, temperature=0.8, seed=1)
+    assert text.startswith("the ") and len(text) == 4 + 40
+    assert set(text) <= set(run.spec.vocabulary)
+    assert generate.generate(run, "the ", 40, 0.8, seed=1) == text  # the seed decides the sample
+    assert generate.main(["lm", "--prompt", "fox", "--length", "12", "--saved-models", str(tmp_path)]) == 0
+    assert len(capsys.readouterr().out.rstrip("\n")) == 15
+
+
 def test_generate_refuses_a_run_that_is_not_a_language_model(tmp_path):
     train(tiny(run_name="nolm", epochs=1), root=tmp_path, verbose=0)
     run = runs.load_run("nolm", root=tmp_path)
@@ -159,14 +184,17 @@ def _error_of(capsys, argv, code=2):
         (["--model", "lstm", "--task", "recall", "--batch-size", "0"], "batch_size must be a positive integer"),
         (["--model", "lstm", "--task", "recall", "--task-param", "gap=-3"], "gap"),
         (["--model", "lstm", "--task", "recall", "--clipnorm", "1", "--global-clipnorm", "1"], "not both"),
-        (["--model", "bidirectional_lstm", "--task", "char_lm"], "next-token task"),
+        (["--model", "bidirectional_lstm", "--task", "char_lm", "--task-param", "path=CORPUS"], "next-token task"),
         (["--model", "lstm", "--task", "recall", "--run-name", "../escape"], "not allowed"),
     ],
 )
-def test_bad_flags_are_one_sentence_and_save_nothing(capsys, tmp_path, argv, message):
-    err = _error_of(capsys, argv + ["--saved-models", str(tmp_path)])
+def test_bad_flags_are_one_sentence_and_save_nothing(capsys, tmp_path, corpus, argv, message):
+    argv = [a.replace("CORPUS", str(corpus)) for a in argv]
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    err = _error_of(capsys, argv + ["--saved-models", str(runs_dir)])
     assert message in err
-    assert list(tmp_path.iterdir()) == []
+    assert list(runs_dir.iterdir()) == []
 
 
 def test_bad_config_files(capsys, tmp_path):
@@ -237,3 +265,29 @@ def test_export_serves_any_batch_and_length(tmp_path):
     for shape in ((1, 3), (5, 11)):
         x = np.random.default_rng(0).integers(0, run.spec.vocabulary_size, size=shape).astype("int32")
         np.testing.assert_allclose(loaded.serve(tf.constant(x)).numpy(), run.model(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_mirrored_strategy_gives_the_single_device_loss(tmp_path):
+    import tensorflow as tf
+
+    if len(tf.config.list_logical_devices("CPU")) < 2:
+        pytest.skip("needs two logical CPU devices (set up in conftest before TensorFlow starts)")
+    single = train(tiny(run_name="one", epochs=2), root=tmp_path, verbose=0)
+    mirrored = train(tiny(run_name="two", epochs=2, strategy="mirrored"), root=tmp_path, verbose=0)
+    for key in ("nll", "accuracy", "val_nll"):
+        assert mirrored["final_epoch"][key] == pytest.approx(single["final_epoch"][key], rel=1e-5)
+    assert mirrored["test"]["nll"] == pytest.approx(single["test"]["nll"], rel=1e-5)
+
+
+def test_a_diverging_run_ends_as_diverged(tmp_path, capsys):
+    argv = ["--model", "irnn", "--task", "recall", "--task-param", "gap=50", "--task-param", "eval_size=64",
+            "--units", "64", "--optimizer", "sgd", "--learning-rate", "0.05", "--model-param", "recurrent_gain=1.5",
+            "--epochs", "2", "--steps-per-epoch", "10", "--run-name", "boom", "--quiet", "--saved-models", str(tmp_path)]
+    assert main(argv) == 1
+    assert "diverged at step" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "boom" / "metadata.json").read_text())
+    assert meta["status"] == "diverged"
+    assert meta["divergence"]["step"] <= 3
+    assert any(word in meta["divergence"]["cause"] for word in ("NaN", "infinite", "Inf"))
+    assert meta["steps_completed"] < 20  # it stopped instead of running its whole budget
+    assert (tmp_path / "boom" / "model.keras").is_file()

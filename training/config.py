@@ -33,8 +33,8 @@ class RunConfig:
         record_gradients: record step-gradient norms (global before/after clipping, per layer).
         gradient_every: record every N-th step.
         per_variable: also record the norm of every variable.
-        through_time_every: record the gradient-through-time profile every N steps (0: only at the
-            start and the end).
+        through_time_every: record the gradient-through-time profile every N steps (0: at the start
+            and after every epoch).
         probe_size: examples in the fixed probe batch of the through-time profile.
         strategy: "default" or "mirrored" (tf.distribute.MirroredStrategy over all local devices).
         run_name: folder under saved_models/; chosen for you when None.

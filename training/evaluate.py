@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (cuInit, Grappler) are noise to a user
 
 
 def evaluate_run(run, root=None, split="test") -> dict:

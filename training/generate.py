@@ -2,8 +2,8 @@
 sample text from a language-model run, one token at a time.
 
 At every step the model reads the last `sequence_length` tokens (the window it was trained on) and the
-next token is drawn from softmax(logits / temperature) at the last position; temperature 0 takes the
-most likely token.
+next token is drawn from softmax(logits / temperature) at the last position (the unknown token
+excluded); temperature 0 takes the most likely token.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (cuInit, Grappler) are noise to a user
 
 
 def generate(run, prompt: str, length: int = 300, temperature: float = 0.8, seed: int = 0) -> str:
@@ -43,6 +43,8 @@ def generate(run, prompt: str, length: int = 300, temperature: float = 0.8, seed
     for _ in range(length):
         context = np.asarray(out[-window:], dtype="int32")[None, :]
         logits = last_logits(tf.constant(context)).numpy()[0].astype("float64")
+        if spec.unknown_token_id is not None:
+            logits[spec.unknown_token_id] = -np.inf  # never write "<unk>": it stands for no token at all
         if temperature == 0:
             nxt = int(np.argmax(logits))
         else:

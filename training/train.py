@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (cuInit, Grappler) are noise to a user
 
 from training.config import OPTIMIZERS, STRATEGIES, RunConfig  # noqa: E402
 from training import runs  # noqa: E402
@@ -280,7 +280,8 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
     try:
         tokens_per_step = config.batch_size * spec.sequence_length
         recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step)
-        grad_callbacks = gradient_callbacks(config, run_dir, spec, data, resume=bool(resume))
+        grad_callbacks = gradient_callbacks(config, run_dir, spec, data)
+        earlier_rows = _keep_earlier_rows(run_dir, ["gradients.csv"], initial_epoch * config.steps_per_epoch) if resume else {}
         all_callbacks = [*grad_callbacks, recorder, *callbacks]
         if not dry_run:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
@@ -299,7 +300,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             "parameters": int(model.count_params()),
             "units": units,
             "versions": versions(),
-            "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+            "command": _command_line(),
             "chance": {"loss": spec.chance_loss, "accuracy": spec.chance_accuracy},
         }
         if not dry_run:
@@ -326,6 +327,8 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             )
         except KeyboardInterrupt:
             status = "interrupted"
+        if earlier_rows:
+            _prepend_rows(run_dir, earlier_rows)
         divergence = next((cb for cb in grad_callbacks if getattr(cb, "diverged", False)), None)
         if divergence is not None:
             status = "diverged"
@@ -335,7 +338,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             finished=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             wall_seconds=time.perf_counter() - start_time,
             epochs_completed=len(history_rows),
-            steps_completed=len(history_rows) * config.steps_per_epoch,
+            steps_completed=int(model.optimizer.iterations.numpy()),
         )
         if divergence is not None:
             metadata["divergence"] = {"step": divergence.diverged_step, "cause": divergence.divergence_cause}
@@ -346,7 +349,9 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             metadata["final_epoch"] = history_rows[-1]
         if dry_run:
             return {**metadata, "run_dir": None}
-        if status != "interrupted":
+        if status == "diverged":
+            metadata["test"] = None  # the weights are not finite: there is nothing to evaluate
+        elif status != "interrupted":
             test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
             metadata["test"] = evaluate_model(model, test_ds, spec)
         runs.save_model(model, run_dir / "model.keras")
@@ -359,9 +364,60 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def gradient_callbacks(config, run_dir, spec, data, resume=False) -> list:
-    """The step-gradient and gradient-through-time recorders (training.gradients)."""
-    return []
+def _command_line():
+    """The command as the user can rerun it (`python -m training.train ...`), or None from Python."""
+    import shlex
+
+    if not sys.argv or not sys.argv[0].endswith(("train.py", "train")):
+        return None
+    return "python -m training.train " + shlex.join(sys.argv[1:])
+
+
+def gradient_callbacks(config, run_dir, spec, data) -> list:
+    """The step-gradient recorder and the gradient-through-time probe for this run.
+
+    The probe batch is the first `probe_size` examples of the validation split: fixed, and the same
+    for every model trained on the task with these parameters.
+    """
+    from training.gradients import GradientRecorder
+    from training.through_time import GradientThroughTime
+
+    callbacks = []
+    if config.record_gradients:
+        callbacks.append(
+            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable)
+        )
+    batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
+    inputs, targets = batch[0].numpy(), batch[1].numpy()
+    every_steps = config.through_time_every or None
+    callbacks.append(
+        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps, every_n_epochs=None if every_steps else 1)
+    )
+    return callbacks
+
+
+def _keep_earlier_rows(run_dir, names, before_step):
+    """On resume: the rows that the interrupted part recorded before `before_step`, per CSV file."""
+    import pandas as pd
+
+    kept = {}
+    for name in names:
+        path = pathlib.Path(run_dir) / name
+        if path.is_file():
+            frame = pd.read_csv(path)
+            if "step" in frame:
+                kept[name] = frame[frame["step"] < before_step]
+    return kept
+
+
+def _prepend_rows(run_dir, kept):
+    import pandas as pd
+
+    for name, earlier in kept.items():
+        path = pathlib.Path(run_dir) / name
+        later = pd.read_csv(path) if path.is_file() else earlier.iloc[:0]
+        with runs.atomic_path(path) as tmp:
+            pd.concat([earlier, later], ignore_index=True).to_csv(tmp, index=False)
 
 
 def evaluate_model(model, dataset, spec) -> dict:
@@ -439,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-record-gradients", action="store_false", dest="record_gradients", help="turn step-gradient recording off")
     g.add_argument("--gradient-every", type=int, dest="gradient_every", help="record every N-th step")
     g.add_argument("--per-variable", action="store_true", dest="per_variable", help="also record every variable's norm")
-    g.add_argument("--through-time-every", type=int, dest="through_time_every", help="through-time profile every N steps (0: start and end)")
+    g.add_argument("--through-time-every", type=int, dest="through_time_every", help="through-time profile every N steps (0: at the start and after every epoch)")
     g.add_argument("--probe-size", type=int, dest="probe_size", help="examples in the through-time probe batch")
     g = p.add_argument_group("run")
     g.add_argument("--config", help="JSON file of settings (flags override it)")
