@@ -37,7 +37,7 @@ import time
 import traceback
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from training import suites  # noqa: E402
 from training.config import OPTIMIZERS, RunConfig  # noqa: E402
@@ -224,7 +224,7 @@ def default_output(name: str, budget: str | None) -> pathlib.Path:
 
 
 def run_sweep(experiments, output, *, description: dict, resume: bool = False, verbose: bool = True,
-              train_fn=None, stream=None) -> dict:
+              train_fn=None, stream=None, jobs: int = 1) -> dict:
     """Train every planned run into `output/runs/`, keeping `output/sweep.json` up to date.
 
     Args:
@@ -233,15 +233,17 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
         description: what goes into sweep.json besides the plan (suite, budget, command ...).
         resume: continue the sweep in `output`: runs already finished or diverged are kept.
         verbose: show the progress display.
-        train_fn: `training.train.train` (tests may pass a stand-in).
+        train_fn: `training.train.train` (tests may pass a stand-in; only with jobs=1).
         stream: where the progress goes (stderr).
+        jobs: worker processes that train runs side by side (1: in this process).
 
     Returns:
         the sweep dict as written to sweep.json.
     """
-    from training.train import train
-
-    train_fn = train_fn or train
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a positive integer, got {jobs!r}.")
+    if train_fn is not None and jobs > 1:
+        raise ValueError("A stand-in train function works in this process only: use jobs=1.")
     output = pathlib.Path(output)
     unavailable = check_plan(experiments)
     previous, wall_before = {}, 0.0
@@ -253,8 +255,7 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
         wall_before = float(old.get("wall_seconds") or 0.0)
     elif output.exists() and any(output.iterdir()):
         raise ValueError(f"Output folder {output} is not empty; choose another --output or continue it with --resume.")
-    runs_dir = output / RUNS_DIR
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    (output / RUNS_DIR).mkdir(parents=True, exist_ok=True)
 
     planned = [r for e in experiments for r in e.runs]
     entries = []
@@ -280,54 +281,129 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
     todo = [i for i, entry in enumerate(entries) if entry["status"] not in DONE]
     progress = Progress([run_cost(planned[i]) for i in todo], stream=stream) if verbose else None
     started = time.perf_counter()
+
+    def finish(k, i, outcome):
+        entries[i].update(outcome["entry"])
+        write_json(output / SWEEP_FILE, sweep)
+        if progress:
+            progress.end(k, _words(planned[i]), entries[i]["status"], entries[i]["sweep_seconds"], outcome["detail"])
+
     try:
-        for k, i in enumerate(todo):
-            run, entry = planned[i], entries[i]
-            if progress:
-                progress.begin(k, f"{run.experiment}: {run.label} on {_task_words(run)} seed {run.seed}")
-            t0 = time.perf_counter()
-            key = (run.task, json.dumps(_resolved(run), sort_keys=True, default=str))
-            detail = ""
-            try:
-                if key in unavailable:
-                    raise RuntimeError(unavailable[key])
-                _clear_old_attempt(output, run.id)
-                callbacks = [_step_callback(progress, run.config["epochs"] * run.config["steps_per_epoch"])] if progress else []
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=".*ran out of data.*")
-                    result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=callbacks)
-                entry["status"] = result["status"]
-                entry["run_dir"] = str(pathlib.Path(result["run_dir"]).relative_to(output)) if result.get("run_dir") else None
-                if result.get("divergence"):
-                    detail = f"diverged at step {result['divergence'].get('step')}"
-                if run.extra.get("sample_length") and result.get("run_dir"):
-                    entry["sample"] = write_sample(result["run_dir"], run.extra.get("sample_prompt", ""),
-                                                   run.extra["sample_length"], run.seed)
-                test = result.get("test") or {}
-                detail = detail or ", ".join(f"test {k} {v:.3g}" for k, v in test.items()
-                                             if k in ("accuracy", "bits_per_char", "mse"))
-            except KeyboardInterrupt:
-                entry["status"], entry["error"] = "interrupted", "stopped by the user"
-                raise
-            except Exception as error:  # any failure of one run is its result; the others go on
-                entry["status"], entry["error"] = "failed", one_line(error)
-                folder = runs_dir / run.id
-                entry["run_dir"] = str(folder.relative_to(output)) if folder.is_dir() else None
-                log = output / LOGS_DIR / f"{run.id}.txt"
-                log.parent.mkdir(exist_ok=True)
-                log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-                detail = entry["error"][:160]
-            finally:
-                entry["sweep_seconds"] = time.perf_counter() - t0
-                write_json(output / SWEEP_FILE, sweep)
-            if progress:
-                progress.end(k, f"{run.experiment}: {run.label} on {_task_words(run)} seed {run.seed}",
-                             entry["status"], entry["sweep_seconds"], detail)
+        if jobs <= 1:
+            for k, i in enumerate(todo):
+                run = planned[i]
+                if progress:
+                    progress.begin(k, _words(run))
+                steps = run.config["epochs"] * run.config["steps_per_epoch"]
+                callbacks = [_step_callback(progress, steps)] if progress else []
+                try:
+                    outcome = execute_run(run, output, unavailable, callbacks=callbacks, train_fn=train_fn)
+                except KeyboardInterrupt:
+                    entries[i].update(status="interrupted", error="stopped by the user")
+                    raise
+                finish(k, i, outcome)
+        else:
+            _run_parallel(planned, todo, output, unavailable, jobs, finish, progress)
     finally:
         sweep["finished"] = _now()
         sweep["wall_seconds"] = wall_before + (time.perf_counter() - started)
         write_json(output / SWEEP_FILE, sweep)
     return sweep
+
+
+def _words(run) -> str:
+    return f"{run.experiment}: {run.label} on {_task_words(run)} seed {run.seed}"
+
+
+def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> dict:
+    """Train one planned run into `output/runs/`; any failure becomes its result.
+
+    Returns:
+        {"entry": the fields of its sweep.json entry (status, error, run_dir, sample, sweep_seconds),
+         "detail": a few words for the progress display}.
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.train import train
+
+    output = pathlib.Path(output)
+    train_fn = train_fn or train
+    runs_dir = output / RUNS_DIR
+    entry = {"status": "failed", "error": None, "run_dir": None}
+    detail = ""
+    t0 = time.perf_counter()
+    key = (run.task, json.dumps(_resolved(run), sort_keys=True, default=str))
+    try:
+        if unavailable and key in unavailable:
+            raise RuntimeError(unavailable[key])
+        _clear_old_attempt(output, run.id)
+        keras.backend.clear_session()  # a long sweep must not accumulate the graphs of earlier runs
+        tf.get_logger().setLevel("ERROR")  # retracing notices of the probes, once per run
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ran out of data.*")
+            warnings.filterwarnings("ignore", message=".*probe 'state' is not available.*")
+            result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=list(callbacks))
+        entry["status"] = result["status"]
+        entry["run_dir"] = str(pathlib.Path(result["run_dir"]).relative_to(output)) if result.get("run_dir") else None
+        if result.get("divergence"):
+            detail = f"diverged at step {result['divergence'].get('step')}"
+        if run.extra.get("sample_length") and result.get("run_dir") and result["status"] == "finished":
+            entry["sample"] = write_sample(result["run_dir"], run.extra.get("sample_prompt", ""),
+                                           run.extra["sample_length"], run.seed)
+        test = result.get("test") or {}
+        detail = detail or ", ".join(f"test {k} {v:.3g}" for k, v in test.items()
+                                     if k in ("accuracy", "bits_per_char", "mse"))
+    except Exception as error:  # any failure of one run is its result; the others go on
+        entry["status"], entry["error"] = "failed", one_line(error)
+        folder = runs_dir / run.id
+        entry["run_dir"] = str(folder.relative_to(output)) if folder.is_dir() else None
+        log = output / LOGS_DIR / f"{run.id}.txt"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+        detail = entry["error"][:160]
+    entry["sweep_seconds"] = time.perf_counter() - t0
+    return {"entry": entry, "detail": detail}
+
+
+def _worker_init():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _worker(run_dict, output, unavailable):
+    run = suites.PlannedRun(**run_dict)
+    return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
+
+
+def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
+    """`jobs` worker processes, each training one run at a time (most of a short run's time is
+    single-threaded tracing, so two workers on two cores nearly halve a quick sweep). Every run seeds
+    itself, so its numbers do not depend on which worker trained it or on `jobs`."""
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
+    pending = [(k, i) for k, i in enumerate(todo)]
+    shared = [(list(k), v) for k, v in unavailable.items()]
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
+        futures = {}
+        for k, i in pending:
+            futures[pool.submit(_worker, planned[i].to_dict(), str(output), shared)] = (k, i)
+        if progress:
+            progress.begin(0, f"{len(pending)} runs on {jobs} worker processes")
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                k, i = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # the worker process itself died
+                    outcome = {"entry": {"status": "failed", "error": one_line(error), "sweep_seconds": None},
+                               "detail": one_line(error)[:160]}
+                finish(k, i, outcome)
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def old_created(output) -> str | None:
@@ -441,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", help="sweep folder (default: saved_models/compare-<name>-<budget>-<time>)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --output, keeping finished runs")
     g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
+    g.add_argument("--jobs", type=int, default=1,
+                   help="worker processes training runs side by side (2 nearly halves a quick sweep on 2 cores; "
+                        "the numbers do not change)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
     return p
 
@@ -509,7 +588,8 @@ def main(argv=None) -> int:
                     print(f"  [left out by this budget] {note}")
             return 0
         output = pathlib.Path(args.output) if args.output else default_output(description["name"], description["budget"])
-        sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet)
+        sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
+                          jobs=args.jobs)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

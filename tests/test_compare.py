@@ -1,0 +1,178 @@
+"""`python -m training.compare` and `python -m training.report`: a tiny sweep end to end, failures that
+do not stop the sweep, the report rebuilt from the saved runs, and the seed-problems plan."""
+
+import json
+import pathlib
+import re
+
+import pandas as pd
+import pytest
+
+from training import compare, report, suites
+from training.runs import load_run
+
+TINY = ["--units", "8", "--batch-size", "16", "--steps", "4", "--epochs", "2"]
+TASK_PARAMS = ["--task-param", "recall.gap=4", "--task-param", "adding.length=10", "--task-param", "eval_size=64"]
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    """Two models x two tasks, a handful of steps, through the command line."""
+    import io
+    import contextlib
+
+    folder = tmp_path_factory.mktemp("sweep") / "tiny"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = compare.main(["--models", "simple_rnn,lstm", "--tasks", "recall,adding", *TASK_PARAMS, *TINY,
+                           "--output", str(folder), "--quiet"])
+    assert rc == 0
+    return folder, out.getvalue()
+
+
+def test_tiny_sweep_writes_every_run_and_a_self_contained_report(tiny_sweep):
+    folder, printed = tiny_sweep
+    report_dir = folder / "report"
+    assert f"report: {report_dir}" in printed
+
+    sweep = json.loads((folder / "sweep.json").read_text())
+    assert [r["status"] for r in sweep["runs"]] == ["finished"] * 4
+    ids = {r["id"] for r in sweep["runs"]}
+    # every run is an ordinary saved run, with the gradient instruments' files
+    for entry in sweep["runs"]:
+        run = load_run(folder / entry["run_dir"], load_model=False)
+        assert run.metadata["status"] == "finished" and run.config.seed == 0
+        assert (run.path / "gradients.csv").is_file()
+
+    html = (report_dir / "report.html").read_text()
+    for section in ("How to rerun", "1. Grid: simple_rnn, lstm on recall, adding", "Summary",
+                    "What the numbers show", "Every run"):
+        assert section in html, section
+    images = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(images) >= 3 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert "http://" not in html and "https://" not in html  # opens offline
+    pngs = sorted(report_dir.glob("*.png"))
+    assert len(pngs) == len(images) and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+    results = json.loads((report_dir / "results.json").read_text())
+    assert {r["id"] for r in results["runs"]} == ids
+    assert results["sweep"]["command"].startswith("python -m training.compare --models simple_rnn,lstm")
+    table = results["experiments"][0]["table"]
+    assert table["columns"][:2] == ["Model", "Initialization"] and len(table["rows"]) == 4
+    frame = pd.read_csv(report_dir / "results.csv")
+    assert len(frame) == 4 and set(frame["id"]) == ids
+    recall = frame[frame["task"] == "recall"]
+    assert (recall["chance"] == 0.125).all() and recall["test_accuracy"].between(0, 1).all()
+    adding = frame[frame["task"] == "adding"]
+    assert (adding["metric"] == "mse").all() and (adding["test_mse"] > 0).all()
+    assert (frame["tokens_per_second"] > 0).all() and (frame["parameters"] > 0).all()
+
+    md = (report_dir / "report.md").read_text()
+    for png in pngs:
+        assert f"]({png.name})" in md
+
+
+def test_report_rebuilt_from_the_folder_gives_the_same_tables(tiny_sweep, capsys):
+    folder, _ = tiny_sweep
+    before = json.loads((folder / "report" / "results.json").read_text())
+    csv_before = (folder / "report" / "results.csv").read_text()
+    md_before = (folder / "report" / "report.md").read_text()
+    import shutil
+
+    shutil.rmtree(folder / "report")
+    assert report.main([str(folder)]) == 0
+    assert f"report: {folder / 'report'}" in capsys.readouterr().out
+    after = json.loads((folder / "report" / "results.json").read_text())
+    assert [e["table"] for e in after["experiments"]] == [e["table"] for e in before["experiments"]]
+    assert [e["findings"] for e in after["experiments"]] == [e["findings"] for e in before["experiments"]]
+    assert (folder / "report" / "results.csv").read_text() == csv_before
+    assert (folder / "report" / "report.md").read_text() == md_before
+
+
+def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, tiny_sweep):
+    from training.train import train
+
+    def flaky_train(config, **kwargs):
+        if config.model == "lstm":
+            raise RuntimeError("simulated crash inside training")
+        return train(config, **kwargs)
+
+    experiments = suites.grid(
+        ["simple_rnn", "lstm"],
+        [{"task": "recall", "params": {"gap": 4, "eval_size": 64}}],
+        training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2},
+    )
+    # a corpus that cannot be had: the run fails with the data's own reason, nothing is trained for it
+    text = suites.grid(["simple_rnn"], [{"task": "char_lm", "params": {"path": str(tmp_path / "missing.txt"),
+                                                                      "seq_len": 8}}], name="text",
+                       training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2})
+    sweep = compare.run_sweep([experiments, text], tmp_path / "out", description={"command": "test"},
+                              verbose=False, train_fn=flaky_train)
+    status = {r["id"]: (r["status"], r["error"]) for r in sweep["runs"]}
+    assert status["grid--simple_rnn--recall--s0"] == ("finished", None)
+    assert status["grid--lstm--recall--s0"] == ("failed", "RuntimeError: simulated crash inside training")
+    failed_text, reason = status["text--simple_rnn--char_lm--s0"]
+    assert failed_text == "failed" and "missing.txt" in reason and "does not exist" in reason
+    assert (tmp_path / "out" / "logs" / "grid--lstm--recall--s0.txt").read_text().count("simulated crash") >= 1
+
+    out = report.build_report(tmp_path / "out")
+    frame = pd.read_csv(out / "results.csv")
+    assert list(frame["status"]) == ["finished", "failed", "failed"]
+    md = (out / "report.md").read_text()
+    assert "lstm on recall gap=4 (seed 0) failed: RuntimeError: simulated crash inside training" in md
+    assert "does not exist" in md
+
+    # the same run with the same seed gives the same numbers as in the other sweep
+    tiny, _ = tiny_sweep
+    other = pd.read_csv(tiny / "report" / "results.csv")
+    same = other[(other["model"] == "simple_rnn") & (other["task"] == "recall")].iloc[0]
+    mine = frame[frame["model"] == "simple_rnn"].iloc[0]
+    assert json.loads(same["task_params"]) == json.loads(mine["task_params"]) == {"gap": 4, "eval_size": 64}
+    assert mine["test_accuracy"] == same["test_accuracy"] and mine["test_loss"] == same["test_loss"]
+
+
+def test_mistakes_in_the_request_are_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert compare.main(["--models", "simple_rnn,nope", "--tasks", "recall", "--output", str(out)]) == 2
+    assert "Unknown model 'nope'" in capsys.readouterr().err
+    assert compare.main(["--models", "lstm", "--tasks", "recall", "--task-param", "gapp=3", "--output", str(out)]) == 2
+    assert "no parameter 'gapp'" in capsys.readouterr().err
+    assert compare.main(["--models", "lstm", "--tasks", "recall", "--task-param", "adding.length=3",
+                         "--output", str(out)]) == 2
+    assert "not in --tasks" in capsys.readouterr().err
+    assert compare.main(["--steps", "10"]) == 2
+    assert "define a grid" in capsys.readouterr().err
+    assert compare.main(["--experiments", "nope"]) == 2
+    assert "has no experiment nope" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path):
+    full = {e.key: e for e in suites.seed_problems("full", corpus_dir=tmp_path)}
+    quick = {e.key: e for e in suites.seed_problems("quick", corpus_dir=tmp_path)}
+    assert list(full) == list(suites.EXPERIMENT_KEYS) == list(quick)
+    for budget in (full, quick):
+        for e in budget.values():
+            ids = [r.id for r in e.runs]
+            assert len(ids) == len(set(ids)) and e.question
+            assert all(r.initialization for r in e.runs)
+            # every model of an experiment gets the same steps, batch and data stream
+            same = {(r.config["epochs"] * r.config["steps_per_epoch"], r.config["batch_size"], r.seed,
+                     json.dumps(r.task_params, sort_keys=True)) for r in e.runs}
+            assert len({s[:2] for s in same}) == 1
+    settings = {(r.model, r.setting) for r in full["vanishing"].runs}
+    for model in ("simple_rnn", "irnn", "lstm", "gru"):
+        assert (model, "default") in settings and (model, "glorot") in settings
+    assert {("lstm", "forget_bias_3"), ("lstm", "chrono"), ("gru", "update_bias_3"), ("gru", "chrono")} <= settings
+    gains = {(r.model, r.extra["gain"], r.extra["clip"]) for r in full["exploding"].runs}
+    assert gains == {(m, g, c) for m in ("simple_rnn", "irnn") for g in (1.0, 1.5, 2.0) for c in (None, 1.0)}
+    assert all(r.config["optimizer"] == "sgd" for r in full["exploding"].runs)
+    assert max(r.task_params["gap"] for r in quick["long_term"].runs if r.task == "recall") >= 100
+    directions = {r.extra["direction"] for r in quick["unidirectional"].runs}
+    assert directions == {"causal", "sees the future"}
+    assert all(r.task_params["manual_dir"] == str(tmp_path) for r in quick["char_lm"].runs)
+    assert all(r.extra["sample_length"] > 0 for r in quick["char_lm"].runs)
+    assert all(e.omitted for e in quick.values())  # the quick budget says what it left out
+    # every synthetic run of the quick plan is a valid request; a missing corpus only marks its runs
+    unavailable = compare.check_plan(list(quick.values()))
+    assert all(task == "char_lm" for task, _ in unavailable)
