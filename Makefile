@@ -19,7 +19,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m training.train --model lstm --task recall --task-param gap=30 --units 64 --epochs 4 --steps-per-epoch 100 --learning-rate 3e-3
+	$(PY) -m training.compare
 
 test: $(STAMP)
 	$(PY) -m pytest

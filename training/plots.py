@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from training import results  # noqa: E402
 
@@ -187,6 +188,7 @@ def gradient_norms(folder, rows, path):
             ax.set_ylabel("global gradient norm (log)")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=6.5, loc="upper left")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if i == len(models) - 1:
                 ax.set_xlabel("training step")
     if not drawn:
@@ -218,6 +220,7 @@ def step_losses(folder, rows, path):
             ax.set_ylabel("training loss (nats)")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if i == len(models) - 1:
                 ax.set_xlabel("training step")
     if not drawn:
@@ -338,6 +341,7 @@ def validation_curves(folder, rows, path, title):
     if chance:
         _chance_line(ax, chance[0], "unigram baseline" if metric == "bits_per_char" else "chance")
     ax.set_xlabel("training step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"validation {results.METRIC_WORDS.get(metric, metric)}")
     if metric == "bits_per_char":
         secondary = ax.secondary_yaxis("right", functions=(lambda b: b * results.LN2, lambda n: n / results.LN2))

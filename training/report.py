@@ -38,6 +38,7 @@ from training.runs import write_json, write_text  # noqa: E402
 REPORT_DIR = "report"
 SOLVED_ACCURACY = 0.9  # "solved" in the long-term experiment: test accuracy at least this
 NEAR_CHANCE = 0.05  # "at chance": within this of the chance accuracy
+CLOSE = 0.02  # two results within 2% of each other are reported as neither beating the other
 CSV_COLUMNS_FIRST = ("experiment", "id", "label", "model", "setting", "task", "task_values", "seed", "status",
                      "error", "parameters", "metric", "test_metric", "chance", "tokens_per_second", "wall_seconds")
 
@@ -230,7 +231,10 @@ def _beat_sentence(a, b, field, higher_better, what, where=""):
     if va is None or vb is None:
         return None
     better = va > vb if higher_better else va < vb
-    verb = "beat" if better else ("tied with" if va == vb else "did not beat")
+    if abs(va - vb) <= CLOSE * max(abs(va), abs(vb)):
+        return (f"{a['label']} ({what} {_fmt(va)}) and {b['label']} ({_fmt(vb)}) were within {100 * CLOSE:.0f}% of "
+                f"each other{where}: neither clearly beat the other.")
+    verb = "beat" if better else "did not beat"
     return f"{a['label']} ({what} {_fmt(va)}) {verb} {b['label']} ({_fmt(vb)}){where}."
 
 
@@ -259,7 +263,7 @@ def findings_through_time(groups, rows) -> list[str]:
     fastest = max(have, key=lambda g: mean(g, "tt_decay_init"))
     slowest = min(have, key=lambda g: mean(g, "tt_decay_init"))
     out.append(f"At initialisation the gradient fell fastest for {fastest['label']} "
-               f"({_fmt(mean(fastest, 'tt_decay_init'))} decades/step; fell by 10^6 "
+               f"({_fmt(mean(fastest, 'tt_decay_init'))} decades/step; "
                f"{_lag_words(fastest, 'tt_lag_1e6_init')}) and slowest for {slowest['label']} "
                f"({_fmt(mean(slowest, 'tt_decay_init'))} decades/step).")
     for model in ("simple_rnn", "irnn", "lstm", "gru"):
@@ -285,8 +289,11 @@ def findings_through_time(groups, rows) -> list[str]:
 
 
 def _lag_words(group, field):
-    vs = [r.get(field) for r in group["rows"] if r.get(field) is not None]
-    return f"within {int(np.mean(vs))} steps" if vs else "at no lag within the sequence"
+    vs = [r.get(field) for r in group["rows"] if r.get(field) is not None and not
+          (isinstance(r.get(field), float) and math.isnan(r.get(field)))]
+    if vs:
+        return f"it fell by 10^6 within {int(np.mean(vs))} steps"
+    return "it did not fall by 10^6 within the sequence"
 
 
 def _accuracy_summary(groups) -> list[str]:

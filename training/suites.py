@@ -176,11 +176,14 @@ def gained_variant(model: str, gain: float, initializer: str | None = None) -> V
 
 def init_variants(model: str, level: str, sequence_length: int | None = None, **extra_params) -> list[Variant]:
     """The initializations of `model` run at `level`: "default" (Keras's only), "classic" (defaults and
-    glorot), "gates" (classic plus gate bias 3), "all" (classic plus bias 3 and chrono)."""
+    glorot), "bias" (defaults and gate bias 3), "gates" (classic plus gate bias 3), "all" (classic plus
+    bias 3 and chrono)."""
     out = [default_variant(model, **extra_params)]
     base = _base(model)
     if level == "default" or base == "self_attention":
         return out
+    if level == "bias":
+        return out + ([gate_variant(model, 3.0, **extra_params)] if base in _GATE else [])
     out.append(glorot_variant(model, **extra_params))
     if base in _GATE and level in ("gates", "all"):
         out.append(gate_variant(model, 3.0, **extra_params))
@@ -212,6 +215,9 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
                         levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
                                 "self_attention": "default"}),
     },
+    # Ten minutes on two CPU cores. A short run is dominated by fixed costs (tracing the train step and
+    # the probes, evaluating, saving: ~3-5 s), so the budget runs fewer variants rather than
+    # uselessly short ones, and records step gradients only where the report plots them.
     "quick": {
         "seeds": [0],
         "eval_size": 256,
@@ -221,13 +227,13 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
         "exploding": dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05, gains=[1.0, 1.5, 2.0],
                           initializers=[None]),
         "long_term": dict(gaps=[10, 30, 100], adding_length=50, units=32, batch_size=32, steps=200, epochs=1,
-                          learning_rate=3e-3,
-                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "gates", "gru": "classic",
+                          learning_rate=3e-3, record_gradients=False,
+                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "bias", "gru": "default",
                                   "self_attention": "default"}),
         "unidirectional": dict(length=20, distance=5, units=32, batch_size=32, steps=150, epochs=1,
-                               learning_rate=3e-3, level="default"),
-        "char_lm": dict(seq_len=64, units=64, batch_size=32, steps=300, epochs=3, learning_rate=3e-3,
-                        validation_steps=10, sample_length=200,
+                               learning_rate=3e-3, level="default", record_gradients=False),
+        "char_lm": dict(seq_len=64, units=64, batch_size=32, steps=240, epochs=3, learning_rate=3e-3,
+                        validation_steps=10, sample_length=200, record_gradients=False,
                         levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
                                 "self_attention": "default"}),
     },
@@ -349,9 +355,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
         "and after training, for each architecture and initialization?",
         settings=_settings(s, "recall", task_params, seeds),
     )
-    e.runs = _runs(e.key, variants, "recall", task_params, {"gap": s["gap"]}, seeds, units=s["units"],
-                   batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"],
-                   learning_rate=s["learning_rate"], **extra_train)
+    e.runs = _runs(e.key, variants, "recall", task_params, {"gap": s["gap"]}, seeds, **_train(s, extra_train))
     experiments.append(e)
 
     # 2. Exploding gradients and clipping.
@@ -397,8 +401,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
         settings=_settings(s, "recall + adding", {"gap": s["gaps"], "length": s["adding_length"],
                                                    "eval_size": eval_size}, seeds),
     )
-    train = dict(units=s["units"], batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"],
-                 learning_rate=s["learning_rate"], **extra_train)
+    train = _train(s, extra_train)
     for gap in s["gaps"]:
         variants = _variants(CAUSAL_MODELS, s["levels"])
         variants = [_causal_attention(v) for v in variants]
@@ -425,8 +428,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
     seeing.append(dataclasses.replace(
         default_variant("self_attention", use_causal_mask=False), setting="unmasked",
         initialization=_DEFAULT_INIT["self_attention"] + ", no causal mask"))
-    train = dict(units=s["units"], batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"],
-                 learning_rate=s["learning_rate"], **extra_train)
+    train = _train(s, extra_train)
     for group, variants in (("causal", causal), ("sees the future", seeing)):
         runs = _runs(e.key, variants, "future_cloze", task_params, {}, seeds, **train)
         for r in runs:
@@ -447,9 +449,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
         settings=_settings(s, "char_lm (tiny_shakespeare)", task_params, seeds),
     )
     variants = _variants(CAUSAL_MODELS, s["levels"])
-    e.runs = _runs(e.key, variants, "char_lm", task_params, {"seq": s["seq_len"]}, seeds, units=s["units"],
-                   batch_size=s["batch_size"], steps=s["steps"], epochs=s["epochs"], learning_rate=s["learning_rate"],
-                   validation_steps=s["validation_steps"], **extra_train)
+    e.runs = _runs(e.key, variants, "char_lm", task_params, {"seq": s["seq_len"]}, seeds, **_train(s, extra_train))
     for r in e.runs:
         r.extra = {"sample_length": s["sample_length"], "sample_prompt": SAMPLE_PROMPT}
     experiments.append(e)
@@ -459,6 +459,12 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
         for x in experiments:
             x.omitted = _omitted(x, full[x.key])
     return experiments
+
+
+def _train(s: dict, extra: dict) -> dict:
+    """The training settings of a budget entry, as `_config` keywords."""
+    keys = ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps", "record_gradients")
+    return {**{k: s[k] for k in keys if k in s}, **extra}
 
 
 def _causal_attention(variant: Variant) -> Variant:
@@ -479,6 +485,8 @@ def _settings(s: dict, task: str, task_params: dict, seeds, optimizer="adam") ->
     for key in ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps"):
         if key in s:
             out[key] = s[key]
+    out["step gradients recorded"] = "yes" if s.get("record_gradients", True) else "no (not plotted here)"
+    out["gradient through time recorded"] = "at the start and after every evaluation"
     return out
 
 
