@@ -176,3 +176,25 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
     # every synthetic run of the quick plan is a valid request; a missing corpus only marks its runs
     unavailable = compare.check_plan(list(quick.values()))
     assert all(task == "char_lm" for task, _ in unavailable)
+
+
+@pytest.mark.slow
+def test_smoke_budget_of_the_seed_problems_suite_reports_all_five_experiments(tmp_path, tiny_shakespeare_dir):
+    """Every experiment kind end to end on tiny models (45 runs of 3 steps: about three minutes)."""
+    folder = tmp_path / "smoke"
+    assert compare.main(["--budget", "smoke", "--corpus-dir", str(tiny_shakespeare_dir), "--output", str(folder),
+                         "--quiet"]) == 0
+    results = json.loads((folder / "report" / "results.json").read_text())
+    assert [e["key"] for e in results["experiments"]] == list(suites.EXPERIMENT_KEYS)
+    assert all(r["status"] == "finished" for r in results["runs"])
+    names = {p.name for p in (folder / "report").glob("*.png")}
+    for expected in ("vanishing_profiles.png", "vanishing_decay.png", "exploding_norms.png", "exploding_loss.png",
+                     "long_term_recall_gap.png", "long_term_adding.png", "unidirectional_accuracy.png",
+                     "char_lm_curves.png"):
+        assert expected in names, expected
+    by_key = {e["key"]: e for e in results["experiments"]}
+    assert any("decades/step" in f for f in by_key["vanishing"]["findings"])
+    assert any("clipping" in f for f in by_key["exploding"]["findings"])
+    runs = [r for r in results["runs"] if r["experiment"] == "char_lm"]
+    assert all(r["sample"].startswith(suites.SAMPLE_PROMPT) for r in runs)
+    assert all(r["tt_decay_init"] is not None for r in results["runs"] if r["experiment"] == "vanishing")

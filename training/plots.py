@@ -171,7 +171,8 @@ def gradient_norms(folder, rows, path):
                 c = f"C{k}"
                 name = f"{row.get('kernel') if row.get('kernel') not in (None, 'default') else ''} gain {row.get('gain'):g}".strip()
                 s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
-                ax.plot(s, _positive(g), color=c, linewidth=1.2, label=f"{name}: before clipping")
+                ax.plot(s, _positive(g), color=c, linewidth=1.2, marker=".", markersize=3,
+                        label=f"{name}: before clipping")
                 if clip and "grad_norm_clipped" in steps:
                     ax.plot(s, _positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c, linestyle=":",
                             linewidth=1.4, label=f"{name}: after clipping")
@@ -187,7 +188,7 @@ def gradient_norms(folder, rows, path):
             ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
             ax.set_ylabel("global gradient norm (log)")
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=6.5, loc="upper left")
+            ax.legend(fontsize=6.5, loc="best")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if i == len(models) - 1:
                 ax.set_xlabel("training step")
@@ -273,6 +274,10 @@ def metric_against(rows, key, path, title, xlabel, log_x=False):
         _chance_line(ax, chance[0])
     if log_x:
         ax.set_xscale("log")
+    ticks = sorted({value(r) for r in rows})
+    if len(ticks) <= 12:
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
     ax.set_title(title, fontsize=10)

@@ -228,7 +228,7 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
                           initializers=[None]),
         "long_term": dict(gaps=[10, 30, 100], adding_length=50, units=32, batch_size=32, steps=200, epochs=1,
                           learning_rate=3e-3, record_gradients=False,
-                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "bias", "gru": "default",
+                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "gates", "gru": "classic",
                                   "self_attention": "default"}),
         "unidirectional": dict(length=20, distance=5, units=32, batch_size=32, steps=150, epochs=1,
                                learning_rate=3e-3, level="default", record_gradients=False),
