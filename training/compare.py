@@ -593,6 +593,14 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from training.report import build_report
+
+        if (output / SWEEP_FILE).is_file():
+            again = description["command"] + ("" if "--output" in argv else f" --output {output}")
+            print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"
+                  f"continue with: {again} --resume", file=sys.stderr)
+        return 130
     from training.report import build_report
 
     report_dir = build_report(output)
