@@ -172,6 +172,7 @@ def table_spec(kind: str, groups) -> list[tuple[str, callable]]:
             ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
             ("Median ‖g‖", lambda g: cell(g, "grad_norm_median", 3)),
             ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
+            ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
             ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
             ("Diverged at step", lambda g: _diverged(g)),
             ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
@@ -328,15 +329,25 @@ def findings_exploding(groups, rows) -> list[str]:
                        f"NaN/Inf): {details}.")
         else:
             out.append(f"{words.capitalize()}, none of the {len(mine)} settings diverged.")
-    spikes = [g for g in with_grads if mean(g, "grad_norm_max_over_median") is not None]
+    spikes = [g for g in with_grads if mean(g, "grad_norm_max") is not None]
     for model in dict.fromkeys(g["model"] for g in spikes):
         mine = [g for g in spikes if g["model"] == model and not g.get("clip")]
-        if mine:
-            top = max(mine, key=lambda g: mean(g, "grad_norm_max_over_median"))
-            parts = "; ".join(f"gain {g['gain']:g}: max {_fmt(mean(g, 'grad_norm_max'))}, "
-                              f"{_fmt(mean(g, 'grad_norm_max_over_median'))}x its median" for g in mine)
-            out.append(f"{model} without clipping — {parts}. The largest spike relative to the median was at gain "
-                       f"{top['gain']:g}.")
+        if not mine:
+            continue
+        parts = []
+        for g in mine:
+            if _is_diverged(g):  # a median over the few steps before NaN says nothing
+                parts.append(f"gain {g['gain']:g}: diverged at step {_diverged(g)}, largest finite norm "
+                             f"{_fmt(mean(g, 'grad_norm_max'))}")
+            else:
+                parts.append(f"gain {g['gain']:g}: max {_fmt(mean(g, 'grad_norm_max'))}, "
+                             f"{_fmt(mean(g, 'grad_norm_max_over_median'))}x its median")
+        text = f"{model} without clipping — " + "; ".join(parts) + "."
+        finite = [g for g in mine if not _is_diverged(g) and mean(g, "grad_norm_max_over_median") is not None]
+        if len(finite) > 1:
+            top = max(finite, key=lambda g: mean(g, "grad_norm_max_over_median"))
+            text += f" Among the runs that stayed finite, the largest spike relative to the median was at gain {top['gain']:g}."
+        out.append(text)
     clipped = [g for g in groups if g.get("clip") and mean(g, "grad_clipped_fraction") is not None]
     if clipped:
         parts = ", ".join(f"{g['model']} gain {g['gain']:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"

@@ -17,10 +17,10 @@ import numpy as np
 
 LN2 = math.log(2.0)
 SWEEP_FILE = "sweep.json"
-HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "bits_per_char": False, "perplexity": False, "loss": False}
+HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "bits_per_char": False, "perplexity": False, "nll": False}
 METRIC_WORDS = {"accuracy": "accuracy", "mse": "MSE", "bits_per_char": "bits/char", "perplexity": "perplexity",
-                "loss": "loss (nats)"}
-_PRIMARY_BY_TASK = {"char_lm": "bits_per_char", "word_lm": "perplexity", "adding": "mse", "copy_memory": "loss"}
+                "nll": "loss (nats)"}
+_PRIMARY_BY_TASK = {"char_lm": "bits_per_char", "word_lm": "perplexity", "adding": "mse", "copy_memory": "nll"}
 NOT_RUN = ("pending", "interrupted", "running")
 
 
@@ -91,7 +91,7 @@ def _json(path):
 
 def primary_metric(task: str, spec: dict | None) -> str:
     """The metric a task is judged by: bits/char for characters, perplexity for words, MSE for a
-    regression, loss for copy memory (its chance baseline is a loss), accuracy otherwise."""
+    regression, the loss in nats for copy memory (its baseline is a loss), accuracy otherwise."""
     if spec:
         metrics = spec.get("metrics") or ()
         if "bits_per_char" in metrics:
@@ -112,7 +112,7 @@ def chance_of(metric: str, chance_loss, chance_accuracy):
         return chance_loss / LN2
     if metric == "perplexity":
         return math.exp(chance_loss)
-    return chance_loss  # mse and loss
+    return chance_loss  # mse and nll
 
 
 def task_values(run: dict) -> str:
