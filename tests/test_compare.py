@@ -106,18 +106,26 @@ def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, tiny_sweep):
     text = suites.grid(["simple_rnn"], [{"task": "char_lm", "params": {"path": str(tmp_path / "missing.txt"),
                                                                       "seq_len": 8}}], name="text",
                        training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2})
-    sweep = compare.run_sweep([experiments, text], tmp_path / "out", description={"command": "test"},
+    # Tiny Shakespeare offline without its manual_dir and with an empty TFDS cache: TFDS's own reason
+    empty = tmp_path / "empty_tfds"
+    empty.mkdir()
+    tfds = suites.grid(["simple_rnn"], [{"task": "char_lm", "params": {
+        "manual_dir": str(tmp_path / "no_corpus"), "data_dir": str(empty), "download": False, "seq_len": 8}}],
+        name="tfds", training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2})
+    sweep = compare.run_sweep([experiments, text, tfds], tmp_path / "out", description={"command": "test"},
                               verbose=False, train_fn=flaky_train)
     status = {r["id"]: (r["status"], r["error"]) for r in sweep["runs"]}
     assert status["grid--simple_rnn--recall--s0"] == ("finished", None)
     assert status["grid--lstm--recall--s0"] == ("failed", "RuntimeError: simulated crash inside training")
     failed_text, reason = status["text--simple_rnn--char_lm--s0"]
     assert failed_text == "failed" and "missing.txt" in reason and "does not exist" in reason
+    failed_tfds, reason = status["tfds--simple_rnn--char_lm--s0"]
+    assert failed_tfds == "failed" and "manual_dir" in reason and "no_corpus" in reason
     assert (tmp_path / "out" / "logs" / "grid--lstm--recall--s0.txt").read_text().count("simulated crash") >= 1
 
     out = report.build_report(tmp_path / "out")
     frame = pd.read_csv(out / "results.csv")
-    assert list(frame["status"]) == ["finished", "failed", "failed"]
+    assert list(frame["status"]) == ["finished", "failed", "failed", "failed"]
     md = (out / "report.md").read_text()
     assert "lstm on recall gap=4 (seed 0) failed: RuntimeError: simulated crash inside training" in md
     assert "does not exist" in md
