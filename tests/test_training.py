@@ -154,6 +154,10 @@ def test_char_lm_run_generates_text_from_its_vocabulary(tmp_path, corpus, capsys
     assert result["status"] == "finished"
     assert result["test"]["bits_per_char"] == pytest.approx(result["test"]["nll"] / np.log(2))
     run = runs.load_run("lm", root=tmp_path)
+    saved = json.loads((tmp_path / "lm" / "vocabulary.json").read_text())
+    assert tuple(saved["tokens"]) == run.spec.vocabulary
+    metrics, _ = evaluate.evaluate_run("lm", root=tmp_path)
+    assert metrics["bits_per_char"] == pytest.approx(result["test"]["bits_per_char"], rel=1e-6)
     text = generate.generate(run, "the ", length=40, temperature=0.8, seed=1)
     assert text.startswith("the ") and len(text) == 4 + 40
     assert set(text) <= set(run.spec.vocabulary)

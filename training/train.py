@@ -291,6 +291,11 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             runs.write_json(run_dir / "config.json", config_dict)
             spec.to_json(run_dir / "task_spec.json.tmp")
             os.replace(run_dir / "task_spec.json.tmp", run_dir / "task_spec.json")
+            if spec.language_model:
+                from datasets.vocabulary import save_vocabulary
+
+                level = "char" if spec.token_separator == "" else "word"
+                save_vocabulary(run_dir / "vocabulary.json", spec.vocabulary, level)
         metadata = {
             "run": run_dir.name,
             "model": config.model,
