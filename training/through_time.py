@@ -372,8 +372,10 @@ def gradient_through_time(model, inputs, targets, probe="embedding", loss=None) 
         loss: the loss to differentiate; None uses the model's compiled loss.
     """
     base = "state" if probe.startswith("state") else probe
+    if base not in ("embedding", "state"):
+        raise ValueError(f"unknown probe {probe!r}: choose 'embedding', 'state', 'state_forward' or 'state_backward'.")
     calculator = ThroughTimeProbe(model, loss=loss, probes=(base,))
-    profiles = calculator(inputs, targets)
+    profiles = calculator(inputs, targets) if calculator.names else {}
     if probe not in profiles:
         reason = calculator.unavailable.get(base, f"this model offers {calculator.names}")
         raise ValueError(f"probe {probe!r} is not available for this model: {reason}.")
