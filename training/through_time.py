@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import csv
 import os
-import time
 import pathlib
+import time
 import warnings
 
 import keras
@@ -363,6 +363,9 @@ class ThroughTimeProbe:
 
 def gradient_through_time(model, inputs, targets, probe="embedding", loss=None) -> np.ndarray:
     """|| dL_T / dx_t || for t = 1..T, averaged over the examples of `inputs` (shape (time,)).
+
+    One-off use: every call splits the model and traces anew; to measure the same model repeatedly,
+    build a `ThroughTimeProbe` once and call it.
 
     Args:
         model: a built functional or Sequential keras.Model on token ids.
