@@ -194,7 +194,11 @@ def _events(directory):
             for value in event.summary.value:
                 array = tf.make_ndarray(value.tensor)
                 out.setdefault(value.tag, {})[event.step] = array
+                plugins.setdefault(value.tag, value.metadata.plugin_data.plugin_name or plugins.get(value.tag))
     return out
+
+
+plugins = {}  # tag -> TensorBoard plugin ("scalars", "histograms"), filled by _events
 
 
 def test_tensorboard_events_carry_the_real_steps(tmp_path):
@@ -205,6 +209,7 @@ def test_tensorboard_events_carry_the_real_steps(tmp_path):
     model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])  # 10 steps
     events = _events(tmp_path / "tensorboard" / "gradients")
     assert sorted(events["grad_norm"]) == [0, 3, 6, 9]
+    assert plugins["grad_norm"] == "scalars" and plugins["grad_values/rnn"] == "histograms"
     for row in recorder.records:
         assert float(events["grad_norm"][row["step"]]) == pytest.approx(row["grad_norm"], rel=1e-6)
         assert float(events["grad_norm/rnn"][row["step"]]) == pytest.approx(row["grad_norm/rnn"], rel=1e-6)

@@ -83,6 +83,7 @@ TENSORBOARD_SUBDIR = os.path.join("tensorboard", "gradients")
 _CLIP_RTOL = 1e-6
 
 _NOT_SUPPORTED_OPTIMIZERS = ("LossScaleOptimizer",)
+_TENSORBOARD_BATCH = 200  # rows buffered before one batched TensorBoard write
 
 
 # --------------------------------------------------------------------------------------------------
@@ -226,6 +227,9 @@ class GradientRecorder(keras.callbacks.Callback):
         self._snapshots: dict[int, tf.Variable] = {}
         self._snapshot_layers: dict[str, list[tf.Variable]] = {}
         self._writer = None
+        self._pending: list[dict] = []  # rows not yet written to TensorBoard
+        self._scalar_writer = None
+        self._scalar_tags: list[str] = []
         self._csv_file = None
         self._csv_writer = None
         self._columns = None
@@ -518,10 +522,9 @@ class GradientRecorder(keras.callbacks.Callback):
         self.records.append(row)
         self._write_row(row)
         if self._writer is not None:
-            with self._writer.as_default():
-                for key, value in row.items():
-                    if key not in ("step", "epoch"):
-                        tf.summary.scalar(key, value, step=step)
+            self._pending.append(row)
+            if len(self._pending) >= _TENSORBOARD_BATCH:
+                self._write_scalars()
 
     def _norm_keys(self, logs):
         """The per-layer (then per-variable) keys, in the order of the model's layers and variables."""
@@ -555,10 +558,26 @@ class GradientRecorder(keras.callbacks.Callback):
             self._csv_writer.writeheader()
         self._csv_writer.writerow(row)
 
+    def _write_scalars(self):
+        """Writes the pending rows to TensorBoard in one call, each value at its own step."""
+        if not self._pending:
+            return
+        if self._scalar_writer is None:
+            self._scalar_tags = [k for k in self._pending[0] if k not in ("step", "epoch")]
+            self._scalar_writer = _batched_scalar_writer(self._scalar_tags)
+        steps = np.array([row["step"] for row in self._pending], dtype=np.int64)
+        values = np.array(
+            [[row.get(tag, np.nan) for tag in self._scalar_tags] for row in self._pending], dtype=np.float32
+        )
+        with self._writer.as_default():
+            self._scalar_writer(steps, values)
+        self._pending = []
+
     def _flush(self):
         if self._csv_file is not None:
             self._csv_file.flush()
         if self._writer is not None:
+            self._write_scalars()
             self._writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -571,7 +590,7 @@ class GradientRecorder(keras.callbacks.Callback):
             self._csv_file, self._csv_writer = None, None
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
+            self._writer, self._scalar_writer = None, None
 
     def summary(self) -> dict:
         """What `gradients_summary.json` holds: divergence, clipping settings and a few statistics."""
@@ -596,6 +615,37 @@ class GradientRecorder(keras.callbacks.Callback):
             return
         with open(self.run_dir / GRADIENT_SUMMARY_JSON, "w", encoding="utf-8") as f:
             json.dump(self.summary(), f, indent=1)
+
+
+def _batched_scalar_writer(tags):
+    """A traced function writing rows of scalars, `values[i, j]` as `tags[j]` at step `steps[i]`.
+
+    Steps and values are tensor arguments, so nothing is frozen at trace time (a `tf.summary` call
+    traced inside Keras's train step would keep the step it was traced with). One call writes many rows:
+    an eager `tf.summary.scalar` per value and step would cost more than the step itself on small models.
+    """
+
+    from tensorboard.plugins.scalar import metadata as scalar_metadata
+
+    metadata = scalar_metadata.create_summary_metadata(display_name=None, description=None)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([None, len(tags)], tf.float32)],
+        autograph=False,
+    )
+    def write(steps, values):
+        def body(i):
+            # tf.summary.write, not tf.summary.scalar: the latter would prefix the tags with "while/".
+            written = [
+                tf.summary.write(tag, values[i, j], step=steps[i], metadata=metadata) for j, tag in enumerate(tags)
+            ]
+            with tf.control_dependencies(written):  # keeps the writes inside the loop
+                return i + 1
+
+        tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
+        return tf.constant(True)
+
+    return write
 
 
 def _finite_name(value) -> str:

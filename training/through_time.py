@@ -592,3 +592,66 @@ __all__ = [
     "read_through_time",
     "summarize_profile",
 ]
+
+
+# --------------------------------------------------------------------------------------------------
+# python -m training.through_time: the profiles of Keras's default recurrent layers at initialisation
+# --------------------------------------------------------------------------------------------------
+def _initial_profiles(units=128, time_steps=100, embedding_dim=64, vocabulary_size=65, batch=32, seed=0):
+    """Rows (name, probe, summary) for freshly initialised layers on random tokens (last_class head)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocabulary_size, (batch, time_steps)).astype("int32")
+    labels = rng.integers(0, 2, batch).astype("int32")
+    layers = {
+        "SimpleRNN (Keras default: orthogonal, gain 1)": lambda: keras.layers.SimpleRNN(units),
+        "SimpleRNN, orthogonal gain 0.9": lambda: keras.layers.SimpleRNN(
+            units, recurrent_initializer=keras.initializers.Orthogonal(gain=0.9)
+        ),
+        "SimpleRNN, glorot_uniform recurrent kernel": lambda: keras.layers.SimpleRNN(
+            units, recurrent_initializer="glorot_uniform"
+        ),
+        "IRNN (relu, identity recurrent kernel)": lambda: keras.layers.SimpleRNN(
+            units, activation="relu", recurrent_initializer=keras.initializers.Identity()
+        ),
+        "LSTM (Keras default: forget bias 1)": lambda: keras.layers.LSTM(units),
+        "LSTM, forget bias 0": lambda: keras.layers.LSTM(units, unit_forget_bias=False),
+        "GRU (Keras default)": lambda: keras.layers.GRU(units),
+    }
+    rows = []
+    for name, make in layers.items():
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((time_steps,), dtype="int32")
+        x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(2)(make()(x)))
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        for probe, profile in ThroughTimeProbe(model)(ids, labels).items():
+            rows.append((name, probe, summarize_profile(profile), profile))
+    return rows
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Gradient through time of Keras's recurrent layers at initialisation (random tokens)."
+    )
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--time", type=int, default=100)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = _initial_profiles(args.units, args.time, args.embedding_dim, batch=args.batch, seed=args.seed)
+    lag = min(50, args.time - 1)
+    print(f"units {args.units}, time {args.time}, probe batch {args.batch}, seed {args.seed}; lag 0 = last step")
+    print(f"{'layer':46s} {'probe':10s} {'decades/step':>12s} {'x per step':>10s} {'log10 fall@' + str(lag):>15s} {'lag 1e6':>8s}")
+    for name, probe, summary, profile in rows:
+        by_lag = np.asarray(profile)[::-1]
+        fall = np.log10(by_lag[lag] / by_lag[0]) if by_lag[0] > 0 and by_lag[lag] > 0 else float("-inf")
+        factor = 10 ** (-summary["decay_decades_per_step"])
+        lag_fall = "never" if summary["lag_1e6"] is None else str(summary["lag_1e6"])
+        print(f"{name:46s} {probe:10s} {summary['decay_decades_per_step']:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
+
+
+if __name__ == "__main__":
+    main()
