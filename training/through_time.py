@@ -223,7 +223,8 @@ class ThroughTimeProbe:
         self.model = model
         self._loss = _per_example_loss(model, loss)
         self.unavailable: dict[str, str] = {}
-        self._builders = {}
+        self._builders = {}  # probe name -> (head, tail) callables
+        self._state = None  # (recurrent layer, head, tail) for the state probe
         self._checked = False
 
         if "embedding" in probes:
@@ -237,7 +238,6 @@ class ThroughTimeProbe:
                     self.unavailable["embedding"] = str(error)
 
         if "state" in probes:
-            self._state = None
             layer = _first_layer(model, (keras.layers.RNN, keras.layers.Bidirectional))
             if layer is None:
                 self.unavailable["state"] = "the model has no recurrent layer"
@@ -254,7 +254,7 @@ class ThroughTimeProbe:
     @property
     def names(self) -> list[str]:
         names = [n for n in ("embedding",) if n in self._builders]
-        if getattr(self, "_state", None) is not None:
+        if self._state is not None:
             layer = self._state[0]
             if isinstance(layer, keras.layers.Bidirectional):
                 names += ["state_forward", "state_backward"]
@@ -263,10 +263,13 @@ class ThroughTimeProbe:
         return names
 
     # -------------------------------------------------------------- the traced computation
-    def _last_step_loss(self, targets, predictions, time_steps):
-        """Sum over the batch of the per-example loss at the last step (gradients stay per example)."""
-        per_step = predictions.shape.rank >= 3 and predictions.shape[1] == time_steps
-        if per_step:
+    def _last_step_loss(self, targets, predictions):
+        """Sum over the batch of the per-example loss at the last step (gradients stay per example).
+
+        Outputs of rank 3, (batch, time, classes), are per-step: only step T is read. Outputs of rank 2
+        ((batch, classes) or (batch, 1)) are already read at the last step.
+        """
+        if predictions.shape.rank >= 3:
             predictions = predictions[:, -1]
             targets = targets[:, -1]
         values = self._loss(targets, predictions)
@@ -297,22 +300,20 @@ class ThroughTimeProbe:
         names = self.names
 
         def profiles(ids, targets):
-            time_steps = ids.shape[1]
             out = {}
             if "embedding" in self._builders:
                 head, tail = self._builders["embedding"]
                 x = head(ids)  # (batch, time, embedding_dim)
                 with tf.GradientTape() as tape:
                     tape.watch(x)
-                    loss = self._last_step_loss(targets, tail(x), time_steps)
+                    loss = self._last_step_loss(targets, tail(x))
                 g = tape.gradient(loss, x)
                 out["embedding"] = tf.reduce_mean(_rescaled_norm(tf.cast(g, tf.float32)), axis=0)  # (time,)
             if any(n.startswith("state") for n in names):
-                batch = tf.shape(ids)[0]
-                delta = tf.zeros([batch, time_steps, self._state_width()], tf.float32)
+                delta = tf.zeros([tf.shape(ids)[0], tf.shape(ids)[1], self._state_width()], tf.float32)
                 with tf.GradientTape() as tape:
                     tape.watch(delta)
-                    loss = self._last_step_loss(targets, self._state_forward(ids, delta), time_steps)
+                    loss = self._last_step_loss(targets, self._state_forward(ids, delta))
                 g = tape.gradient(loss, delta)  # (batch, time, state)
                 layer = self._state[0]
                 if isinstance(layer, keras.layers.Bidirectional):
@@ -335,7 +336,7 @@ class ThroughTimeProbe:
             if not error <= _EQUIVALENCE_RTOL * scale:
                 del self._builders["embedding"]
                 self.unavailable["embedding"] = f"the split model differs from the model by {error:.3g}"
-        if getattr(self, "_state", None) is not None:
+        if self._state is not None:
             try:
                 delta = tf.zeros([ids.shape[0], ids.shape[1], self._state_width()], tf.float32)
                 error = float(np.max(np.abs(np.asarray(self._state_forward(ids, delta)) - reference)))
@@ -484,6 +485,8 @@ class GradientThroughTime(keras.callbacks.Callback):
         self._probe = None
         self._writer = None
         self._step = 0
+        self._epoch = 0
+        self._batch_begin = 0
         self.steps: list[int] = []
         self.epochs: list[int] = []
         self.profiles: dict[str, list[np.ndarray]] = {}
@@ -511,7 +514,7 @@ class GradientThroughTime(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         before = self._step
-        self._step += max(1, batch - getattr(self, "_batch_begin", batch) + 1)
+        self._step += max(1, batch - self._batch_begin + 1)
         if self.every_n_steps and self._step // self.every_n_steps > before // self.every_n_steps:
             self._checkpoint()
 
