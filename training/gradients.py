@@ -645,6 +645,9 @@ def _batched_scalar_writer(tags):
         tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
         return tf.constant(True)
 
+    # Traced once per recorder by design (it is bound to that recorder's writer): with many recorders in
+    # one process, TensorFlow's "frequent retracing" warning would be a false alarm.
+    write._omit_frequent_tracing_warning = True
     return write
 
 

@@ -324,7 +324,9 @@ class ThroughTimeProbe:
                     out["state"] = tf.reduce_mean(_rescaled_norm(g), axis=0)
             return out
 
-        return tf.function(profiles, reduce_retracing=True)
+        function = tf.function(profiles, reduce_retracing=True)
+        function._omit_frequent_tracing_warning = True  # one trace per probe (per model) is by design
+        return function
 
     def _check_equivalence(self, ids):
         """Drops a probe whose re-assembled model does not reproduce the model's own output."""
