@@ -309,3 +309,22 @@ def test_summary_json_counts_clipped_steps(tmp_path):
     assert summary["clipping"] == {"global_clipnorm": 1e-3}
     assert summary["clipped_fraction"] == 1.0 and summary["steps_seen"] == 4 and summary["rows"] == 2
     assert summary["layers"] == ["embedding", "rnn", "head"]
+
+
+def test_a_fit_that_raises_leaves_no_stale_wrappers_for_the_next_recorder(tmp_path):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.1), _loss())
+    x, y = _data()
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=4, verbose=0, callbacks=[GradientRecorder(), Interrupt()])
+    assert "train_step" in model.__dict__  # on_train_end never ran
+    recorder = GradientRecorder(tmp_path)
+    model.fit(x, y, batch_size=4, verbose=0, callbacks=[recorder])
+    model.fit(x, y, batch_size=4, verbose=0, callbacks=[recorder])  # a second fit appends to the CSV
+    assert "train_step" not in model.__dict__ and "apply" not in model.optimizer.__dict__
+    assert read_step_gradients(tmp_path)["step"].tolist() == list(range(1, 9))

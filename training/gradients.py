@@ -272,6 +272,10 @@ class GradientRecorder(keras.callbacks.Callback):
         model = self.model
         self._check_supported(model)
         self._uninstall()
+        # A recorder whose fit() raised never reached on_train_end: take its wrappers off first.
+        stale = getattr(model.__dict__.get("train_step"), "gradient_recorder", None)
+        if stale is not None:
+            stale._uninstall()
         optimizer = model.optimizer
 
         # Which top-level layer owns each trainable variable (the per-layer grouping).
@@ -345,6 +349,7 @@ class GradientRecorder(keras.callbacks.Callback):
                 capture.loss = loss
             return original_scale_loss(loss)
 
+        train_step.gradient_recorder = self
         model.train_step = train_step
         optimizer.apply = apply
         optimizer.scale_loss = scale_loss
@@ -552,10 +557,14 @@ class GradientRecorder(keras.callbacks.Callback):
         if self.csv_path is None:
             return
         if self._csv_writer is None:
-            self._columns = list(row)
-            self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
+            # A later fit() with the same recorder appends to the file it started.
+            first = self._columns is None
+            if first:
+                self._columns = list(row)
+            self._csv_file = open(self.csv_path, "w" if first else "a", newline="", encoding="utf-8")
             self._csv_writer = csv.DictWriter(self._csv_file, fieldnames=self._columns, extrasaction="ignore")
-            self._csv_writer.writeheader()
+            if first:
+                self._csv_writer.writeheader()
         self._csv_writer.writerow(row)
 
     def _write_scalars(self):
