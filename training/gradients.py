@@ -116,7 +116,8 @@ def _robust_norm(values):
 def _robust_combine(norms, segment_ids, num_segments):
     """sqrt(sum of squares) of `norms` per segment, rescaled like `_robust_norm`."""
     largest = tf.math.unsorted_segment_max(norms, segment_ids, num_segments)
-    all_finite = tf.math.unsorted_segment_min(tf.cast(tf.math.is_finite(norms), tf.float32), segment_ids, num_segments) > 0
+    finite = tf.cast(tf.math.is_finite(norms), tf.float32)
+    all_finite = tf.math.unsorted_segment_min(finite, segment_ids, num_segments) > 0
     scale = tf.where(all_finite & (largest > 0), largest, tf.ones_like(largest))
     rescaled = scale * tf.sqrt(
         tf.math.unsorted_segment_sum(tf.square(norms / tf.gather(scale, segment_ids)), segment_ids, num_segments)
@@ -249,7 +250,9 @@ class GradientRecorder(keras.callbacks.Callback):
             )
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None:
-            raise ValueError("GradientRecorder needs a compiled model: call model.compile(optimizer=..., loss=...) first.")
+            raise ValueError(
+                "GradientRecorder needs a compiled model: call model.compile(optimizer=..., loss=...) first."
+            )
         if type(optimizer).__name__ in _NOT_SUPPORTED_OPTIMIZERS:
             raise ValueError(
                 f"GradientRecorder does not support {type(optimizer).__name__}: its gradients are scaled and "
@@ -387,7 +390,9 @@ class GradientRecorder(keras.callbacks.Callback):
             grads = [g / optimizer.loss_scale_factor for g in grads]
 
         self._variable_paths = [getattr(v, "path", None) or v.name for v in variables]
-        layer_names = [self._layer_of_variable.get(id(v), path.split("/")[0]) for v, path in zip(variables, self._variable_paths)]
+        layer_names = [
+            self._layer_of_variable.get(id(v), path.split("/")[0]) for v, path in zip(variables, self._variable_paths)
+        ]
         layer_order = [n for n in self._layer_order if n in layer_names] + [
             n for n in dict.fromkeys(layer_names) if n not in self._layer_order
         ]

@@ -98,7 +98,8 @@ def _split(model, layer, at_output):
         return (lambda ids: run(before, ids)), (lambda h: run(after, h))
     point = layer.output if at_output else layer.input
     if isinstance(point, (list, tuple)):
-        raise ValueError(f"layer {layer.name!r} has several {'outputs' if at_output else 'inputs'}; cannot split there.")
+        what = "outputs" if at_output else "inputs"
+        raise ValueError(f"layer {layer.name!r} has several {what}; cannot split there.")
     head = keras.Model(model.inputs, point)
     try:
         tail = keras.Model(point, model.outputs)
@@ -570,7 +571,8 @@ class GradientThroughTime(keras.callbacks.Callback):
         if self.run_dir is None:
             return
         np.savez(self.run_dir / THROUGH_TIME_NPZ, **self.matrices())
-        fields = ["step", "epoch", "probe", "decay_decades_per_step", "lag_1e6", "norm_lag0", "norm_max_lag", "log10_ratio"]
+        fields = ["step", "epoch", "probe", "decay_decades_per_step", "lag_1e6"]
+        fields += ["norm_lag0", "norm_max_lag", "log10_ratio"]
         with open(self.run_dir / THROUGH_TIME_CSV, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
@@ -649,13 +651,15 @@ def main(argv=None):
     rows = _initial_profiles(args.units, args.time, args.embedding_dim, batch=args.batch, seed=args.seed)
     lag = min(50, args.time - 1)
     print(f"units {args.units}, time {args.time}, probe batch {args.batch}, seed {args.seed}; lag 0 = last step")
-    print(f"{'layer':46s} {'probe':10s} {'decades/step':>12s} {'x per step':>10s} {'log10 fall@' + str(lag):>15s} {'lag 1e6':>8s}")
+    fall_header = f"log10 fall@{lag}"
+    print(f"{'layer':46s} {'probe':10s} {'decades/step':>12s} {'x per step':>10s} {fall_header:>15s} {'lag 1e6':>8s}")
     for name, probe, summary, profile in rows:
         by_lag = np.asarray(profile)[::-1]
         fall = np.log10(by_lag[lag] / by_lag[0]) if by_lag[0] > 0 and by_lag[lag] > 0 else float("-inf")
         factor = 10 ** (-summary["decay_decades_per_step"])
         lag_fall = "never" if summary["lag_1e6"] is None else str(summary["lag_1e6"])
-        print(f"{name:46s} {probe:10s} {summary['decay_decades_per_step']:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
+        decay = summary["decay_decades_per_step"]
+        print(f"{name:46s} {probe:10s} {decay:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
 
 
 if __name__ == "__main__":
