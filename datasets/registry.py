@@ -37,6 +37,9 @@ class Task:
     name: str = ""
     defaults: dict = {}
     param_types: dict = {}
+    # True for next-token tasks: known before any data is read, so a model that would read the
+    # answer can be refused at once (the spec's `causal` says the same).
+    causal: bool = False
 
     # ------------------------------------------------------------------ parameters
     def resolve(self, params: dict) -> dict:

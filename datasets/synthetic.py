@@ -133,6 +133,9 @@ class SyntheticTask(Task):
             ds = ds.rebatch(batch_size, drop_remainder=True)
         else:
             ds = ds.unbatch().take(p["eval_size"]).batch(batch_size).cache()
+            # Filtering by hash hides the length from tf.data; state it, so Keras knows where an
+            # evaluation ends (instead of warning that the input "ran out of data").
+            ds = ds.apply(tf.data.experimental.assert_cardinality(-(-p["eval_size"] // batch_size)))
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def make_spec(self, p: dict, **fields) -> TaskSpec:

@@ -54,6 +54,7 @@ class TextTask(Task):
     """
 
     level = ""  # "char" or "word"
+    causal = True
     token_separator = ""
     token_pattern: str | None = None
     unit = "token"
@@ -111,7 +112,7 @@ class TextTask(Task):
             vocabulary=data.vocabulary,
             output=PER_STEP,
             num_classes=len(data.vocabulary),
-            causal=True,
+            causal=self.causal,
             sequence_length=p["seq_len"],
             chance_loss=entropy,
             chance_accuracy=float(counts.max() / counts.sum()),

@@ -154,6 +154,10 @@ def test_char_lm_run_generates_text_from_its_vocabulary(tmp_path, corpus, capsys
     assert result["status"] == "finished"
     assert result["test"]["bits_per_char"] == pytest.approx(result["test"]["nll"] / np.log(2))
     run = runs.load_run("lm", root=tmp_path)
+    saved = json.loads((tmp_path / "lm" / "vocabulary.json").read_text())
+    assert tuple(saved["tokens"]) == run.spec.vocabulary
+    metrics, _ = evaluate.evaluate_run("lm", root=tmp_path)
+    assert metrics["bits_per_char"] == pytest.approx(result["test"]["bits_per_char"], rel=1e-6)
     text = generate.generate(run, "the ", length=40, temperature=0.8, seed=1)
     assert text.startswith("the ") and len(text) == 4 + 40
     assert set(text) <= set(run.spec.vocabulary)
@@ -184,12 +188,15 @@ def _error_of(capsys, argv, code=2):
         (["--model", "lstm", "--task", "recall", "--batch-size", "0"], "batch_size must be a positive integer"),
         (["--model", "lstm", "--task", "recall", "--task-param", "gap=-3"], "gap"),
         (["--model", "lstm", "--task", "recall", "--clipnorm", "1", "--global-clipnorm", "1"], "not both"),
-        (["--model", "bidirectional_lstm", "--task", "char_lm", "--task-param", "path=CORPUS"], "next-token task"),
+        # refused before the corpus is looked for (tiny_shakespeare is not prepared in this test)
+        (["--model", "bidirectional_lstm", "--task", "char_lm", "--task-param", "data_dir=EMPTY"], "next-token task"),
+        (["--model", "self_attention", "--task", "word_lm", "--model-param", "use_causal_mask=false",
+          "--task-param", "path=CORPUS"], "next-token task"),
         (["--model", "lstm", "--task", "recall", "--run-name", "../escape"], "not allowed"),
     ],
 )
 def test_bad_flags_are_one_sentence_and_save_nothing(capsys, tmp_path, corpus, argv, message):
-    argv = [a.replace("CORPUS", str(corpus)) for a in argv]
+    argv = [a.replace("CORPUS", str(corpus)).replace("EMPTY", str(tmp_path / "tfds")) for a in argv]
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
     err = _error_of(capsys, argv + ["--saved-models", str(runs_dir)])

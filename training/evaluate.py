@@ -17,7 +17,11 @@ def evaluate_run(run, root=None, split="test") -> dict:
 
     loaded = load_run(run, root)
     seed_everything(loaded.config.seed)
-    data, _ = load_data(loaded.config, splits=(split,), spec=loaded.spec)
+    config = loaded.config
+    if (loaded.path / "vocabulary.json").is_file():
+        # Encode the text with the run's own vocabulary, whatever the corpus's vocabulary is today.
+        config.task_params = {**config.task_params, "vocabulary_path": str(loaded.path / "vocabulary.json")}
+    data, _ = load_data(config, splits=(split,), spec=loaded.spec)
     return evaluate_model(loaded.model, data[split], loaded.spec), loaded
 
 

@@ -83,6 +83,7 @@ TENSORBOARD_SUBDIR = os.path.join("tensorboard", "gradients")
 _CLIP_RTOL = 1e-6
 
 _NOT_SUPPORTED_OPTIMIZERS = ("LossScaleOptimizer",)
+_TENSORBOARD_BATCH = 200  # rows buffered before one batched TensorBoard write
 
 
 # --------------------------------------------------------------------------------------------------
@@ -115,7 +116,8 @@ def _robust_norm(values):
 def _robust_combine(norms, segment_ids, num_segments):
     """sqrt(sum of squares) of `norms` per segment, rescaled like `_robust_norm`."""
     largest = tf.math.unsorted_segment_max(norms, segment_ids, num_segments)
-    all_finite = tf.math.unsorted_segment_min(tf.cast(tf.math.is_finite(norms), tf.float32), segment_ids, num_segments) > 0
+    finite = tf.cast(tf.math.is_finite(norms), tf.float32)
+    all_finite = tf.math.unsorted_segment_min(finite, segment_ids, num_segments) > 0
     scale = tf.where(all_finite & (largest > 0), largest, tf.ones_like(largest))
     rescaled = scale * tf.sqrt(
         tf.math.unsorted_segment_sum(tf.square(norms / tf.gather(scale, segment_ids)), segment_ids, num_segments)
@@ -226,6 +228,9 @@ class GradientRecorder(keras.callbacks.Callback):
         self._snapshots: dict[int, tf.Variable] = {}
         self._snapshot_layers: dict[str, list[tf.Variable]] = {}
         self._writer = None
+        self._pending: list[dict] = []  # rows not yet written to TensorBoard
+        self._scalar_writer = None
+        self._scalar_tags: list[str] = []
         self._csv_file = None
         self._csv_writer = None
         self._columns = None
@@ -245,7 +250,9 @@ class GradientRecorder(keras.callbacks.Callback):
             )
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None:
-            raise ValueError("GradientRecorder needs a compiled model: call model.compile(optimizer=..., loss=...) first.")
+            raise ValueError(
+                "GradientRecorder needs a compiled model: call model.compile(optimizer=..., loss=...) first."
+            )
         if type(optimizer).__name__ in _NOT_SUPPORTED_OPTIMIZERS:
             raise ValueError(
                 f"GradientRecorder does not support {type(optimizer).__name__}: its gradients are scaled and "
@@ -268,6 +275,10 @@ class GradientRecorder(keras.callbacks.Callback):
         model = self.model
         self._check_supported(model)
         self._uninstall()
+        # A recorder whose fit() raised never reached on_train_end: take its wrappers off first.
+        stale = getattr(model.__dict__.get("train_step"), "gradient_recorder", None)
+        if stale is not None:
+            stale._uninstall()
         optimizer = model.optimizer
 
         # Which top-level layer owns each trainable variable (the per-layer grouping).
@@ -341,6 +352,7 @@ class GradientRecorder(keras.callbacks.Callback):
                 capture.loss = loss
             return original_scale_loss(loss)
 
+        train_step.gradient_recorder = self
         model.train_step = train_step
         optimizer.apply = apply
         optimizer.scale_loss = scale_loss
@@ -378,7 +390,9 @@ class GradientRecorder(keras.callbacks.Callback):
             grads = [g / optimizer.loss_scale_factor for g in grads]
 
         self._variable_paths = [getattr(v, "path", None) or v.name for v in variables]
-        layer_names = [self._layer_of_variable.get(id(v), path.split("/")[0]) for v, path in zip(variables, self._variable_paths)]
+        layer_names = [
+            self._layer_of_variable.get(id(v), path.split("/")[0]) for v, path in zip(variables, self._variable_paths)
+        ]
         layer_order = [n for n in self._layer_order if n in layer_names] + [
             n for n in dict.fromkeys(layer_names) if n not in self._layer_order
         ]
@@ -518,10 +532,9 @@ class GradientRecorder(keras.callbacks.Callback):
         self.records.append(row)
         self._write_row(row)
         if self._writer is not None:
-            with self._writer.as_default():
-                for key, value in row.items():
-                    if key not in ("step", "epoch"):
-                        tf.summary.scalar(key, value, step=step)
+            self._pending.append(row)
+            if len(self._pending) >= _TENSORBOARD_BATCH:
+                self._write_scalars()
 
     def _norm_keys(self, logs):
         """The per-layer (then per-variable) keys, in the order of the model's layers and variables."""
@@ -549,16 +562,36 @@ class GradientRecorder(keras.callbacks.Callback):
         if self.csv_path is None:
             return
         if self._csv_writer is None:
-            self._columns = list(row)
-            self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
+            # A later fit() with the same recorder appends to the file it started.
+            first = self._columns is None
+            if first:
+                self._columns = list(row)
+            self._csv_file = open(self.csv_path, "w" if first else "a", newline="", encoding="utf-8")
             self._csv_writer = csv.DictWriter(self._csv_file, fieldnames=self._columns, extrasaction="ignore")
-            self._csv_writer.writeheader()
+            if first:
+                self._csv_writer.writeheader()
         self._csv_writer.writerow(row)
+
+    def _write_scalars(self):
+        """Writes the pending rows to TensorBoard in one call, each value at its own step."""
+        if not self._pending:
+            return
+        if self._scalar_writer is None:
+            self._scalar_tags = [k for k in self._pending[0] if k not in ("step", "epoch")]
+            self._scalar_writer = _batched_scalar_writer(self._scalar_tags)
+        steps = np.array([row["step"] for row in self._pending], dtype=np.int64)
+        values = np.array(
+            [[row.get(tag, np.nan) for tag in self._scalar_tags] for row in self._pending], dtype=np.float32
+        )
+        with self._writer.as_default():
+            self._scalar_writer(steps, values)
+        self._pending = []
 
     def _flush(self):
         if self._csv_file is not None:
             self._csv_file.flush()
         if self._writer is not None:
+            self._write_scalars()
             self._writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -571,7 +604,7 @@ class GradientRecorder(keras.callbacks.Callback):
             self._csv_file, self._csv_writer = None, None
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
+            self._writer, self._scalar_writer = None, None
 
     def summary(self) -> dict:
         """What `gradients_summary.json` holds: divergence, clipping settings and a few statistics."""
@@ -596,6 +629,40 @@ class GradientRecorder(keras.callbacks.Callback):
             return
         with open(self.run_dir / GRADIENT_SUMMARY_JSON, "w", encoding="utf-8") as f:
             json.dump(self.summary(), f, indent=1)
+
+
+def _batched_scalar_writer(tags):
+    """A traced function writing rows of scalars, `values[i, j]` as `tags[j]` at step `steps[i]`.
+
+    Steps and values are tensor arguments, so nothing is frozen at trace time (a `tf.summary` call
+    traced inside Keras's train step would keep the step it was traced with). One call writes many rows:
+    an eager `tf.summary.scalar` per value and step would cost more than the step itself on small models.
+    """
+
+    from tensorboard.plugins.scalar import metadata as scalar_metadata
+
+    metadata = scalar_metadata.create_summary_metadata(display_name=None, description=None)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([None, len(tags)], tf.float32)],
+        autograph=False,
+    )
+    def write(steps, values):
+        def body(i):
+            # tf.summary.write, not tf.summary.scalar: the latter would prefix the tags with "while/".
+            written = [
+                tf.summary.write(tag, values[i, j], step=steps[i], metadata=metadata) for j, tag in enumerate(tags)
+            ]
+            with tf.control_dependencies(written):  # keeps the writes inside the loop
+                return i + 1
+
+        tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
+        return tf.constant(True)
+
+    # Traced once per recorder by design (it is bound to that recorder's writer): with many recorders in
+    # one process, TensorFlow's "frequent retracing" warning would be a false alarm.
+    write._omit_frequent_tracing_warning = True
+    return write
 
 
 def _finite_name(value) -> str:

@@ -3,6 +3,7 @@
     saved_models/<run>/
         config.json       RunConfig: re-creates the run
         task_spec.json    TaskSpec with the vocabulary, so evaluation and generation decode identically
+        vocabulary.json   language models: the vocabulary in the datasets package's format
         model.keras       the trained model (plain keras.models.load_model after `import zoo`)
         metadata.json     versions, parameter count, dates, wall time, tokens/s, metrics, status
         history.csv       one row per epoch (training and validation metrics)

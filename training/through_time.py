@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import csv
 import os
-import time
 import pathlib
+import time
 import warnings
 
 import keras
@@ -98,7 +98,8 @@ def _split(model, layer, at_output):
         return (lambda ids: run(before, ids)), (lambda h: run(after, h))
     point = layer.output if at_output else layer.input
     if isinstance(point, (list, tuple)):
-        raise ValueError(f"layer {layer.name!r} has several {'outputs' if at_output else 'inputs'}; cannot split there.")
+        what = "outputs" if at_output else "inputs"
+        raise ValueError(f"layer {layer.name!r} has several {what}; cannot split there.")
     head = keras.Model(model.inputs, point)
     try:
         tail = keras.Model(point, model.outputs)
@@ -223,7 +224,8 @@ class ThroughTimeProbe:
         self.model = model
         self._loss = _per_example_loss(model, loss)
         self.unavailable: dict[str, str] = {}
-        self._builders = {}
+        self._builders = {}  # probe name -> (head, tail) callables
+        self._state = None  # (recurrent layer, head, tail) for the state probe
         self._checked = False
 
         if "embedding" in probes:
@@ -237,7 +239,6 @@ class ThroughTimeProbe:
                     self.unavailable["embedding"] = str(error)
 
         if "state" in probes:
-            self._state = None
             layer = _first_layer(model, (keras.layers.RNN, keras.layers.Bidirectional))
             if layer is None:
                 self.unavailable["state"] = "the model has no recurrent layer"
@@ -254,7 +255,7 @@ class ThroughTimeProbe:
     @property
     def names(self) -> list[str]:
         names = [n for n in ("embedding",) if n in self._builders]
-        if getattr(self, "_state", None) is not None:
+        if self._state is not None:
             layer = self._state[0]
             if isinstance(layer, keras.layers.Bidirectional):
                 names += ["state_forward", "state_backward"]
@@ -263,10 +264,13 @@ class ThroughTimeProbe:
         return names
 
     # -------------------------------------------------------------- the traced computation
-    def _last_step_loss(self, targets, predictions, time_steps):
-        """Sum over the batch of the per-example loss at the last step (gradients stay per example)."""
-        per_step = predictions.shape.rank >= 3 and predictions.shape[1] == time_steps
-        if per_step:
+    def _last_step_loss(self, targets, predictions):
+        """Sum over the batch of the per-example loss at the last step (gradients stay per example).
+
+        Outputs of rank 3, (batch, time, classes), are per-step: only step T is read. Outputs of rank 2
+        ((batch, classes) or (batch, 1)) are already read at the last step.
+        """
+        if predictions.shape.rank >= 3:
             predictions = predictions[:, -1]
             targets = targets[:, -1]
         values = self._loss(targets, predictions)
@@ -297,22 +301,20 @@ class ThroughTimeProbe:
         names = self.names
 
         def profiles(ids, targets):
-            time_steps = ids.shape[1]
             out = {}
             if "embedding" in self._builders:
                 head, tail = self._builders["embedding"]
                 x = head(ids)  # (batch, time, embedding_dim)
                 with tf.GradientTape() as tape:
                     tape.watch(x)
-                    loss = self._last_step_loss(targets, tail(x), time_steps)
+                    loss = self._last_step_loss(targets, tail(x))
                 g = tape.gradient(loss, x)
                 out["embedding"] = tf.reduce_mean(_rescaled_norm(tf.cast(g, tf.float32)), axis=0)  # (time,)
             if any(n.startswith("state") for n in names):
-                batch = tf.shape(ids)[0]
-                delta = tf.zeros([batch, time_steps, self._state_width()], tf.float32)
+                delta = tf.zeros([tf.shape(ids)[0], tf.shape(ids)[1], self._state_width()], tf.float32)
                 with tf.GradientTape() as tape:
                     tape.watch(delta)
-                    loss = self._last_step_loss(targets, self._state_forward(ids, delta), time_steps)
+                    loss = self._last_step_loss(targets, self._state_forward(ids, delta))
                 g = tape.gradient(loss, delta)  # (batch, time, state)
                 layer = self._state[0]
                 if isinstance(layer, keras.layers.Bidirectional):
@@ -323,7 +325,9 @@ class ThroughTimeProbe:
                     out["state"] = tf.reduce_mean(_rescaled_norm(g), axis=0)
             return out
 
-        return tf.function(profiles, reduce_retracing=True)
+        function = tf.function(profiles, reduce_retracing=True)
+        function._omit_frequent_tracing_warning = True  # one trace per probe (per model) is by design
+        return function
 
     def _check_equivalence(self, ids):
         """Drops a probe whose re-assembled model does not reproduce the model's own output."""
@@ -335,7 +339,7 @@ class ThroughTimeProbe:
             if not error <= _EQUIVALENCE_RTOL * scale:
                 del self._builders["embedding"]
                 self.unavailable["embedding"] = f"the split model differs from the model by {error:.3g}"
-        if getattr(self, "_state", None) is not None:
+        if self._state is not None:
             try:
                 delta = tf.zeros([ids.shape[0], ids.shape[1], self._state_width()], tf.float32)
                 error = float(np.max(np.abs(np.asarray(self._state_forward(ids, delta)) - reference)))
@@ -364,6 +368,9 @@ class ThroughTimeProbe:
 def gradient_through_time(model, inputs, targets, probe="embedding", loss=None) -> np.ndarray:
     """|| dL_T / dx_t || for t = 1..T, averaged over the examples of `inputs` (shape (time,)).
 
+    One-off use: every call splits the model and traces anew; to measure the same model repeatedly,
+    build a `ThroughTimeProbe` once and call it.
+
     Args:
         model: a built functional or Sequential keras.Model on token ids.
         inputs: token ids (batch, time).
@@ -372,8 +379,10 @@ def gradient_through_time(model, inputs, targets, probe="embedding", loss=None) 
         loss: the loss to differentiate; None uses the model's compiled loss.
     """
     base = "state" if probe.startswith("state") else probe
+    if base not in ("embedding", "state"):
+        raise ValueError(f"unknown probe {probe!r}: choose 'embedding', 'state', 'state_forward' or 'state_backward'.")
     calculator = ThroughTimeProbe(model, loss=loss, probes=(base,))
-    profiles = calculator(inputs, targets)
+    profiles = calculator(inputs, targets) if calculator.names else {}
     if probe not in profiles:
         reason = calculator.unavailable.get(base, f"this model offers {calculator.names}")
         raise ValueError(f"probe {probe!r} is not available for this model: {reason}.")
@@ -479,6 +488,8 @@ class GradientThroughTime(keras.callbacks.Callback):
         self._probe = None
         self._writer = None
         self._step = 0
+        self._epoch = 0
+        self._batch_begin = 0
         self.steps: list[int] = []
         self.epochs: list[int] = []
         self.profiles: dict[str, list[np.ndarray]] = {}
@@ -506,7 +517,7 @@ class GradientThroughTime(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         before = self._step
-        self._step += max(1, batch - getattr(self, "_batch_begin", batch) + 1)
+        self._step += max(1, batch - self._batch_begin + 1)
         if self.every_n_steps and self._step // self.every_n_steps > before // self.every_n_steps:
             self._checkpoint()
 
@@ -560,7 +571,8 @@ class GradientThroughTime(keras.callbacks.Callback):
         if self.run_dir is None:
             return
         np.savez(self.run_dir / THROUGH_TIME_NPZ, **self.matrices())
-        fields = ["step", "epoch", "probe", "decay_decades_per_step", "lag_1e6", "norm_lag0", "norm_max_lag", "log10_ratio"]
+        fields = ["step", "epoch", "probe", "decay_decades_per_step", "lag_1e6"]
+        fields += ["norm_lag0", "norm_max_lag", "log10_ratio"]
         with open(self.run_dir / THROUGH_TIME_CSV, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
@@ -587,3 +599,68 @@ __all__ = [
     "read_through_time",
     "summarize_profile",
 ]
+
+
+# --------------------------------------------------------------------------------------------------
+# python -m training.through_time: the profiles of Keras's default recurrent layers at initialisation
+# --------------------------------------------------------------------------------------------------
+def _initial_profiles(units=128, time_steps=100, embedding_dim=64, vocabulary_size=65, batch=32, seed=0):
+    """Rows (name, probe, summary) for freshly initialised layers on random tokens (last_class head)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocabulary_size, (batch, time_steps)).astype("int32")
+    labels = rng.integers(0, 2, batch).astype("int32")
+    layers = {
+        "SimpleRNN (Keras default: orthogonal, gain 1)": lambda: keras.layers.SimpleRNN(units),
+        "SimpleRNN, orthogonal gain 0.9": lambda: keras.layers.SimpleRNN(
+            units, recurrent_initializer=keras.initializers.Orthogonal(gain=0.9)
+        ),
+        "SimpleRNN, glorot_uniform recurrent kernel": lambda: keras.layers.SimpleRNN(
+            units, recurrent_initializer="glorot_uniform"
+        ),
+        "IRNN (relu, identity recurrent kernel)": lambda: keras.layers.SimpleRNN(
+            units, activation="relu", recurrent_initializer=keras.initializers.Identity()
+        ),
+        "LSTM (Keras default: forget bias 1)": lambda: keras.layers.LSTM(units),
+        "LSTM, forget bias 0": lambda: keras.layers.LSTM(units, unit_forget_bias=False),
+        "GRU (Keras default)": lambda: keras.layers.GRU(units),
+    }
+    rows = []
+    for name, make in layers.items():
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((time_steps,), dtype="int32")
+        x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(2)(make()(x)))
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        for probe, profile in ThroughTimeProbe(model)(ids, labels).items():
+            rows.append((name, probe, summarize_profile(profile), profile))
+    return rows
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Gradient through time of Keras's recurrent layers at initialisation (random tokens)."
+    )
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--time", type=int, default=100)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = _initial_profiles(args.units, args.time, args.embedding_dim, batch=args.batch, seed=args.seed)
+    lag = min(50, args.time - 1)
+    print(f"units {args.units}, time {args.time}, probe batch {args.batch}, seed {args.seed}; lag 0 = last step")
+    fall_header = f"log10 fall@{lag}"
+    print(f"{'layer':46s} {'probe':10s} {'decades/step':>12s} {'x per step':>10s} {fall_header:>15s} {'lag 1e6':>8s}")
+    for name, probe, summary, profile in rows:
+        by_lag = np.asarray(profile)[::-1]
+        fall = np.log10(by_lag[lag] / by_lag[0]) if by_lag[0] > 0 and by_lag[lag] > 0 else float("-inf")
+        factor = 10 ** (-summary["decay_decades_per_step"])
+        lag_fall = "never" if summary["lag_1e6"] is None else str(summary["lag_1e6"])
+        decay = summary["decay_decades_per_step"]
+        print(f"{name:46s} {probe:10s} {decay:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -256,13 +256,13 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         if initial_epoch >= config.epochs:
             raise RunError(f"Run {run_dir.name} already completed its {config.epochs} epochs; nothing to resume.")
 
+    _check_model_fits_task(config)
     seed_everything(config.seed)
     strategy = make_strategy(config.strategy)
     data, spec = load_data(config)
     if config.task_params != spec.params:
         config.task_params = dict(spec.params)  # record every parameter with its default filled in
-    if spec.causal and zoo.get_model_info(config.model).reads_future(model_arguments(config, spec)):
-        zoo.validate_arguments(config.model, model_arguments(config, spec))  # raises the one-sentence error
+    zoo.check_causality(config.model, model_arguments(config, spec))
 
     with strategy.scope():
         if resume:
@@ -291,6 +291,11 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             runs.write_json(run_dir / "config.json", config_dict)
             spec.to_json(run_dir / "task_spec.json.tmp")
             os.replace(run_dir / "task_spec.json.tmp", run_dir / "task_spec.json")
+            if spec.language_model:
+                from datasets.vocabulary import save_vocabulary
+
+                level = "char" if spec.token_separator == "" else "word"
+                save_vocabulary(run_dir / "vocabulary.json", spec.vocabulary, level)
         metadata = {
             "run": run_dir.name,
             "model": config.model,
@@ -362,6 +367,18 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
     finally:
         if dry_run:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _check_model_fits_task(config: RunConfig) -> None:
+    """Unknown model or task, or a future-reading model on a next-token task: refused before any
+    data is read (a corpus can take a while to prepare)."""
+    import datasets
+    import zoo
+
+    zoo.get_model_info(config.model)
+    task = datasets.get_task(config.task)
+    task.resolve(dict(config.task_params))
+    zoo.check_causality(config.model, {**config.model_params, "causal": task.causal})
 
 
 def _command_line():

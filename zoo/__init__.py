@@ -15,6 +15,7 @@ from zoo.registry import (  # noqa: F401
     OUTPUT_KINDS,
     PER_STEP,
     build_model,
+    check_causality,
     fit_param_budget,
     get_model_info,
     list_models,

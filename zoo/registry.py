@@ -124,18 +124,24 @@ def validate_arguments(name: str, kwargs: dict) -> ModelInfo:
     dropout = kwargs.get("dropout", 0.0)
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
-    if kwargs.get("causal") and info.reads_future(kwargs):
-        why = (
-            "it reads the sequence backwards as well as forwards"
-            if name.startswith("bidirectional")
-            else "without the causal mask it attends to every position"
-        )
-        raise ValueError(
-            f"{name} cannot be trained on a next-token task: {why}, so at step t it would read the token it "
-            f"must predict; choose a causal model ({', '.join(m for m in list_models() if not _REGISTRY[m].reads_future({'causal': True}))}) "
-            "or a task whose target is not the next token."
-        )
+    check_causality(name, kwargs)
     return info
+
+
+def check_causality(name: str, kwargs: dict) -> None:
+    """Refuse a model that reads the future (`kwargs` its builder arguments) on a next-token task."""
+    if not (kwargs.get("causal") and get_model_info(name).reads_future(kwargs)):
+        return
+    why = (
+        "it reads the sequence backwards as well as forwards"
+        if name.startswith("bidirectional")
+        else "without the causal mask it attends to every position"
+    )
+    causal_models = [m for m in list_models() if not _REGISTRY[m].reads_future({"causal": True})]
+    raise ValueError(
+        f"{name} cannot be trained on a next-token task: {why}, so at step t it would read the token it "
+        f"must predict; choose a causal model ({', '.join(causal_models)}) or a task whose target is not the next token."
+    )
 
 
 def build_model(name: str, *, param_budget: int | None = None, **kwargs) -> keras.Model:
