@@ -459,7 +459,8 @@ def _csv_list(kind):
         try:
             return [kind(t) for t in items]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {kind.__name__}, got {text!r}") from None
 
     return parse
 
@@ -587,7 +588,8 @@ def main(argv=None) -> int:
                 for note in e.omitted:
                     print(f"  [left out by this budget] {note}")
             return 0
-        output = pathlib.Path(args.output) if args.output else default_output(description["name"], description["budget"])
+        output = (pathlib.Path(args.output) if args.output
+                  else default_output(description["name"], description["budget"]))
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
                           jobs=args.jobs)
     except ValueError as error:

@@ -169,7 +169,8 @@ def gradient_norms(folder, rows, path):
                     continue
                 drawn = True
                 c = f"C{k}"
-                name = f"{row.get('kernel') if row.get('kernel') not in (None, 'default') else ''} gain {row.get('gain'):g}".strip()
+                kernel = row.get("kernel") if row.get("kernel") not in (None, "default") else ""
+                name = f"{kernel} gain {row.get('gain'):g}".strip()
                 s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
                 ax.plot(s, _positive(g), color=c, linewidth=1.2, marker=".", markersize=3,
                         label=f"{name}: before clipping")

@@ -277,7 +277,8 @@ def findings_through_time(groups, rows) -> list[str]:
     s, l = _find(have, "simple_rnn"), _find(have, "lstm")
     if s and l:
         a, b = mean(l, "tt_decay_init"), mean(s, "tt_decay_init")
-        out.append(f"With Keras's defaults the LSTM's gradient fell {'faster' if a > b else 'slower' if a < b else 'as fast'} "
+        how = "faster" if a > b else "slower" if a < b else "as fast"
+        out.append(f"With Keras's defaults the LSTM's gradient fell {how} "
                    f"than the SimpleRNN's at initialisation ({_fmt(a)} vs {_fmt(b)} decades/step).")
     trained = [g for g in have if mean(g, "tt_decay_final") is not None]
     if trained:
@@ -346,7 +347,8 @@ def findings_exploding(groups, rows) -> list[str]:
         finite = [g for g in mine if not _is_diverged(g) and mean(g, "grad_norm_max_over_median") is not None]
         if len(finite) > 1:
             top = max(finite, key=lambda g: mean(g, "grad_norm_max_over_median"))
-            text += f" Among the runs that stayed finite, the largest spike relative to the median was at gain {top['gain']:g}."
+            text += (" Among the runs that stayed finite, the largest spike relative to the median was at gain "
+                     f"{top['gain']:g}.")
         out.append(text)
     clipped = [g for g in groups if g.get("clip") and mean(g, "grad_clipped_fraction") is not None]
     if clipped:

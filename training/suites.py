@@ -159,7 +159,8 @@ def gate_variant(model: str, value, **extra_params) -> Variant:
             {argument: "chrono", **extra_params},
         )
     return Variant(
-        model, f"{argument}_{value:g}", f"orthogonal recurrent kernel, {words} {value:g}", {argument: value, **extra_params}
+        model, f"{argument}_{value:g}", f"orthogonal recurrent kernel, {words} {value:g}",
+        {argument: value, **extra_params}
     )
 
 
@@ -599,7 +600,8 @@ def _grid_variant(m) -> Variant:
     params = dict(m.get("model_params") or {})
     base = default_variant(m["model"])
     setting = m.get("label") or ("default" if not params else "-".join(f"{k}={v}" for k, v in sorted(params.items())))
-    words = m.get("initialization") or (base.initialization + ("; " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())) if params else ""))
+    given = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    words = m.get("initialization") or (base.initialization + (f"; {given}" if params else ""))
     return Variant(m["model"], setting, words, params, name=m.get("label"))
 
 
