@@ -146,7 +146,8 @@ class Progress:
         self.done += 1
         self.done_cost += self.costs[index]
         self.failed += status == "failed"
-        text = self.line(f"{label}: {status} in {seconds:.1f} s{(' (' + detail + ')') if detail else ''}")
+        took = f" in {seconds:.1f} s" if seconds is not None else ""
+        text = self.line(f"{label}: {status}{took}{(' (' + detail + ')') if detail else ''}")
         if self.tty:
             self._show(text, force=True)
             self.stream.write("\n")
