@@ -33,8 +33,8 @@ What one step records (keys of the Keras `logs`, columns of `gradients.csv`, Ten
 
 Norms are of the dense gradient: an Embedding's `IndexedSlices` gradient has its repeated token ids
 merged first. Under `tf.distribute.MirroredStrategy` the norms are of the gradient summed over replicas
-(what the optimizer adds up), computed from an all-reduce of the per-replica gradients. Norms too large
-for a float32 sum of squares (>~1e19) are computed with rescaling, so a large finite gradient is never
+(what the optimizer adds up), computed from an all-reduce of the per-replica gradients. Squares are summed
+in float64, so a norm too large for a float32 sum of squares (>~1e19) is still measured, never
 mistaken for an infinite one.
 
 Divergence: the first step whose loss or gradient is NaN/Inf is recorded with its cause, training stops
@@ -90,64 +90,36 @@ _TENSORBOARD_BATCH = 200  # rows buffered before one batched TensorBoard write
 # In-graph measurements
 # --------------------------------------------------------------------------------------------------
 def _dense_values(gradient):
-    """The values whose squares sum to the squared norm of the dense gradient, as float32.
+    """The values whose squares sum to the squared norm of the dense gradient.
 
     An `IndexedSlices` gradient (Embedding) lists one row per occurrence of a token id; the dense
-    gradient adds the rows of repeated ids, so they are merged before squaring.
+    gradient adds the rows of repeated ids, so they are merged before squaring: into the dense
+    (rows, dim) table when it has no more rows than there are occurrences (a scatter-add, cheaper than
+    finding the unique ids), else by unique id.
     """
-    if isinstance(gradient, tf.IndexedSlices):
-        unique_ids, position = tf.unique(gradient.indices)
-        values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(unique_ids)[0])
-    else:
-        values = tf.convert_to_tensor(gradient)
-    return tf.cast(values, tf.float32)
-
-
-def _robust_norm(values):
-    """L2 norm without overflow for large finite values; NaN/Inf when `values` hold NaN/Inf."""
-    finite = tf.reduce_all(tf.math.is_finite(values))
-    largest = tf.reduce_max(tf.abs(values)) if values.shape.rank else tf.abs(values)
-    scale = tf.where(largest > 0, largest, tf.ones_like(largest))
-    rescaled = scale * tf.sqrt(tf.reduce_sum(tf.square(values / scale)))
-    plain = tf.sqrt(tf.reduce_sum(tf.square(values)))
-    return tf.where(finite, rescaled, plain)
-
-
-def _robust_combine(norms, segment_ids, num_segments):
-    """sqrt(sum of squares) of `norms` per segment, rescaled like `_robust_norm`."""
-    largest = tf.math.unsorted_segment_max(norms, segment_ids, num_segments)
-    finite = tf.cast(tf.math.is_finite(norms), tf.float32)
-    all_finite = tf.math.unsorted_segment_min(finite, segment_ids, num_segments) > 0
-    scale = tf.where(all_finite & (largest > 0), largest, tf.ones_like(largest))
-    rescaled = scale * tf.sqrt(
-        tf.math.unsorted_segment_sum(tf.square(norms / tf.gather(scale, segment_ids)), segment_ids, num_segments)
-    )
-    plain = tf.sqrt(tf.math.unsorted_segment_sum(tf.square(norms), segment_ids, num_segments))
-    return tf.where(all_finite, rescaled, plain)
+    if not isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    rows = tf.get_static_value(gradient.dense_shape[0]) if gradient.dense_shape is not None else None
+    occurrences = gradient.indices.shape[0]
+    if rows is not None and occurrences is not None and rows <= occurrences:
+        return tf.math.unsorted_segment_sum(gradient.values, gradient.indices, rows)
+    unique_ids, position = tf.unique(gradient.indices)
+    return tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(unique_ids)[0])
 
 
 def _norms(gradients, segment_ids, num_segments):
-    """Per-variable (V,), per-segment (S,) and global () L2 norms of a list of gradients.
+    """Per-variable (V,), per-segment (S,) and global () L2 norms of a list of gradients (float32).
 
-    The fast path is one sum of squares per variable. If that overflows float32 (a norm above ~1e19,
-    or a real NaN/Inf), the rare slow path recomputes every norm with rescaling.
+    Squares are summed in float64, so a float32 gradient's norm never overflows (its squares could:
+    a norm above ~1e19 would turn into Inf and look like divergence), and NaN/Inf gradients still give
+    NaN/Inf norms. One branch-free pass: a `tf.cond` to a rescaled slow path cost ~2 % of a step.
     """
-    values = [_dense_values(g) for g in gradients]
-    squares = tf.stack([tf.reduce_sum(tf.square(v)) for v in values])  # (V,)
-    total = tf.reduce_sum(squares)
-    segment_ids = tf.constant(segment_ids, tf.int32)
-
-    def fast():
-        per_segment = tf.math.unsorted_segment_sum(squares, segment_ids, num_segments)
-        return tf.sqrt(squares), tf.sqrt(per_segment), tf.sqrt(total)
-
-    def robust():
-        per_variable = tf.stack([_robust_norm(v) for v in values])
-        per_segment = _robust_combine(per_variable, segment_ids, num_segments)
-        overall = _robust_combine(per_variable, tf.zeros_like(segment_ids), 1)[0]
-        return per_variable, per_segment, overall
-
-    return tf.cond(tf.math.is_finite(total), fast, robust)
+    squares = tf.stack(
+        [tf.reduce_sum(tf.square(tf.cast(_dense_values(g), tf.float64))) for g in gradients]
+    )  # (V,)
+    per_segment = tf.math.unsorted_segment_sum(squares, tf.constant(segment_ids, tf.int32), num_segments)
+    norms = (tf.sqrt(squares), tf.sqrt(per_segment), tf.sqrt(tf.reduce_sum(squares)))
+    return tuple(tf.cast(n, tf.float32) for n in norms)
 
 
 def _first_true_index(flags):
