@@ -158,7 +158,12 @@ def make_strategy(name: str):
     import tensorflow as tf
 
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()  # NCCL all-reduce between GPUs
+        # Only CPU devices: reduce on one device. TensorFlow's default for CPUs, collective ops, keys
+        # its collectives per process, and a second strategy in the same process (a test suite, a
+        # comparison sweep) can mix up their shapes ("Shape mismatch in the collective instance").
+        return tf.distribute.MirroredStrategy(cross_device_ops=tf.distribute.ReductionToOneDevice())
     return tf.distribute.get_strategy()
 
 
