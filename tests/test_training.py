@@ -298,3 +298,15 @@ def test_a_diverging_run_ends_as_diverged(tmp_path, capsys):
     assert any(word in meta["divergence"]["cause"] for word in ("NaN", "infinite", "Inf"))
     assert meta["steps_completed"] < 20  # it stopped instead of running its whole budget
     assert (tmp_path / "boom" / "model.keras").is_file()
+
+
+def test_help_names_every_setting_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for field in RunConfig.field_names():
+        flag = "--" + {"task_params": "task-param", "model_params": "model-param",
+                       "record_gradients": "no-record-gradients"}.get(field, field.replace("_", "-"))
+        assert flag in text, flag
+    assert "(default: adam)" in text and "(default: 64)" in text

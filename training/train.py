@@ -484,7 +484,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m training.train",
         description="Train one rnn-zoo model on one task and save the run under saved_models/.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         argument_default=argparse.SUPPRESS,  # only flags the user gives override the config file
     )
     g = p.add_argument_group("model")
@@ -499,19 +498,19 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("task")
     g.add_argument("--task", help="datasets registry key")
     g.add_argument("--task-param", type=_key_value, action="append", dest="task_params_list", metavar="KEY=VALUE",
-                   help="task parameter, e.g. gap=50 or corpus=path/to/text.txt (repeatable)")
+                   help="task parameter, e.g. gap=50, path=my_corpus.txt or manual_dir=../shared/corpora/tiny_shakespeare (repeatable)")
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--learning-rate", type=float, dest="learning_rate")
-    g.add_argument("--momentum", type=float)
+    g.add_argument("--optimizer", choices=OPTIMIZERS, help="the optimizer")
+    g.add_argument("--learning-rate", type=float, dest="learning_rate", help="learning rate")
+    g.add_argument("--momentum", type=float, help="momentum of sgd and rmsprop")
     g.add_argument("--clipnorm", type=float, help="clip each gradient tensor to this norm")
     g.add_argument("--global-clipnorm", type=float, dest="global_clipnorm", help="clip the global gradient norm")
     g.add_argument("--clipvalue", type=float, help="clip every gradient entry to [-v, v]")
-    g.add_argument("--batch-size", type=int, dest="batch_size")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--steps-per-epoch", type=int, dest="steps_per_epoch")
-    g.add_argument("--validation-steps", type=int, dest="validation_steps")
-    g.add_argument("--seed", type=int)
+    g.add_argument("--batch-size", type=int, dest="batch_size", help="global batch size")
+    g.add_argument("--epochs", type=int, help="epochs; the budget is epochs x steps-per-epoch steps")
+    g.add_argument("--steps-per-epoch", type=int, dest="steps_per_epoch", help="training steps per epoch")
+    g.add_argument("--validation-steps", type=int, dest="validation_steps", help="validation batches per epoch (default: the whole split)")
+    g.add_argument("--seed", type=int, help="seeds data, initialization and dropout")
     g.add_argument("--strategy", choices=STRATEGIES, help="mirrored: tf.distribute.MirroredStrategy over local devices")
     g = p.add_argument_group("gradient recording")
     g.add_argument("--no-record-gradients", action="store_false", dest="record_gradients", help="turn step-gradient recording off")
@@ -528,6 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/ in the checkout)")
     g.add_argument("--list", action="store_true", help="list models and tasks and exit")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    defaults = RunConfig().to_dict()
+    for action in p._actions:  # flags only override, so show the RunConfig default in the help
+        if (action.dest in defaults and action.help and defaults[action.dest] is not None
+                and "default" not in action.help and not isinstance(action, argparse._StoreFalseAction)):
+            action.help += f" (default: {defaults[action.dest]})"
     return p
 
 
