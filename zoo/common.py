@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.registry import LAST_CLASS, LAST_VALUE, PER_STEP
+from zoo.initializers import GateBias, check_gate_bias, recurrent_initializer
+from zoo.registry import LAST_VALUE, PER_STEP
 
 
 def resolve_num_classes(output: str, num_classes: int | None, vocabulary_size: int) -> int:
@@ -79,3 +80,42 @@ def recurrent_stack(
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = head(x, output, resolve_num_classes(output, num_classes, vocabulary_size))
     return keras.Model(tokens, outputs, name=model_name)
+
+
+def gated_stack(*, layer_cls, layer_name, gates, gate, bias_argument, keras_bias, keras_bias_kwargs=None,
+                custom_bias_kwargs=None, negate_gate=None, bidirectional, model_name, **kwargs):
+    """A stack of LSTM or GRU layers with their initialization arguments resolved (shared by the four
+    gated builders).
+
+    Args:
+        layer_cls: `keras.layers.LSTM` or `keras.layers.GRU`.
+        gates: gate blocks in the kernels (4 or 3); `gate`: the index of the gate whose bias is set.
+        bias_argument: the builder argument holding that bias ("forget_bias" / "update_bias").
+        keras_bias: Keras's own value of that bias; with it, `keras_bias_kwargs` (Keras's exact
+            default) are passed instead of a custom initializer.
+        custom_bias_kwargs: layer arguments that go with a custom bias initializer.
+        negate_gate: gate that gets the negated chrono bias (the LSTM's input gate), or None.
+    """
+    init = recurrent_initializer(kwargs.pop("recurrent_initializer"), kwargs.pop("recurrent_gain"), gates=gates)
+    value = kwargs.pop(bias_argument)
+    sequence_length = kwargs.pop("sequence_length")
+    t_max = kwargs.pop("chrono_max_length") or sequence_length
+    kwargs.pop("causal")
+    check_gate_bias(bias_argument, value, t_max)
+    if value == keras_bias:
+        bias = dict(keras_bias_kwargs or {})
+    else:
+        bias = {
+            **(custom_bias_kwargs or {}),
+            "bias_initializer": GateBias(
+                gates=gates, gate=gate, value=value, chrono_max_length=t_max, negate_gate=negate_gate
+            ),
+        }
+    units = kwargs["units"]
+
+    def layer_fn(return_sequences, name):
+        return layer_cls(units, recurrent_initializer=init, return_sequences=return_sequences, name=name, **bias)
+
+    return recurrent_stack(
+        layer_fn=layer_fn, layer_name=layer_name, bidirectional=bidirectional, model_name=model_name, **kwargs
+    )

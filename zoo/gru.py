@@ -8,29 +8,23 @@ positive update-gate bias (or chrono, Tallec & Ollivier, 2018) starts with longe
 
 import keras
 
-from zoo.common import recurrent_stack
-from zoo.initializers import GateBias, check_gate_bias
-from zoo.initializers import recurrent_initializer as make_recurrent_initializer
+from zoo.common import gated_stack
 from zoo.registry import PER_STEP, register_model
 
 
 def build_gru(*, bidirectional, model_name, **kwargs):
-    """Shared by `gru` and `bidirectional_gru`."""
-    init = make_recurrent_initializer(kwargs.pop("recurrent_initializer"), kwargs.pop("recurrent_gain"), gates=3)
-    update_bias = kwargs.pop("update_bias")
-    t_max = kwargs.pop("chrono_max_length") or kwargs.pop("sequence_length")
-    kwargs.pop("sequence_length", None)
-    kwargs.pop("causal")
-    check_gate_bias("update_bias", update_bias, t_max)
-    bias = {}
-    if update_bias != 0.0:
-        bias["bias_initializer"] = GateBias(gates=3, gate=0, value=update_bias, chrono_max_length=t_max)
-    units = kwargs["units"]
-
-    def layer_fn(return_sequences, name):
-        return keras.layers.GRU(units, recurrent_initializer=init, return_sequences=return_sequences, name=name, **bias)
-
-    return recurrent_stack(layer_fn=layer_fn, layer_name="gru", bidirectional=bidirectional, model_name=model_name, **kwargs)
+    """Shared by `gru` and `bidirectional_gru`: gates [update, reset, new]."""
+    return gated_stack(
+        layer_cls=keras.layers.GRU,
+        layer_name="gru",
+        gates=3,
+        gate=0,
+        bias_argument="update_bias",
+        keras_bias=0.0,
+        bidirectional=bidirectional,
+        model_name=model_name,
+        **kwargs,
+    )
 
 
 @register_model("gru")

@@ -9,35 +9,26 @@ initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018
 
 import keras
 
-from zoo.common import recurrent_stack
-from zoo.initializers import GateBias, check_gate_bias
-from zoo.initializers import recurrent_initializer as make_recurrent_initializer
+from zoo.common import gated_stack
 from zoo.registry import PER_STEP, register_model
 
 
 def build_lstm(*, bidirectional, model_name, **kwargs):
-    """Shared by `lstm` and `bidirectional_lstm`."""
-    init = make_recurrent_initializer(kwargs.pop("recurrent_initializer"), kwargs.pop("recurrent_gain"), gates=4)
-    forget_bias = kwargs.pop("forget_bias")
-    t_max = kwargs.pop("chrono_max_length") or kwargs.pop("sequence_length")
-    kwargs.pop("sequence_length", None)
-    kwargs.pop("causal")
-    check_gate_bias("forget_bias", forget_bias, t_max)
-    if forget_bias == 1.0:
-        bias = {"unit_forget_bias": True}  # Keras's own default, kept exactly
-    else:
-        bias = {
-            "unit_forget_bias": False,
-            "bias_initializer": GateBias(gates=4, gate=1, value=forget_bias, chrono_max_length=t_max, negate_gate=0),
-        }
-    units = kwargs["units"]
-
-    def layer_fn(return_sequences, name):
-        return keras.layers.LSTM(
-            units, recurrent_initializer=init, return_sequences=return_sequences, name=name, **bias
-        )
-
-    return recurrent_stack(layer_fn=layer_fn, layer_name="lstm", bidirectional=bidirectional, model_name=model_name, **kwargs)
+    """Shared by `lstm` and `bidirectional_lstm`: gates [input, forget, cell, output]."""
+    return gated_stack(
+        layer_cls=keras.layers.LSTM,
+        layer_name="lstm",
+        gates=4,
+        gate=1,
+        bias_argument="forget_bias",
+        keras_bias=1.0,
+        keras_bias_kwargs={"unit_forget_bias": True},  # Keras's own default, kept exactly
+        custom_bias_kwargs={"unit_forget_bias": False},
+        negate_gate=0,
+        bidirectional=bidirectional,
+        model_name=model_name,
+        **kwargs,
+    )
 
 
 @register_model("lstm")
