@@ -244,8 +244,6 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
     """Train, evaluate and save one run; returns its metadata (with `run_dir`)."""
     import tensorflow as tf
 
-    import zoo
-
     config.validate()
     started = datetime.datetime.now().astimezone()
     start_time = time.perf_counter()
@@ -267,7 +265,6 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
     data, spec = load_data(config)
     if config.task_params != spec.params:
         config.task_params = dict(spec.params)  # record every parameter with its default filled in
-    zoo.check_causality(config.model, model_arguments(config, spec))
 
     with strategy.scope():
         if resume:
@@ -291,11 +288,9 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         if not dry_run:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
 
-        config_dict = config.to_dict()
         if not resume and not dry_run:
-            runs.write_json(run_dir / "config.json", config_dict)
-            spec.to_json(run_dir / "task_spec.json.tmp")
-            os.replace(run_dir / "task_spec.json.tmp", run_dir / "task_spec.json")
+            runs.write_json(run_dir / "config.json", config.to_dict())
+            runs.write_json(run_dir / "task_spec.json", spec.to_dict())
             if spec.language_model:
                 from datasets.vocabulary import save_vocabulary
 
