@@ -1,4 +1,4 @@
-"""`python -m training.bench`: the speed of the zoo's training step against plain Keras.
+"""The speed of the zoo's training step against plain Keras.
 
 For SimpleRNN, LSTM, GRU and self-attention at 128 and 256 units on the char-LM shapes (batch 64,
 sequence 100, 65 characters), it times the zoo's training step with all step-gradient recording on
@@ -11,22 +11,17 @@ zoo / plain (>= 0.95 is the target).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (cuInit, Grappler) are noise to a user
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import zoo  # noqa: E402
-from training.gradients import GradientRecorder  # noqa: E402
+import zoo
+from training.instruments import GradientRecorder
 
 VOCAB, BATCH, TIME = 65, 64, 100
 WARMUP_STEPS = 3
@@ -101,43 +96,15 @@ def bench(models=("simple_rnn", "lstm", "gru", "self_attention"), widths=(128, 2
                     "zoo_ms_per_step": 1000 * zoo_s,
                 }
                 rows.append(row)
-                print(_format_row(row), flush=True)
+                print(format_row(row), flush=True)
     return rows
 
 
 HEADER = f"{'model':<16}{'units':>6}{'params':>10}{'plain tok/s':>13}{'zoo tok/s':>12}{'zoo/plain':>11}"
 
 
-def _format_row(r):
+def format_row(r):
     return (
         f"{r['model']:<16}{r['units']:>6}{r['parameters']:>10,}{r['plain_tokens_per_s']:>13,.0f}"
         f"{r['zoo_tokens_per_s']:>12,.0f}{r['ratio']:>11.3f}"
     )
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["simple_rnn", "lstm", "gru", "self_attention"])
-    p.add_argument("--units", nargs="+", type=int, default=[128, 256])
-    p.add_argument("--steps", type=int, default=40, help="steps per timed fit (the first 3 are dropped)")
-    p.add_argument("--repeats", type=int, default=7, help="timed fits per arm; the median is reported")
-    p.add_argument("--json", help="also write the rows to this JSON file")
-    args = p.parse_args(argv)
-    if args.steps <= WARMUP_STEPS + 1 or args.repeats < 1:
-        print(f"error: --steps must be > {WARMUP_STEPS + 1} and --repeats >= 1.", file=sys.stderr)
-        return 2
-    print(f"batch {BATCH}, sequence {TIME}, vocabulary {VOCAB}; {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} threads; "
-          f"median of {args.repeats} alternating repeats of {args.steps} steps; zoo/plain: median of paired ratios")
-    print(HEADER)
-    rows = bench(args.models, args.units, args.steps, args.repeats)
-    worst = min(r["ratio"] for r in rows)
-    print(f"slowest zoo/plain ratio: {worst:.3f} (target >= 0.95)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

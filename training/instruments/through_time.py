@@ -40,13 +40,14 @@ Public API:
     summarize_profile(profile) -> {"decay_decades_per_step", "lag_1e6", ...}
     GradientThroughTime(probe_inputs, probe_targets, run_dir=None, every_n_steps=None,
                         every_n_epochs=1, loss=None, tensorboard_dir=None): callback
-    read_through_time(run_dir) -> dict of arrays (the npz);  THROUGH_TIME_NPZ, THROUGH_TIME_CSV
+    initial_profiles(...): the profiles of Keras's recurrent layers at initialisation
+    (`python -m training.through_time` prints them)
+    read_through_time(run_dir) -> dict of arrays (the npz), in `training.instruments.readers`
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import pathlib
 import time
 import warnings
@@ -55,9 +56,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-THROUGH_TIME_NPZ = "gradient_through_time.npz"
-THROUGH_TIME_CSV = "gradient_through_time.csv"
-TENSORBOARD_SUBDIR = os.path.join("tensorboard", "through_time")
+from training.instruments.readers import THROUGH_TIME_CSV, THROUGH_TIME_NPZ
+from training.instruments.readers import THROUGH_TIME_TENSORBOARD as TENSORBOARD_SUBDIR
+
 FALL_FACTOR = 1e-6  # the "lag at which the norm fell by 10^6"
 
 _EQUIVALENCE_RTOL = 1e-4
@@ -583,28 +584,10 @@ class GradientThroughTime(keras.callbacks.Callback):
                     writer.writerow(row)
 
 
-def read_through_time(run_dir) -> dict[str, np.ndarray]:
-    """The matrices of a run folder: steps (K,), epochs (K,), time (T,), lag (T,), one (K, T) per profile."""
-    with np.load(pathlib.Path(run_dir) / THROUGH_TIME_NPZ) as data:
-        return {key: data[key] for key in data.files}
 
 
-__all__ = [
-    "FALL_FACTOR",
-    "GradientThroughTime",
-    "THROUGH_TIME_CSV",
-    "THROUGH_TIME_NPZ",
-    "ThroughTimeProbe",
-    "gradient_through_time",
-    "read_through_time",
-    "summarize_profile",
-]
 
-
-# --------------------------------------------------------------------------------------------------
-# python -m training.through_time: the profiles of Keras's default recurrent layers at initialisation
-# --------------------------------------------------------------------------------------------------
-def _initial_profiles(units=128, time_steps=100, embedding_dim=64, vocabulary_size=65, batch=32, seed=0):
+def initial_profiles(units=128, time_steps=100, embedding_dim=64, vocabulary_size=65, batch=32, seed=0):
     """Rows (name, probe, summary) for freshly initialised layers on random tokens (last_class head)."""
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, vocabulary_size, (batch, time_steps)).astype("int32")
@@ -635,32 +618,3 @@ def _initial_profiles(units=128, time_steps=100, embedding_dim=64, vocabulary_si
             rows.append((name, probe, summarize_profile(profile), profile))
     return rows
 
-
-def main(argv=None):
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        description="Gradient through time of Keras's recurrent layers at initialisation (random tokens)."
-    )
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--time", type=int, default=100)
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    rows = _initial_profiles(args.units, args.time, args.embedding_dim, batch=args.batch, seed=args.seed)
-    lag = min(50, args.time - 1)
-    print(f"units {args.units}, time {args.time}, probe batch {args.batch}, seed {args.seed}; lag 0 = last step")
-    fall_header = f"log10 fall@{lag}"
-    print(f"{'layer':46s} {'probe':10s} {'decades/step':>12s} {'x per step':>10s} {fall_header:>15s} {'lag 1e6':>8s}")
-    for name, probe, summary, profile in rows:
-        by_lag = np.asarray(profile)[::-1]
-        fall = np.log10(by_lag[lag] / by_lag[0]) if by_lag[0] > 0 and by_lag[lag] > 0 else float("-inf")
-        factor = 10 ** (-summary["decay_decades_per_step"])
-        lag_fall = "never" if summary["lag_1e6"] is None else str(summary["lag_1e6"])
-        decay = summary["decay_decades_per_step"]
-        print(f"{name:46s} {probe:10s} {decay:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
-
-
-if __name__ == "__main__":
-    main()

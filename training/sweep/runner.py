@@ -1,104 +1,40 @@
-"""`python -m training.compare`: train many zoo models on the same tasks and write one report.
-
-    python -m training.compare                            # the seed-problems suite, quick budget
-    python -m training.compare --budget full --seeds 0,1,2
-    python -m training.compare --experiments exploding,long_term --only-models simple_rnn,lstm
-    python -m training.compare --models simple_rnn,lstm,gru --tasks recall,adding \\
-        --task-param gap=10,30,100 --steps 300 --seeds 0,1 --param-budget 20000
-    python -m training.compare --grid my_grid.json        # see training.suites.grid_from_json
+"""Training the runs of a comparison sweep into its folder, one after the other or in worker processes.
 
 Every model of an experiment sees the same examples in the same order (the task stream depends only
 on the task parameters and the seed), for the same number of optimizer steps, and with
 `--param-budget` about the same number of parameters. Each run is an ordinary saved run under
 `<output>/runs/<run id>/` (reload it with `training.load_run`); the sweep's plan and the status of every
-run are kept in `<output>/sweep.json`, and the report is written to `<output>/report/` (rebuild it
-from the saved runs with `python -m training.report <output>`).
+run are kept in `<output>/sweep.json`.
 
 A run that fails (an exception, or a corpus that cannot be had offline) is recorded as failed with its
-reason and the sweep goes on. Mistakes in the request itself (an unknown model, a task parameter
-that does not exist, a bidirectional model on a next-token task) are refused before anything trains.
-The same command with the same seeds trains the same numbers: the data streams are stateless
-functions of (task parameters, seed) and `train` seeds everything and enables op determinism.
+reason and the sweep goes on. The same plan with the same seeds trains the same numbers: the data
+streams are stateless functions of (task parameters, seed) and `train` seeds everything and enables op
+determinism.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
-import os
 import pathlib
-import platform
-import shlex
 import shutil
-import subprocess
 import sys
 import time
 import traceback
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from training.core.config import RunConfig
+from training.core.runs import write_json, write_text
+from training.core.versions import git_commit, machine, versions
+from training.sweep import suites
+from training.sweep.plan import check_plan, one_line, run_cost
+from training.sweep.results import SWEEP_FILE
 
-from training import suites  # noqa: E402
-from training.config import OPTIMIZERS, RunConfig  # noqa: E402
-from training.runs import SAVED_MODELS, write_json, write_text  # noqa: E402
-
-SWEEP_FILE = "sweep.json"
 RUNS_DIR = "runs"
 LOGS_DIR = "logs"
 DONE = ("finished", "diverged")  # a run in one of these states is not trained again by --resume
-OVERHEAD_TOKENS = 100_000  # a run's fixed cost (build, trace, save) in tokens, for the ETA
 
 
-# ------------------------------------------------------------------------------------------ checking
-def check_plan(experiments) -> dict:
-    """Refuse a request that cannot work before anything trains; returns {(task, params): reason} for
-    the tasks whose data cannot be had now (their runs will be reported as failed with that reason).
-
-    Raises:
-        ValueError: one sentence naming the run and what to change.
-    """
-    import datasets
-    import zoo
-
-    from training.train import model_arguments
-
-    seen = set()
-    specs, unavailable = {}, {}
-    for e in experiments:
-        for r in e.runs:
-            if r.id in seen:
-                raise ValueError(f"Two runs of the sweep are both named {r.id!r}; give the variants distinct labels.")
-            seen.add(r.id)
-            where = f"run {r.id}"
-            try:
-                config = RunConfig.from_dict(r.config, source=where).validate()
-                zoo.get_model_info(config.model)
-                task = datasets.get_task(config.task)
-                params = task.resolve(config.task_params)
-            except ValueError as error:
-                raise ValueError(f"{where}: {error}") from None
-            key = (config.task, json.dumps(params, sort_keys=True, default=str))
-            if key not in specs and key not in unavailable:
-                try:
-                    specs[key] = datasets.get_spec(config.task, **params)
-                except Exception as error:  # a corpus missing offline: the run fails, the sweep goes on
-                    unavailable[key] = one_line(error)
-            spec = specs.get(key)
-            if spec is not None:
-                try:
-                    zoo.validate_arguments(config.model, model_arguments(config, spec))
-                except ValueError as error:
-                    raise ValueError(f"{where}: {error}") from None
-    return unavailable
-
-
-def one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-# ------------------------------------------------------------------------------------------ progress
 class Progress:
     """One display for the whole sweep: runs done, the current run's step, elapsed time and ETA.
 
@@ -186,55 +122,17 @@ def _step_callback(progress: Progress, total_steps: int):
     return StepProgress()
 
 
-def run_cost(run) -> float:
-    config = run.config
-    length = run.task_params.get("gap", 0) + 2 if run.task == "recall" else (
-        run.task_params.get("length") or run.task_params.get("seq_len") or 100)
-    if run.task == "copy_memory":
-        length = run.task_params.get("delay", 100) + 2 * run.task_params.get("num_symbols", 10)
-    return config["epochs"] * config["steps_per_epoch"] * config["batch_size"] * length + OVERHEAD_TOKENS
-
-
-# -------------------------------------------------------------------------------------------- sweep
-def machine() -> dict:
-    """The machine in words: OS, processor, CPU count."""
-    cpu = platform.processor() or ""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"system": f"{platform.system()} {platform.release()}", "cpu": cpu, "cpu_count": os.cpu_count(),
-            "python": platform.python_version()}
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=pathlib.Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def default_output(name: str, budget: str | None) -> pathlib.Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return SAVED_MODELS / f"compare-{name}{'-' + budget if budget else ''}-{stamp}"
-
-
 def run_sweep(experiments, output, *, description: dict, resume: bool = False, verbose: bool = True,
               train_fn=None, stream=None, jobs: int = 1) -> dict:
     """Train every planned run into `output/runs/`, keeping `output/sweep.json` up to date.
 
     Args:
-        experiments: `training.suites.Experiment`s.
+        experiments: `training.sweep.suites.Experiment`s.
         output: the sweep folder.
         description: what goes into sweep.json besides the plan (suite, budget, command ...).
         resume: continue the sweep in `output`: runs already finished or diverged are kept.
         verbose: show the progress display.
-        train_fn: `training.train.train` (tests may pass a stand-in; only with jobs=1).
+        train_fn: `training.core.loop.train` (tests may pass a stand-in; only with jobs=1).
         stream: where the progress goes (stderr).
         jobs: worker processes that train runs side by side (1: in this process).
 
@@ -271,7 +169,7 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
         **description,
         "created": (old_created(output) if resume else None) or _now(),
         "finished": None,
-        "versions": _versions(),
+        "versions": versions(),
         "machine": machine(),
         "git_commit": git_commit(),
         "experiments": [e.meta() for e in experiments],
@@ -326,7 +224,7 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     import keras
     import tensorflow as tf
 
-    from training.train import train
+    from training.core.loop import train
 
     output = pathlib.Path(output)
     train_fn = train_fn or train
@@ -367,10 +265,6 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     return {"entry": entry, "detail": detail}
 
 
-def _worker_init():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
 def _worker(run_dict, output, unavailable):
     run = suites.PlannedRun(**run_dict)
     return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
@@ -386,7 +280,7 @@ def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
     context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
     pending = [(k, i) for k, i in enumerate(todo)]
     shared = [(list(k), v) for k, v in unavailable.items()]
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {}
         for k, i in pending:
             futures[pool.submit(_worker, planned[i].to_dict(), str(output), shared)] = (k, i)
@@ -434,8 +328,8 @@ def _task_words(run) -> str:
 
 def write_sample(run_dir, prompt: str, length: int, seed: int) -> str:
     """Generate `length` characters from a language-model run and save them as `sample.txt`."""
-    from training.generate import generate
-    from training.runs import load_run
+    from training.core.generation import generate
+    from training.core.runs import load_run
 
     run = load_run(run_dir)
     text = generate(run, prompt, length=length, temperature=0.8, seed=seed)
@@ -443,176 +337,5 @@ def write_sample(run_dir, prompt: str, length: int, seed: int) -> str:
     return text
 
 
-def _versions() -> dict:
-    from training.train import versions
-
-    return versions()
-
-
 def _now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-# ------------------------------------------------------------------------------------ command line
-def _csv_list(kind):
-    def parse(text):
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        try:
-            return [kind(t) for t in items]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list of {kind.__name__}, got {text!r}") from None
-
-    return parse
-
-
-def _key_values(text: str):
-    """KEY=V1,V2,... -> (key, value or list of values)."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,VALUE...], got {text!r}")
-    key, raw = text.split("=", 1)
-    values = []
-    for part in raw.split(","):
-        try:
-            values.append(json.loads(part))
-        except json.JSONDecodeError:
-            values.append(part)
-    return key.strip(), values if len(values) > 1 else values[0]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m training.compare",
-        description="Train zoo models side by side on the same tasks and write a report (plots, tables, "
-                    "results.json/csv). Without --models/--tasks/--grid it runs the seed-problems suite.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    g = p.add_argument_group("suite")
-    g.add_argument("--suite", default="seed-problems", choices=suites.SUITES)
-    g.add_argument("--budget", default="quick", choices=suites.BUDGETS,
-                   help="quick: ~10 minutes on 2 CPU cores; full: the real numbers; smoke: a pipeline check")
-    g.add_argument("--experiments", type=_csv_list(str), help="only these experiments of the suite "
-                   f"({', '.join(suites.EXPERIMENT_KEYS)})")
-    g.add_argument("--only-models", type=_csv_list(str), dest="only_models", help="only the runs of these models")
-    g.add_argument("--corpus-dir", dest="corpus_dir", default=str(suites.DEFAULT_CORPUS_DIR),
-                   help="folder with Tiny Shakespeare's input.txt (TFDS manual_dir of char_lm)")
-    g = p.add_argument_group("grid (instead of a suite)")
-    g.add_argument("--grid", help="JSON file of one grid or {\"experiments\": [grids]}")
-    g.add_argument("--models", type=_csv_list(str), help="zoo models, comma-separated")
-    g.add_argument("--tasks", type=_csv_list(str), help="tasks, comma-separated")
-    g.add_argument("--task-param", type=_key_values, action="append", dest="task_params", metavar="KEY=V1,V2",
-                   help="task parameter for every task of the grid, or TASK.KEY=... for one task; several values "
-                   "are swept (repeatable)")
-    g.add_argument("--model-param", type=_key_values, action="append", dest="model_params", metavar="KEY=VALUE",
-                   help="builder argument for every model of the grid (repeatable)")
-    g.add_argument("--steps", type=int, help="optimizer steps per run")
-    g.add_argument("--epochs", type=int, help="evaluations per run (steps must be a multiple)")
-    g.add_argument("--units", type=int)
-    g.add_argument("--batch-size", type=int, dest="batch_size")
-    g.add_argument("--learning-rate", type=float, dest="learning_rate")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--global-clipnorm", type=float, dest="global_clipnorm")
-    g = p.add_argument_group("both")
-    g.add_argument("--seeds", type=_csv_list(int), help="training seeds (default: the budget's, or 0 for a grid)")
-    g.add_argument("--param-budget", type=int, dest="param_budget",
-                   help="give every model about this many parameters (its width is chosen to match)")
-    g.add_argument("--output", help="sweep folder (default: saved_models/compare-<name>-<budget>-<time>)")
-    g.add_argument("--resume", action="store_true", help="continue the sweep in --output, keeping finished runs")
-    g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
-    g.add_argument("--jobs", type=int, default=1,
-                   help="worker processes training runs side by side (2 nearly halves a quick sweep on 2 cores; "
-                        "the numbers do not change)")
-    g.add_argument("--quiet", action="store_true", help="no progress display")
-    return p
-
-
-def plan_from_args(args) -> tuple[list, dict]:
-    """The experiments and the sweep description the arguments ask for."""
-    grid_flags = [f for f in ("models", "tasks", "task_params", "model_params", "steps", "epochs", "units",
-                              "batch_size", "learning_rate", "optimizer", "global_clipnorm") if getattr(args, f)]
-    if args.grid and (args.models or args.tasks):
-        raise ValueError("Give either --grid FILE or --models/--tasks, not both.")
-    if args.grid or args.models or args.tasks:
-        if args.experiments or args.only_models:
-            raise ValueError("--experiments and --only-models choose parts of a suite; a grid names its own models.")
-        if args.grid:
-            if grid_flags:
-                raise ValueError(f"Put the grid's settings in {args.grid}, not in flags ({', '.join(grid_flags)}).")
-            experiments = suites.grid_from_json(args.grid)
-            if args.seeds:
-                for e in experiments:
-                    e.runs = [r for r in e.runs if r.seed in args.seeds]
-            name = pathlib.Path(args.grid).stem
-        else:
-            if not (args.models and args.tasks):
-                raise ValueError("A grid from flags needs both --models and --tasks.")
-            training = {k: getattr(args, k) for k in ("steps", "epochs", "units", "batch_size", "learning_rate",
-                                                        "optimizer", "global_clipnorm") if getattr(args, k) is not None}
-            if args.param_budget:
-                training["param_budget"] = args.param_budget
-            shared, per_task = {}, {t: {} for t in args.tasks}
-            for key, value in args.task_params or []:
-                task, _, name = key.rpartition(".")
-                if task and task not in per_task:
-                    raise ValueError(f"--task-param {key}=... names task {task!r}, which is not in --tasks.")
-                (per_task[task] if task else shared)[name] = value
-            model_params = dict(args.model_params or [])
-            models = [{"model": m, "model_params": model_params} if model_params else m for m in args.models]
-            tasks = [{"task": t, "params": {**shared, **per_task[t]}} for t in args.tasks]
-            experiments = [suites.grid(models, tasks, args.seeds or [0], training)]
-            name = "grid"
-        description = {"suite": None, "budget": None, "name": name}
-    else:
-        if grid_flags:
-            raise ValueError(f"{', '.join('--' + f.replace('_', '-') for f in grid_flags)} define a grid: give "
-                             "--models and --tasks too, or leave them out to run the suite.")
-        experiments = suites.suite(args.suite, args.budget, experiments=args.experiments, models=args.only_models,
-                                   corpus_dir=args.corpus_dir, seeds=args.seeds, param_budget=args.param_budget)
-        name = args.suite
-        description = {"suite": args.suite, "budget": args.budget, "name": name}
-    seeds = sorted({r.seed for e in experiments for r in e.runs})
-    description.update(seeds=seeds, param_budget=args.param_budget)
-    return experiments, description
-
-
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    try:
-        experiments, description = plan_from_args(args)
-        description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
-        if args.plan:
-            for e in experiments:
-                print(f"{e.key}: {e.title} ({len(e.runs)} runs)")
-                for r in e.runs:
-                    print(f"  {r.id}")
-                for note in e.omitted:
-                    print(f"  [left out by this budget] {note}")
-            return 0
-        output = (pathlib.Path(args.output) if args.output
-                  else default_output(description["name"], description["budget"]))
-        sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
-                          jobs=args.jobs)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        from training.report import build_report
-
-        if (output / SWEEP_FILE).is_file():
-            again = description["command"] + ("" if "--output" in argv else f" --output {output}")
-            print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"
-                  f"continue with: {again} --resume", file=sys.stderr)
-        return 130
-    from training.report import build_report
-
-    report_dir = build_report(output)
-    statuses = [r["status"] for r in sweep["runs"]]
-    counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
-    print(f"{len(statuses)} runs ({counts}) in {sweep['wall_seconds']:.0f} s")
-    print(f"report: {report_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Benchmark: what recording the step gradients costs per training step, and what one through-time profile costs.
+
+    python -m training.bench_gradients [--layer lstm] [--units 128] [--time 100] [--batch 32]
+
+The same compiled model is trained with `fit` in alternation without and with `GradientRecorder`
+(per-layer norms at every step; once logs only, once also writing the CSV and TensorBoard scalars), a
+few steps per `fit`, several rounds. A step is the time between two `on_train_batch_begin` calls, so it
+includes the traced step and every callback. The first steps of each `fit` (where the function is
+traced again) are dropped; each configuration is summarised by the median over rounds of the median
+step. Then one `ThroughTimeProbe` call on a probe batch is timed the same way (median of repeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from training.instruments.cost import LAYERS, benchmark
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layer", choices=sorted(LAYERS), default="lstm")
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--vocabulary", type=int, default=65)
+    parser.add_argument("--time", type=int, default=100, dest="time_steps")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per fit")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--probe-batch", type=int, default=32)
+    parser.add_argument("--probe-repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    for name in ("units", "time_steps", "batch", "steps", "rounds", "probe_batch", "probe_repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-').replace('time-steps', 'time')} must be at least 1")
+    benchmark(**vars(args))
+
+
+if __name__ == "__main__":
+    main()

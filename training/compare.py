@@ -1,0 +1,148 @@
+"""`python -m training.compare`: train many zoo models on the same tasks and write one report.
+
+    python -m training.compare                            # the seed-problems suite, quick budget
+    python -m training.compare --budget full --seeds 0,1,2
+    python -m training.compare --experiments exploding,long_term --only-models simple_rnn,lstm
+    python -m training.compare --models simple_rnn,lstm,gru --tasks recall,adding \\
+        --task-param gap=10,30,100 --steps 300 --seeds 0,1 --param-budget 20000
+    python -m training.compare --grid my_grid.json        # see training.sweep.suites.grid_from_json
+
+Every model of an experiment sees the same examples in the same order (the task stream depends only
+on the task parameters and the seed), for the same number of optimizer steps, and with
+`--param-budget` about the same number of parameters. Each run is an ordinary saved run under
+`<output>/runs/<run id>/` (reload it with `training.load_run`); the sweep's plan and the status of every
+run are kept in `<output>/sweep.json`, and the report is written to `<output>/report/` (rebuild it
+from the saved runs with `python -m training.report <output>`).
+
+A run that fails (an exception, or a corpus that cannot be had offline) is recorded as failed with its
+reason and the sweep goes on. Mistakes in the request itself (an unknown model, a task parameter
+that does not exist, a bidirectional model on a next-token task) are refused before anything trains.
+The same command with the same seeds trains the same numbers: the data streams are stateless
+functions of (task parameters, seed) and `train` seeds everything and enables op determinism.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import shlex
+import sys
+
+from training.core.config import OPTIMIZERS
+from training.sweep import suites
+from training.sweep.document import build_report
+from training.sweep.plan import check_plan, default_output, plan_from_args  # noqa: F401  (check_plan: API)
+from training.sweep.results import SWEEP_FILE
+from training.sweep.runner import run_sweep
+
+
+def _csv_list(kind):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            return [kind(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {kind.__name__}, got {text!r}") from None
+
+    return parse
+
+
+def _key_values(text: str):
+    """KEY=V1,V2,... -> (key, value or list of values)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE[,VALUE...], got {text!r}")
+    key, raw = text.split("=", 1)
+    values = []
+    for part in raw.split(","):
+        try:
+            values.append(json.loads(part))
+        except json.JSONDecodeError:
+            values.append(part)
+    return key.strip(), values if len(values) > 1 else values[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m training.compare",
+        description="Train zoo models side by side on the same tasks and write a report (plots, tables, "
+                    "results.json/csv). Without --models/--tasks/--grid it runs the seed-problems suite.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("suite")
+    g.add_argument("--suite", default="seed-problems", choices=suites.SUITES)
+    g.add_argument("--budget", default="quick", choices=suites.BUDGETS,
+                   help="quick: ~10 minutes on 2 CPU cores; full: the real numbers; smoke: a pipeline check")
+    g.add_argument("--experiments", type=_csv_list(str), help="only these experiments of the suite "
+                   f"({', '.join(suites.EXPERIMENT_KEYS)})")
+    g.add_argument("--only-models", type=_csv_list(str), dest="only_models", help="only the runs of these models")
+    g.add_argument("--corpus-dir", dest="corpus_dir", default=str(suites.DEFAULT_CORPUS_DIR),
+                   help="folder with Tiny Shakespeare's input.txt (TFDS manual_dir of char_lm)")
+    g = p.add_argument_group("grid (instead of a suite)")
+    g.add_argument("--grid", help="JSON file of one grid or {\"experiments\": [grids]}")
+    g.add_argument("--models", type=_csv_list(str), help="zoo models, comma-separated")
+    g.add_argument("--tasks", type=_csv_list(str), help="tasks, comma-separated")
+    g.add_argument("--task-param", type=_key_values, action="append", dest="task_params", metavar="KEY=V1,V2",
+                   help="task parameter for every task of the grid, or TASK.KEY=... for one task; several values "
+                   "are swept (repeatable)")
+    g.add_argument("--model-param", type=_key_values, action="append", dest="model_params", metavar="KEY=VALUE",
+                   help="builder argument for every model of the grid (repeatable)")
+    g.add_argument("--steps", type=int, help="optimizer steps per run")
+    g.add_argument("--epochs", type=int, help="evaluations per run (steps must be a multiple)")
+    g.add_argument("--units", type=int)
+    g.add_argument("--batch-size", type=int, dest="batch_size")
+    g.add_argument("--learning-rate", type=float, dest="learning_rate")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--global-clipnorm", type=float, dest="global_clipnorm")
+    g = p.add_argument_group("both")
+    g.add_argument("--seeds", type=_csv_list(int), help="training seeds (default: the budget's, or 0 for a grid)")
+    g.add_argument("--param-budget", type=int, dest="param_budget",
+                   help="give every model about this many parameters (its width is chosen to match)")
+    g.add_argument("--output", help="sweep folder (default: saved_models/compare-<name>-<budget>-<time>)")
+    g.add_argument("--resume", action="store_true", help="continue the sweep in --output, keeping finished runs")
+    g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
+    g.add_argument("--jobs", type=int, default=1,
+                   help="worker processes training runs side by side (2 nearly halves a quick sweep on 2 cores; "
+                        "the numbers do not change)")
+    g.add_argument("--quiet", action="store_true", help="no progress display")
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        experiments, description = plan_from_args(args)
+        description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
+        if args.plan:
+            for e in experiments:
+                print(f"{e.key}: {e.title} ({len(e.runs)} runs)")
+                for r in e.runs:
+                    print(f"  {r.id}")
+                for note in e.omitted:
+                    print(f"  [left out by this budget] {note}")
+            return 0
+        output = (pathlib.Path(args.output) if args.output
+                  else default_output(description["name"], description["budget"]))
+        sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
+                          jobs=args.jobs)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if (output / SWEEP_FILE).is_file():
+            again = description["command"] + ("" if "--output" in argv else f" --output {output}")
+            print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"
+                  f"continue with: {again} --resume", file=sys.stderr)
+        return 130
+    report_dir = build_report(output)
+    statuses = [r["status"] for r in sweep["runs"]]
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+    print(f"{len(statuses)} runs ({counts}) in {sweep['wall_seconds']:.0f} s")
+    print(f"report: {report_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""`python -m training.report <sweep folder>`: the report of a comparison sweep, built from its saved runs.
+
+    python -m training.report saved_models/compare-seed-problems-quick-20261125-180000
+
+`python -m training.compare` calls the same `build_report` when its sweep ends; running it again later
+rebuilds the report from `sweep.json` and the run folders without training anything and gives the same
+tables. It writes `<sweep>/report/`:
+
+    report.md      the report (tables, figures by relative path, generated text)
+    report.html    the same, self-contained: the figures are embedded, it opens offline
+    *.png          the figures
+    results.csv    one row per run (pandas.read_csv reads it)
+    results.json   the sweep's description, every experiment's summary table and text, every run's row
+
+Every paragraph under "What the numbers show" is generated from the numbers of this sweep: it states
+which run did better, by how much and against which baseline; nothing in it is written in advance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from training.sweep.document import REPORT_DIR, build_report
+from training.sweep.results import SWEEP_FILE
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.report",
+                                description="Rebuild the report of a comparison sweep from its saved runs.")
+    p.add_argument("folder", help="the sweep folder that `python -m training.compare` printed (or its report/)")
+    args = p.parse_args(argv)
+    folder = pathlib.Path(args.folder)
+    if folder.name == REPORT_DIR and not (folder / SWEEP_FILE).is_file():
+        folder = folder.parent
+    try:
+        out = build_report(folder)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"report: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""`python -m training.through_time`: the gradient through time of Keras's recurrent layers at
+initialisation (random tokens, a last-step label), one line per layer and probe; see
+`training.instruments.through_time` for what is measured."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from training.instruments.through_time import initial_profiles
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Gradient through time of Keras's recurrent layers at initialisation (random tokens)."
+    )
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--time", type=int, default=100)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = initial_profiles(args.units, args.time, args.embedding_dim, batch=args.batch, seed=args.seed)
+    lag = min(50, args.time - 1)
+    print(f"units {args.units}, time {args.time}, probe batch {args.batch}, seed {args.seed}; lag 0 = last step")
+    fall_header = f"log10 fall@{lag}"
+    print(f"{'layer':46s} {'probe':10s} {'decades/step':>12s} {'x per step':>10s} {fall_header:>15s} {'lag 1e6':>8s}")
+    for name, probe, summary, profile in rows:
+        by_lag = np.asarray(profile)[::-1]
+        fall = np.log10(by_lag[lag] / by_lag[0]) if by_lag[0] > 0 and by_lag[lag] > 0 else float("-inf")
+        factor = 10 ** (-summary["decay_decades_per_step"])
+        lag_fall = "never" if summary["lag_1e6"] is None else str(summary["lag_1e6"])
+        decay = summary["decay_decades_per_step"]
+        print(f"{name:46s} {probe:10s} {decay:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
+
+
+if __name__ == "__main__":
+    main()
