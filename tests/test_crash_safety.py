@@ -196,7 +196,10 @@ def test_a_resumed_run_killed_again_is_not_scored_with_an_older_model(tmp_path, 
 
     proc = cli("train", "--resume", "stale", "--saved-models", tmp_path, env={faults.DIE_AT: "train_step@6"})
     assert proc.returncode == -9
-    run = load_run("stale", root=tmp_path)
+    from training.core.runs import IncompleteRunWarning
+
+    with pytest.warns(IncompleteRunWarning, match=r"last checkpoint \(step 10\)"):
+        run = load_run("stale", root=tmp_path)
     assert (run.status, run.step) == ("killed", 10)
     assert int(run.model.optimizer.iterations.numpy()) == 10
     proc = cli("evaluate", "stale", "--saved-models", tmp_path)
@@ -328,7 +331,7 @@ def test_parameter_estimate_matches_real_builds_without_allocating():
     ],
 )
 def test_config_values_are_checked_by_type(data, message):
-    from training.config import RunConfig
+    from training.core.config import RunConfig
 
     with pytest.raises(ValueError, match="^Config file c.json: " + message.replace("(", r"\(")):
         check_types(RunConfig, data, source="Config file c.json")
@@ -339,7 +342,6 @@ def test_config_values_are_checked_by_type(data, message):
 
 FAST = ["--model", "simple_rnn", "--task", "recall", "--task-param", "eval_size=32", "--units", "8",
         "--batch-size", "16", "--epochs", "1", "--steps-per-epoch", "2", "--quiet"]
-ISSUE = "issue 12: not refused yet"
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +351,7 @@ def folders(tmp_path_factory):
     import keras
 
     import datasets
-    from training.config import RunConfig
+    from training.core.config import RunConfig
 
     root = tmp_path_factory.mktemp("inputs")
     (root / "afile").write_text("not a folder")
@@ -369,33 +371,26 @@ def folders(tmp_path_factory):
 
 BAD_INPUTS = [
     # (case, command, arguments, a fragment of the one-sentence message)
-    pytest.param("train", FAST + ["--run-name", ""], "Run name '' is not allowed", id="empty run name",
-                 marks=pytest.mark.xfail(run=False, reason=ISSUE + " (it trains)")),
-    pytest.param("train", FAST + ["--run-name", "x" * 300], "characters long", id="300-character run name",
-                 marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
-    pytest.param("train", FAST + ["--dry-run", "--run-name", "../x"], "not allowed", id="dry run named out of the folder",
-                 marks=pytest.mark.xfail(run=False, reason=ISSUE + " (it trains)")),
-    pytest.param("train", FAST + ["--saved-models", "{root}/afile"], "is a file, not a folder", id="saved-models is a file",
-                 marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+    pytest.param("train", FAST + ["--run-name", ""], "Run name '' is not allowed", id="empty run name"),
+    pytest.param("train", FAST + ["--run-name", "x" * 300], "characters long", id="300-character run name"),
+    pytest.param("train", FAST + ["--dry-run", "--run-name", "../x"], "not allowed", id="dry run named out of the folder"),
+    pytest.param("train", FAST + ["--saved-models", "{root}/afile"], "is a file, not a folder", id="saved-models is a file"),
     pytest.param("train", FAST + ["--saved-models", "{root}/afile/runs"], "a part of that path is a file",
-                 id="saved-models inside a file", marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+                 id="saved-models inside a file"),
     pytest.param("train", ["--config", "{root}/bool.json"], "record_gradients must be true or false",
-                 id="a string for a boolean", marks=pytest.mark.xfail(run=False, reason=ISSUE + " (it trains)")),
-    pytest.param("train", FAST + ["--units", "1000000000"], "needs at least", id="out-of-memory model",
-                 marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+                 id="a string for a boolean"),
+    pytest.param("train", FAST + ["--units", "1000000000"], "needs at least", id="out-of-memory model"),
     pytest.param("train", ["--resume", "unsafe", "--epochs", "10"], "--resume continues a run with its own settings",
-                 id="resume with a setting", marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+                 id="resume with a setting"),
     pytest.param("train", FAST + ["--validation-steps", "1000"], "validation split has only",
-                 id="validation steps beyond the split", marks=pytest.mark.xfail(run=False, reason=ISSUE + " (it trains)")),
+                 id="validation steps beyond the split"),
     pytest.param("generate", ["unsafe", "--temperature", "nan"], "--temperature must be a finite number",
-                 id="temperature nan", marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+                 id="temperature nan"),
     pytest.param("generate", ["unsafe", "--temperature", "inf"], "--temperature must be a finite number",
-                 id="temperature inf", marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+                 id="temperature inf"),
     pytest.param("evaluate", ["unsafe"], "needs unsafe deserialization", id="unsafe model file"),
-    pytest.param("compare", ["--only-models", "lstm,foo", "--plan"], "Unknown model 'foo'", id="unknown model in --only-models",
-                 marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
-    pytest.param("report", ["{root}/notasweep"], "is not a sweep", id="report of a folder that is not a sweep",
-                 marks=pytest.mark.xfail(strict=True, reason=ISSUE)),
+    pytest.param("compare", ["--only-models", "lstm,foo", "--plan"], "Unknown model 'foo'", id="unknown model in --only-models"),
+    pytest.param("report", ["{root}/notasweep"], "is not a sweep", id="report of a folder that is not a sweep"),
 ]
 
 

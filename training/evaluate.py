@@ -23,6 +23,9 @@ def main(argv=None) -> int:
         return 2
     recorded = run.metadata.get("test", {}) if args.split == "test" else {}
     print(f"{run.path.name}: {run.config.model} on {run.config.task}, {args.split} split")
+    if run.note:
+        print(f"  note: {run.note}")
+        recorded = {}  # the recorded metrics belong to another model
     for name, value in metrics.items():
         before = f"   (recorded: {recorded[name]:.6g})" if name in recorded else ""
         print(f"  {name:<16} {value:.6g}{before}")

@@ -9,10 +9,11 @@ excluded); temperature 0 takes the most likely token.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from training.core.generation import generate
-from training.core.runs import load_model_file, load_run
+from training.core.runs import load_run
 
 
 def main(argv=None) -> int:
@@ -26,10 +27,14 @@ def main(argv=None) -> int:
     p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
     args = p.parse_args(argv)
     try:
+        if not math.isfinite(args.temperature) or args.temperature < 0:
+            raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}.")
         run = load_run(args.run, args.root, load_model=False)
         if not run.spec.language_model:
             generate(run, args.prompt, args.length, args.temperature, args.seed)  # raises the sentence
-        run.model = load_model_file(run.path / "model.keras")
+        run.load_model()  # the model matching the run's state
+        if run.note:
+            print(f"note: {run.note}", file=sys.stderr)
         print(generate(run, args.prompt, args.length, args.temperature, args.seed))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

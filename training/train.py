@@ -17,6 +17,7 @@ import sys
 
 from training.core.config import OPTIMIZERS, STRATEGIES, RunConfig
 from training.core.loop import RunError, train
+from training.core.preflight import os_error_sentence
 
 
 def _key_value(text: str):
@@ -110,6 +111,12 @@ def main(argv=None) -> int:
             print("tasks: ", ", ".join(datasets.list_tasks()))
             return 0
         options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "list") if k in vars(args)}
+        if "resume" in options and vars(args):
+            flags = ", ".join(_flag_of(parser, k) for k in vars(args))
+            raise ValueError(
+                f"--resume continues a run with its own settings (its config.json); drop {flags}, or start a new run "
+                "to change them."
+            )
         config = config_from_args(args)
         result = train(
             config,
@@ -122,8 +129,18 @@ def main(argv=None) -> int:
     except (ValueError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # before the run folder exists (a run's own errors come as RunError)
+        print(f"error: {os_error_sentence(e)}", file=sys.stderr)
+        return 2
     _print_summary(result)
     return 0 if result["status"] in ("finished",) else 1
+
+
+def _flag_of(parser, dest: str) -> str:
+    for action in parser._actions:
+        if action.dest == dest and action.option_strings:
+            return action.option_strings[0]
+    return dest
 
 
 def _print_summary(result: dict) -> None:
@@ -138,7 +155,8 @@ def _print_summary(result: dict) -> None:
         d = result.get("divergence", {})
         print(f"Run diverged at step {d.get('step')} ({d.get('cause')}); saved as diverged in {where}")
     elif status == "interrupted":
-        print(f"Run interrupted; continue it with: python -m training.train --resume {pathlib.Path(where).name}")
+        print(f"Run interrupted at step {result.get('steps_completed')}; continue it with: "
+              f"python -m training.train --resume {pathlib.Path(where).name}")
     else:
         print(f"Saved {result['model']} on {result['task']} to {where} (test: {shown}; "
               f"{result.get('tokens_per_second', 0):,.0f} tokens/s, {result['wall_seconds']:.1f} s)")

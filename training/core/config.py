@@ -70,6 +70,9 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """One clear ValueError for the first setting that cannot work."""
+        from training.core.config_types import check_types
+
+        check_types(type(self), self.to_dict(), source="Settings")
         positive_ints = ("num_layers", "batch_size", "epochs", "steps_per_epoch", "gradient_every", "probe_size")
         for name in positive_ints + (("units",) if self.param_budget is None else ()):
             value = getattr(self, name)
@@ -100,6 +103,10 @@ class RunConfig:
         for name in ("task_params", "model_params"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name} must be a JSON object (a dict), got {getattr(self, name)!r}.")
+        if self.run_name is not None:
+            from training.core.runs import check_run_name
+
+            check_run_name(self.run_name)
         return self
 
     @property
@@ -122,6 +129,9 @@ class RunConfig:
             raise ValueError(
                 f"{source} names unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.field_names())}."
             )
+        from training.core.config_types import check_types
+
+        check_types(cls, data, source=source)
         return cls(**data)
 
     @classmethod

@@ -7,6 +7,8 @@ excluded); temperature 0 takes the most likely token.
 
 from __future__ import annotations
 
+import math
+
 
 def generate(run, prompt: str, length: int = 300, temperature: float = 0.8, seed: int = 0) -> str:
     """The prompt followed by `length` sampled tokens, decoded with the run's own vocabulary."""
@@ -15,8 +17,8 @@ def generate(run, prompt: str, length: int = 300, temperature: float = 0.8, seed
 
     if not isinstance(length, int) or length < 1:
         raise ValueError(f"--length must be a positive integer, got {length!r}.")
-    if temperature < 0:
-        raise ValueError(f"--temperature must be >= 0, got {temperature!r}.")
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"--temperature must be a finite number >= 0, got {temperature!r}.")
     spec = run.spec
     if not spec.language_model:
         raise ValueError(

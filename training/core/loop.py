@@ -19,11 +19,12 @@ import time
 
 import keras
 
-from training.core import runs
+from training.core import checkpoint, faults, preflight, runs
 from training.core.build import (build_model, compile_model, derived_metrics, evaluate_model, load_data,
                                  make_strategy, seed_everything)
 from training.core.config import RunConfig
 from training.core.export import export_model
+from training.core.lock import RunLock
 from training.core.versions import versions
 
 
@@ -35,13 +36,14 @@ class EpochRecorder(keras.callbacks.Callback):
     """Derived metrics and throughput into the epoch logs; history.csv and a checkpoint of the last
     completed epoch (model with optimizer state + the history so far) written atomically."""
 
-    def __init__(self, run_dir, spec, config: RunConfig, history_rows: list, tokens_per_step: int):
+    def __init__(self, run_dir, spec, config: RunConfig, history_rows: list, tokens_per_step: int, instruments=()):
         super().__init__()
         self.run_dir = pathlib.Path(run_dir)
         self.spec = spec
         self.config = config
         self.rows = history_rows
         self.tokens_per_step = tokens_per_step
+        self.instruments = list(instruments)  # their get_state() goes into the checkpoint
         self._start = None
         self._last_batch_end = None
         self._steps = 0
@@ -53,6 +55,7 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch_end = time.perf_counter()
         self._steps += 1
+        faults.point("train_step")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -65,7 +68,11 @@ class EpochRecorder(keras.callbacks.Callback):
         self.rows.append(row)
         write_history(self.run_dir / "history.csv", self.rows)
         if not getattr(self.model, "stop_training", False) or epoch + 1 == self.config.epochs:
-            save_checkpoint(self.model, self.run_dir, epoch + 1, self.rows)
+            states = {type(cb).__name__: cb.get_state() for cb in self.instruments if hasattr(cb, "get_state")}
+            checkpoint.save_checkpoint(
+                self.model, self.run_dir, epoch=epoch + 1, step=int(self.model.optimizer.iterations.numpy()),
+                history=self.rows, extra={"instruments": states},
+            )
 
 
 def _is_number(v) -> bool:
@@ -87,59 +94,102 @@ def write_history(path, rows: list) -> None:
             writer.writerows(rows)
 
 
-def save_checkpoint(model, run_dir, epoch: int, rows: list) -> None:
-    """The last completed epoch: the model with its optimizer state, then the state file naming it."""
-    ckpt = pathlib.Path(run_dir) / "checkpoint"
-    ckpt.mkdir(exist_ok=True)
-    runs.save_model(model, ckpt / "model.keras")
-    runs.write_json(ckpt / "state.json", {"epoch": epoch, "history": rows})
-
-
 def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: bool = False, verbose: int = 1,
           export: bool = False, callbacks=()) -> dict:
-    """Train, evaluate and save one run; returns its metadata (with `run_dir`)."""
+    """Train, evaluate and save one run; returns its metadata (with `run_dir`).
+
+    `resume` (a run name or folder) continues a run from its last checkpoint after any death (Ctrl-C,
+    kill -9, out of memory, power loss, an OS error) with the settings in its config.json, and gives
+    the records of an uninterrupted run (see docs/training.md, "Crashes and resume").
+    """
+    config.validate()
+    lock = None
+    run_dir = None
+    try:
+        if resume:
+            run_dir = runs.resolve_run_dir(resume, root)
+            preflight.check_folder(run_dir, "The run folder")
+            lock = RunLock(run_dir).acquire()
+            runs.remove_temporary_files(run_dir)
+            config = RunConfig.from_dict(runs.read_json(run_dir / "config.json"), source=str(run_dir / "config.json")).validate()
+        elif not dry_run:
+            folder = preflight.check_folder(root or runs.SAVED_MODELS, "The --saved-models folder")
+            if config.run_name:
+                preflight.check_name_length(folder, config.run_name)
+            preflight.check_free_space(folder, preflight.SMALL_FILES_BYTES)
+        return _train(config, run_dir=run_dir, lock=lock, root=root, dry_run=dry_run, verbose=verbose,
+                      export=export, callbacks=callbacks)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _os_error_sentence(error) -> str:
+    """One sentence for what the operating system or the allocator refused."""
     import tensorflow as tf
 
-    config.validate()
+    if isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)):
+        return "Out of memory while training; choose fewer units, layers or a smaller batch size."
+    return preflight.os_error_sentence(error)
+
+
+def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) -> dict:
+    import tensorflow as tf
+
     started = datetime.datetime.now().astimezone()
     start_time = time.perf_counter()
-    initial_epoch, history_rows = 0, []
+    resume = run_dir is not None
+    initial_epoch, history_rows, state, previous, before = 0, [], None, {}, {}
     if resume:
-        run_dir = runs.resolve_run_dir(resume, root)
-        config = RunConfig.from_dict(runs.read_json(run_dir / "config.json"), source=str(run_dir / "config.json")).validate()
-        state_path = run_dir / "checkpoint" / "state.json"
-        if not state_path.is_file():
-            raise RunError(f"Run {run_dir.name} has no checkpoint to resume from (it stopped before its first epoch ended).")
-        state = runs.read_json(state_path)
-        initial_epoch, history_rows = int(state["epoch"]), list(state["history"])
-        if initial_epoch >= config.epochs:
+        previous = runs.read_metadata(run_dir)
+        before = runs.run_state(run_dir, previous)  # we hold the lock: "killed" for a dead owner's "running"
+        if before["status"] == "finished":
             raise RunError(f"Run {run_dir.name} already completed its {config.epochs} epochs; nothing to resume.")
+        if before["status"] == "diverged":
+            raise RunError(f"Run {run_dir.name} diverged at step {before['step']}; a resume would diverge again.")
+        state = checkpoint.read_state(run_dir)
+        if state is not None:
+            initial_epoch, history_rows = int(state["epoch"]), list(state["history"])
 
     _check_model_fits_task(config)
+    _check_memory(config)
     seed_everything(config.seed)
     strategy = make_strategy(config.strategy)
     data, spec = load_data(config)
+    _check_validation_steps(config, data)
     if config.task_params != spec.params:
         config.task_params = dict(spec.params)  # record every parameter with its default filled in
 
-    with strategy.scope():
-        if resume:
-            model = runs.load_model_file(run_dir / "checkpoint" / "model.keras")
-            units = runs.read_json(run_dir / "metadata.json").get("units")
-        else:
-            model, units = build_model(config, spec)
-            compile_model(model, spec, config)
+    try:
+        with strategy.scope():
+            if state is not None:
+                model = checkpoint.load_model(run_dir, state)
+                units = previous.get("units")
+            else:
+                model, units = build_model(config, spec)
+                compile_model(model, spec, config)
+    except (MemoryError, tf.errors.ResourceExhaustedError) as e:
+        raise RunError(_os_error_sentence(e)) from None
 
     if dry_run:
         run_dir = pathlib.Path(tempfile.mkdtemp(prefix="rnn-zoo-dry-run-"))
-    elif not resume:
-        run_dir = runs.new_run_dir(config, root)
+    else:
+        target = run_dir if resume else pathlib.Path(root or runs.SAVED_MODELS)
+        preflight.check_free_space(target, preflight.run_bytes_needed(int(model.count_params()), config.total_steps))
+        if not resume:
+            run_dir = runs.new_run_dir(config, root)
+            lock = RunLock(run_dir).acquire()
 
+    metadata = {}
     try:
         tokens_per_step = config.batch_size * spec.sequence_length
-        recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step)
-        grad_callbacks = gradient_callbacks(config, run_dir, spec, data)
-        earlier_rows = _keep_earlier_rows(run_dir, ["gradients.csv"], initial_epoch * config.steps_per_epoch) if resume else {}
+        grad_callbacks = gradient_callbacks(config, run_dir, spec, data, resume=resume)
+        recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step, instruments=grad_callbacks)
+        if state is not None:
+            for callback in grad_callbacks:
+                saved = state.get("instruments", {}).get(type(callback).__name__)
+                if saved is not None and hasattr(callback, "set_state"):
+                    callback.set_state(saved)
         all_callbacks = [*grad_callbacks, recorder, *callbacks]
         if not dry_run:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
@@ -157,15 +207,28 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             "model": config.model,
             "task": config.task,
             "status": "running",
-            "started": started.isoformat(timespec="seconds"),
+            "started": previous.get("started", started.isoformat(timespec="seconds")),
             "parameters": int(model.count_params()),
             "units": units,
             "versions": versions(),
-            "command": _command_line(),
+            "command": previous.get("command", _command_line()),
             "chance": {"loss": spec.chance_loss, "accuracy": spec.chance_accuracy},
         }
+        if resume:
+            metadata["resumes"] = previous.get("resumes", []) + [{
+                "at": started.isoformat(timespec="seconds"),
+                "step": int(model.optimizer.iterations.numpy()) if state is not None else 0,
+                "previous_status": before["status"],
+                "previous_step": previous.get("steps_completed", before["checkpoint_step"]),
+                "command": _command_line(),
+            }]
         if not dry_run:
             runs.write_json(run_dir / "metadata.json", metadata)
+            if resume:
+                # The model.keras of an earlier ending (an interrupted part) no longer matches the run.
+                (run_dir / "model.keras").unlink(missing_ok=True)
+                if state is None:
+                    _start_over(run_dir)
 
         train_ds = data["train"]
         if train_ds.cardinality() != tf.data.INFINITE_CARDINALITY:
@@ -175,21 +238,21 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         epochs, steps = (1, 1) if dry_run else (config.epochs, config.steps_per_epoch)
         status = "finished"
         try:
-            model.fit(
-                train_ds,
-                epochs=epochs,
-                initial_epoch=0 if dry_run else initial_epoch,
-                steps_per_epoch=steps,
-                validation_data=data["validation"],
-                validation_steps=1 if dry_run else config.validation_steps,
-                shuffle=False,
-                callbacks=all_callbacks,
-                verbose=verbose,
-            )
+            if dry_run or initial_epoch < config.epochs:
+                model.fit(
+                    train_ds,
+                    epochs=epochs,
+                    initial_epoch=0 if dry_run else initial_epoch,
+                    steps_per_epoch=steps,
+                    validation_data=data["validation"],
+                    validation_steps=1 if dry_run else config.validation_steps,
+                    shuffle=False,
+                    callbacks=all_callbacks,
+                    verbose=verbose,
+                )
+            # else: killed after its last checkpoint: only the test evaluation and the final save are left
         except KeyboardInterrupt:
             status = "interrupted"
-        if earlier_rows:
-            _prepend_rows(run_dir, earlier_rows)
         divergence = next((cb for cb in grad_callbacks if getattr(cb, "diverged", False)), None)
         if divergence is not None:
             status = "diverged"
@@ -197,7 +260,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         metadata.update(
             status=status,
             finished=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            wall_seconds=time.perf_counter() - start_time,
+            wall_seconds=time.perf_counter() - start_time,  # of this process (see "resumes" for the others)
             epochs_completed=len(history_rows),
             steps_completed=int(model.optimizer.iterations.numpy()),
         )
@@ -215,14 +278,73 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         elif status != "interrupted":
             test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
             metadata["test"] = evaluate_model(model, test_ds, spec)
-        runs.save_model(model, run_dir / "model.keras")
+        runs.save_model(model, run_dir / "model.keras", fault_point="final_save")
         if export:
             metadata["export"] = str(export_model(model, run_dir / "export"))
         runs.write_json(run_dir / "metadata.json", metadata)
         return {**metadata, "run_dir": str(run_dir)}
+    except (OSError, MemoryError, tf.errors.ResourceExhaustedError) as e:
+        sentence = _os_error_sentence(e)
+        _record_failure(run_dir, metadata, sentence, dry_run)
+        raise RunError(sentence) from None
+    except BaseException as e:
+        if not isinstance(e, (KeyboardInterrupt, SystemExit)):
+            _record_failure(run_dir, metadata, f"{type(e).__name__}: {e}", dry_run)
+        raise
     finally:
         if dry_run:
             shutil.rmtree(run_dir, ignore_errors=True)
+        elif lock is not None and not resume:
+            lock.release()  # a resumed run's lock is released by train()
+
+
+def _record_failure(run_dir, metadata, sentence, dry_run) -> None:
+    """status "failed" with the sentence, so that the folder says what happened (best effort: on a
+    full disk even this may not be written, and the run then reads as killed)."""
+    if dry_run or not metadata:
+        return
+    try:
+        runs.write_json(run_dir / "metadata.json", {**metadata, "status": "failed", "error": sentence,
+                                                    "failed": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
+    except OSError:
+        pass
+
+
+def _start_over(run_dir) -> None:
+    """A resumed run that died before its first checkpoint starts again at step 0 in its folder."""
+    from training.instruments import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV, THROUGH_TIME_CSV, THROUGH_TIME_NPZ
+
+    for name in ("history.csv", STEP_GRADIENTS_CSV, GRADIENT_SUMMARY_JSON, THROUGH_TIME_CSV, THROUGH_TIME_NPZ):
+        (pathlib.Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def _check_memory(config: RunConfig) -> None:
+    """Refuse, before anything is allocated, a model too wide for this machine's memory. Only wide
+    models are estimated (three small builds); below 1024 units the recurrent weights are small."""
+    if config.param_budget is not None or config.units < 1024:
+        return
+    import datasets
+
+    task = datasets.get_task(config.task)
+    spec_args = {"vocabulary_size": 256, "output": "per_step", "num_classes": 256, "causal": task.causal}
+    kwargs = {**spec_args, "num_layers": config.num_layers, "dropout": config.dropout, "units": config.units}
+    kwargs.update(config.model_params)
+    try:
+        parameters = preflight.estimate_parameters(config.model, **kwargs)
+    except (TypeError, ValueError):
+        return  # the real build says what is wrong
+    preflight.check_memory(parameters, what=f"This {config.model} with {config.units:,} units")
+
+
+def _check_validation_steps(config: RunConfig, data) -> None:
+    if config.validation_steps is None:
+        return
+    batches = int(data["validation"].cardinality())
+    if batches >= 0 and config.validation_steps > batches:
+        raise RunError(
+            f"The validation split has only {batches} batches of {config.batch_size}; give --validation-steps "
+            f"{batches} or fewer, or leave it out to use the whole split."
+        )
 
 
 def _check_model_fits_task(config: RunConfig) -> None:
@@ -246,7 +368,7 @@ def _command_line():
     return "python -m training.train " + shlex.join(sys.argv[1:])
 
 
-def gradient_callbacks(config, run_dir, spec, data) -> list:
+def gradient_callbacks(config, run_dir, spec, data, resume: bool = False) -> list:
     """The step-gradient recorder and the gradient-through-time probe for this run.
 
     The probe batch is the first `probe_size` examples of the validation split: fixed, and the same
@@ -257,45 +379,24 @@ def gradient_callbacks(config, run_dir, spec, data) -> list:
     callbacks = []
     if config.record_gradients:
         callbacks.append(
-            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable)
+            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable,
+                             resume=resume)
         )
     batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
     inputs, targets = batch[0].numpy(), batch[1].numpy()
     every_steps = config.through_time_every or None
     callbacks.append(
-        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps, every_n_epochs=None if every_steps else 1)
+        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps,
+                            every_n_epochs=None if every_steps else 1, resume=resume)
     )
     return callbacks
-
-
-def _keep_earlier_rows(run_dir, names, before_step):
-    """On resume: the rows that the interrupted part recorded before `before_step`, per CSV file."""
-    import pandas as pd
-
-    kept = {}
-    for name in names:
-        path = pathlib.Path(run_dir) / name
-        if path.is_file():
-            frame = pd.read_csv(path)
-            if "step" in frame:
-                kept[name] = frame[frame["step"] < before_step]
-    return kept
-
-
-def _prepend_rows(run_dir, kept):
-    import pandas as pd
-
-    for name, earlier in kept.items():
-        path = pathlib.Path(run_dir) / name
-        later = pd.read_csv(path) if path.is_file() else earlier.iloc[:0]
-        with runs.atomic_path(path) as tmp:
-            pd.concat([earlier, later], ignore_index=True).to_csv(tmp, index=False)
 
 
 def evaluate_run(run, root=None, split="test"):
     """Re-evaluate a saved run on `split` using only what its folder holds (model, config, task spec
     with vocabulary); returns (metrics, the loaded `Run`)."""
-    loaded = runs.load_run(run, root)
+    loaded = runs.load_run(run, root, load_model=False)
+    loaded.load_model()  # the model matching the run's state; `loaded.note` says which when not the final one
     seed_everything(loaded.config.seed)
     config = loaded.config
     if (loaded.path / "vocabulary.json").is_file():

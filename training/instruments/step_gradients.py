@@ -64,6 +64,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import pathlib
 import threading
 from typing import Any
@@ -72,7 +73,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.instruments.readers import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV
+from training.instruments.readers import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV, keep_step_gradients_before, replace_file
 from training.instruments.readers import STEP_GRADIENTS_TENSORBOARD as TENSORBOARD_SUBDIR
 
 # A step counts as clipped when clipping lowered some variable's gradient norm by more than this
@@ -152,6 +153,13 @@ class GradientRecorder(keras.callbacks.Callback):
         diverged_step: the step at which that happened, or None.
         divergence_cause: one sentence naming the loss or the variable, or None.
         csv_path: path of the CSV file, or None.
+
+    Resuming: with `resume=True` the recorder continues the files in `run_dir` of a run that stopped
+    (killed, interrupted) and restarts from a checkpoint: at the start of training it keeps the rows
+    of `gradients.csv` before the model's current step (its optimizer's iterations), drops the rows a
+    dead process recorded after its checkpoint, and appends from there, so that the CSV and the
+    summary cover the whole run once. `get_state()` / `set_state()` carry the counters that the rows
+    alone do not hold (steps seen, clipped steps) through the checkpoint.
     """
 
     def __init__(
@@ -161,6 +169,7 @@ class GradientRecorder(keras.callbacks.Callback):
         per_variable: bool = False,
         tensorboard_dir=None,
         histogram_every_n_steps: int = 100,
+        resume: bool = False,
     ):
         super().__init__()
         if not isinstance(every_n_steps, int) or every_n_steps < 1:
@@ -203,6 +212,8 @@ class GradientRecorder(keras.callbacks.Callback):
         self._steps_seen = 0
         self._clipped_steps = 0
         self._clipping = {}
+        self.resume = bool(resume)
+        self._restored = None  # counters from set_state, applied when training starts
 
     # ---------------------------------------------------------------- setup and teardown
     def _check_supported(self, model):
@@ -256,10 +267,31 @@ class GradientRecorder(keras.callbacks.Callback):
 
         self._step = int(optimizer.iterations.numpy())
         self._make_outputs()
+        if self.resume and self._columns is None:
+            self._continue_files()
         self._make_snapshots(model)
         self._install(model, optimizer)
         # fit() made its train function before calling on_train_begin: make it again with the hooks.
         model.make_train_function(force=True)
+
+    def get_state(self) -> dict:
+        """The counters to store with a checkpoint (see `set_state`)."""
+        return {"steps_seen": self._steps_seen, "clipped_steps": self._clipped_steps}
+
+    def set_state(self, state: dict) -> None:
+        """Counters stored with the checkpoint a resumed run starts from (before `fit`)."""
+        self._restored = dict(state)
+
+    def _continue_files(self):
+        """On resume: keep the rows before the current step, and the counters up to it."""
+        columns, rows = (None, []) if self.csv_path is None else keep_step_gradients_before(self.run_dir, self._step)
+        self._columns, self.records = columns, rows
+        if self._restored is not None:
+            self._steps_seen = int(self._restored["steps_seen"])
+            self._clipped_steps = int(self._restored["clipped_steps"])
+        else:  # exact when every step was recorded
+            self._steps_seen = self._step
+            self._clipped_steps = sum(1 for r in rows if r.get("grad_clipped", 0.0) > 0)
 
     def on_train_end(self, logs=None):
         self._uninstall()
@@ -553,6 +585,7 @@ class GradientRecorder(keras.callbacks.Callback):
     def _flush(self):
         if self._csv_file is not None:
             self._csv_file.flush()
+            os.fsync(self._csv_file.fileno())  # the rows of a checkpointed epoch survive a power loss
         if self._writer is not None:
             self._write_scalars()
             self._writer.flush()
@@ -590,8 +623,8 @@ class GradientRecorder(keras.callbacks.Callback):
     def _write_summary(self):
         if self.run_dir is None:
             return
-        with open(self.run_dir / GRADIENT_SUMMARY_JSON, "w", encoding="utf-8") as f:
-            json.dump(self.summary(), f, indent=1)
+        text = json.dumps(self.summary(), indent=1)
+        replace_file(self.run_dir / GRADIENT_SUMMARY_JSON, lambda tmp: pathlib.Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def _batched_scalar_writer(tags):

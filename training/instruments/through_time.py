@@ -56,7 +56,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.instruments.readers import THROUGH_TIME_CSV, THROUGH_TIME_NPZ
+from training.instruments.readers import THROUGH_TIME_CSV, THROUGH_TIME_NPZ, keep_through_time_until, replace_file
 from training.instruments.readers import THROUGH_TIME_TENSORBOARD as TENSORBOARD_SUBDIR
 
 FALL_FACTOR = 1e-6  # the "lag at which the norm fell by 10^6"
@@ -449,6 +449,9 @@ class GradientThroughTime(keras.callbacks.Callback):
         probes: among ("embedding", "state").
         tensorboard_dir: TensorBoard folder; None means `run_dir/tensorboard/through_time` when
             `run_dir` is given, False writes none.
+        resume: continue the files in `run_dir` of a run resumed from a checkpoint: keep the rows
+            taken at or before the model's current step, take no row at the start (the uninterrupted
+            run took none there), and go on as that run would.
 
     Attributes:
         steps, epochs: step and epoch of every row.
@@ -468,6 +471,7 @@ class GradientThroughTime(keras.callbacks.Callback):
         loss=None,
         probes=("embedding", "state"),
         tensorboard_dir=None,
+        resume: bool = False,
     ):
         super().__init__()
         for name, value in (("every_n_steps", every_n_steps), ("every_n_epochs", every_n_epochs)):
@@ -495,6 +499,7 @@ class GradientThroughTime(keras.callbacks.Callback):
         self.epochs: list[int] = []
         self.profiles: dict[str, list[np.ndarray]] = {}
         self.seconds: list[float] = []
+        self.resume = bool(resume)
 
     def on_train_begin(self, logs=None):
         if self._probe is None or self._probe.model is not self.model:
@@ -505,7 +510,17 @@ class GradientThroughTime(keras.callbacks.Callback):
             self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.tensorboard_dir is not None and self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
-        if self._step not in self.steps:
+        if self.resume and self.run_dir is not None and not self.steps:
+            kept = keep_through_time_until(self.run_dir, self._step)
+            if kept is not None and len(kept["steps"]):
+                self.steps = [int(x) for x in kept["steps"]]
+                self.epochs = [int(x) for x in kept["epochs"]]
+                self.profiles = {k: list(v) for k, v in kept.items() if k not in ("steps", "epochs", "time", "lag")}
+                self.seconds = [float("nan")] * len(self.steps)
+                self._save()
+        if not self.steps:
+            self._checkpoint()
+        elif self._step not in self.steps and not self.resume:
             self._checkpoint()
         for name, reason in self._probe.unavailable.items():
             warnings.warn(f"gradient through time: probe {name!r} is not available: {reason}", stacklevel=2)
@@ -571,17 +586,22 @@ class GradientThroughTime(keras.callbacks.Callback):
     def _save(self):
         if self.run_dir is None:
             return
-        np.savez(self.run_dir / THROUGH_TIME_NPZ, **self.matrices())
+        matrices = self.matrices()
+        replace_file(self.run_dir / THROUGH_TIME_NPZ, lambda tmp: np.savez(tmp, **matrices))
         fields = ["step", "epoch", "probe", "decay_decades_per_step", "lag_1e6"]
         fields += ["norm_lag0", "norm_max_lag", "log10_ratio"]
-        with open(self.run_dir / THROUGH_TIME_CSV, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            for i, (step, epoch) in enumerate(zip(self.steps, self.epochs)):
-                for name, rows in self.profiles.items():
-                    row = {"step": step, "epoch": epoch, "probe": name, **summarize_profile(rows[i])}
-                    row["lag_1e6"] = "" if row["lag_1e6"] is None else row["lag_1e6"]
-                    writer.writerow(row)
+
+        def write_csv(tmp):
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                for i, (step, epoch) in enumerate(zip(self.steps, self.epochs)):
+                    for name, rows in self.profiles.items():
+                        row = {"step": step, "epoch": epoch, "probe": name, **summarize_profile(rows[i])}
+                        row["lag_1e6"] = "" if row["lag_1e6"] is None else row["lag_1e6"]
+                        writer.writerow(row)
+
+        replace_file(self.run_dir / THROUGH_TIME_CSV, write_csv)
 
 
 

@@ -60,9 +60,14 @@ def read_sweep(folder) -> dict:
     if not path.is_file():
         raise ValueError(f"{folder} holds no {SWEEP_FILE}; point at the folder `python -m training.compare` printed.")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        sweep = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}).") from None
+    if not isinstance(sweep, dict) or not isinstance(sweep.get("runs"), list):
+        raise ValueError(
+            f"{path} is not a sweep (it has no list of runs); point at the folder `python -m training.compare` printed."
+        )
+    return sweep
 
 
 def _json(path):

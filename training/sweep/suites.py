@@ -517,6 +517,17 @@ def filter_models(experiments: list[Experiment], models) -> list[Experiment]:
     if not models:
         return experiments
     wanted = set(models)
+    import zoo
+
+    unknown = sorted(wanted - set(zoo.list_models()))
+    if unknown:
+        raise ValueError(f"Unknown model {unknown[0]!r} in --only-models; the zoo's models are: {', '.join(zoo.list_models())}.")
+    trained = {r.model for e in experiments for r in e.runs}
+    missing = sorted(wanted - trained)
+    if missing:
+        raise ValueError(
+            f"The suite trains no {', '.join(missing)} run; --only-models can choose among: {', '.join(sorted(trained))}."
+        )
     out = []
     for e in experiments:
         runs = [r for r in e.runs if r.model in wanted]
