@@ -413,3 +413,131 @@ def test_bad_inputs_are_one_sentence_and_exit_2(command, arguments, fragment, fo
     assert fragment in err and len(err) < 400, err
     assert "Traceback" not in out + err
     assert sorted(p.name for p in (folders / "runs").iterdir()) == before  # nothing was saved
+
+
+# --------------------------------------------------------------------------- read-only folders, full disks
+
+
+def _mount(*args) -> bool:
+    return subprocess.run(["mount", *map(str, args)], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def read_only():
+    """Make a folder read-only for this process: chmod for a user, a read-only bind mount for root
+    (whom permissions do not stop); skipped where neither works."""
+    undo = []
+
+    def make(path):
+        path = pathlib.Path(path)
+        if os.geteuid() != 0:
+            path.chmod(0o555)
+            undo.append(lambda: path.chmod(0o755))
+        elif _mount("--bind", path, path):
+            undo.append(lambda: subprocess.run(["umount", "-l", str(path)]))
+            if not _mount("-o", "remount,bind,ro", path):
+                pytest.skip("cannot remount a folder read-only here")
+        else:
+            pytest.skip("cannot make a folder read-only for root here (no mount)")
+        return path
+
+    yield make
+    for step in reversed(undo):
+        step()
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Loading a task fails the test: the checks must come first."""
+    import datasets
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the folder was checked")
+
+    monkeypatch.setattr(datasets, "load_task", refuse)
+
+
+def _one_sentence(capfd):
+    out, err = capfd.readouterr()
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in out + err, err
+    return err
+
+
+def test_read_only_folders_are_refused_before_any_data_is_loaded(tmp_path, folders, read_only, no_data, capfd):
+    from training.train import main
+
+    (tmp_path / "ro").mkdir()
+    runs_dir = read_only(tmp_path / "ro")
+    assert main(FAST + ["--saved-models", str(runs_dir)]) == 2
+    assert "is not writable" in _one_sentence(capfd)
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    import shutil
+
+    shutil.copytree(folders / "runs" / "unsafe", shared / "old")
+    read_only(shared)
+    assert main(["--resume", "old", "--saved-models", str(shared)]) == 2
+    assert "The run folder" in _one_sentence(capfd)
+
+
+def test_a_nearly_full_disk_is_refused_before_any_data_is_loaded(tmp_path, no_data, capfd):
+    from training.train import main
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", small):
+        pytest.skip("needs root to mount a 1 MB tmpfs")
+    try:
+        assert main(FAST + ["--saved-models", str(small)]) == 2
+        assert "MB are free" in _one_sentence(capfd)
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
+def _disk_full_at_second_checkpoint(tmp_path, monkeypatch, capfd):
+    """ENOSPC while the second checkpoint is written: one sentence, exit 2, status failed with the step of
+    the first checkpoint, no temporary file; files have the umask's permissions. Returns a function
+    that gives the space back."""
+    from training import load_run
+    from training.core import runs
+    from training.train import main
+
+    real_save, calls = runs.save_model, []
+
+    def save_model(model, path, fault_point=None):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_save(model, path, fault_point)
+
+    monkeypatch.setattr(runs, "save_model", save_model)
+    old_mask = os.umask(0o022)
+    try:
+        code = main(FAST + ["--epochs", "2", "--run-name", "full", "--saved-models", str(tmp_path)])
+    finally:
+        os.umask(old_mask)
+    assert code == 2
+    assert "The disk is full" in _one_sentence(capfd)
+    run = load_run("full", root=tmp_path, load_model=False)
+    assert (run.status, run.step) == ("failed", 2) and "disk is full" in run.metadata["error"]
+    assert not list(tmp_path.rglob(".tmp-*"))
+    for name in ("config.json", "metadata.json", "history.csv", "checkpoint/state.json"):
+        assert (tmp_path / "full" / name).stat().st_mode & 0o777 == 0o644, name
+    assert not (tmp_path / "full" / "run.lock").exists()
+    return lambda: monkeypatch.setattr(runs, "save_model", real_save)
+
+
+def test_disk_full_mid_run_leaves_a_consistent_failed_run(tmp_path, monkeypatch, capfd):
+    _disk_full_at_second_checkpoint(tmp_path, monkeypatch, capfd)
+
+
+@pytest.mark.slow
+def test_a_run_failed_on_a_full_disk_resumes(tmp_path, monkeypatch, capfd):
+    from training import load_run
+    from training.train import main
+
+    _disk_full_at_second_checkpoint(tmp_path, monkeypatch, capfd)()
+    assert main(["--resume", "full", "--saved-models", str(tmp_path)]) == 0
+    run = load_run("full", root=tmp_path, load_model=False)
+    assert (run.status, run.step) == ("finished", 4) and run.metadata["resumes"][0]["previous_status"] == "failed"
