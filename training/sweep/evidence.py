@@ -61,7 +61,8 @@ def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     falling = []
     for row, degenerate in zip(rows, degenerate_flags):
         if degenerate:
-            reasons.append(f"seed {row.get('seed')}: {row.get('degenerate_reason') or 'flagged degenerate'}")
+            reason = row.get("degenerate_reason") or "flagged degenerate"
+            reasons.append(f"seed {row.get('seed')}: {reason}" if len(rows) > 1 else reason)
             continue
         m = measure_row(row, load_examples)
         if m.value is None:
