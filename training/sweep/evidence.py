@@ -11,6 +11,7 @@ read as "no".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from training.sweep import stats
@@ -56,13 +57,16 @@ def measure_row(row: dict, load_examples=None) -> stats.Measure:
 def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     """The seeds of one variant as a `stats.Result`."""
     metric = rows[0].get("metric") or "accuracy"
-    measures, missing, reasons = [], [], []
+    measures, missing, reasons, set_aside = [], [], [], []
     degenerate_flags = [tristate(r.get("degenerate")) for r in rows]
     falling = []
     for row, degenerate in zip(rows, degenerate_flags):
         if degenerate:
             reason = row.get("degenerate_reason") or "flagged degenerate"
             reasons.append(f"seed {row.get('seed')}: {reason}" if len(rows) > 1 else reason)
+            m = measure_row(row, load_examples)
+            if m.value is not None:
+                set_aside.append(m)
             continue
         m = measure_row(row, load_examples)
         if m.value is None:
@@ -80,8 +84,15 @@ def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     chance = next((_finite(r.get("chance")) for r in rows if _finite(r.get("chance")) is not None), None)
     result = stats.Result(label, metric, measures, chance=chance, degenerate=degenerate,
                           degenerate_reason="; ".join(reasons) or None, still_falling=still, missing=missing,
-                          seeds=len(rows))
+                          seeds=len(rows), set_aside=set_aside)
     return result
+
+
+def group_result(group: dict, load_examples=None) -> stats.Result:
+    """The `stats.Result` of a group of `training.sweep.tables.aggregate`, computed once and kept in it."""
+    if "_result" not in group:
+        group["_result"] = result_of(group["label"], group["rows"], load_examples)
+    return group["_result"]
 
 
 def number(v, digits=3) -> str:
@@ -95,12 +106,15 @@ def number(v, digits=3) -> str:
 def interval_text(result: stats.Result, digits=3) -> str:
     """"0.137 [0.098, 0.18]": the value (mean over seeds, or the single run's) and its 95% interval; the
     bracket is left out when no interval can be computed, never drawn as zero width."""
+    if not result.measures and result.set_aside:  # every seed degenerate: its number, marked
+        shown = dataclasses.replace(result, measures=result.set_aside, set_aside=[])
+        return interval_text(shown, digits) + " (degenerate)"
     s = result.summary
     if s["value"] is None:
         return "–"
     text = number(s["value"], digits)
     if s["low"] is not None and s["high"] is not None:
-        text += f" [{number(s['low'], digits)}, {number(s['high'], digits)}]"
+        text += f" [{number(s['low'], 2)}, {number(s['high'], 2)}]"
     if len(result.measures) < result.seeds:
         text += f" ({len(result.measures)} of {result.seeds} seeds)"
     return text
@@ -133,7 +147,8 @@ def flags(result: stats.Result) -> list[str]:
         out.append("some seeds degenerate")
     if result.missing and not result.measures:
         out.append("no result")
-    position = stats.chance_position(result) if result.measures else None
+    shown = result if result.measures else dataclasses.replace(result, measures=result.set_aside)
+    position = stats.chance_position(shown) if shown.measures else None
     if position == "at":
         out.append("at chance")
     elif position == "below":

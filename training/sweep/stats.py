@@ -417,6 +417,7 @@ class Result:
         degenerate: True/False/None (unknown) over the seeds; degenerate_reason in words.
         still_falling: True when some kept seed's loss was still falling at the end, None when unknown.
         missing: seeds with no test value (failed, diverged, interrupted); reasons in words.
+        seeds: planned seeds; set_aside: the measures of degenerate seeds (shown, never compared).
     """
 
     label: str
@@ -428,6 +429,7 @@ class Result:
     still_falling: bool | None = None
     missing: list = dataclasses.field(default_factory=list)
     seeds: int = 1
+    set_aside: list = dataclasses.field(default_factory=list)  # measures of the degenerate seeds
 
     @property
     def higher_is_better(self) -> bool:
