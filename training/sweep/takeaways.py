@@ -37,10 +37,7 @@ class Takeaway:
 
 
 def result(group, load_examples=None) -> stats.Result:
-    """The group's `stats.Result`, computed once."""
-    if "_result" not in group:
-        group["_result"] = evidence.result_of(group["label"], group["rows"], load_examples)
-    return group["_result"]
+    return evidence.group_result(group, load_examples)
 
 
 def _value(group, load=None):
@@ -65,7 +62,8 @@ def _power(log10_value) -> str:
     """10^-4.4 as a student reads it: "4e-5"; 10^-0.3 as "0.5"."""
     value = 10 ** log10_value
     if 0.01 <= value < 100:
-        return f"{value:.2g}"
+        text = f"{value:.2g}"
+        return text if "." in text or "e" in text else text + ".0"
     return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
@@ -96,12 +94,13 @@ def vanishing(groups, load=None) -> Takeaway:
                         "This sweep holds no gradient-through-time profiles, so how the gradient fell with the "
                         "lag cannot be shown; the table gives the test accuracies only.")
     gap = _gap(have[0])
+    where = f", {gap} distractors before the query" if gap is not None else ""
     ordered = sorted(have, key=lambda g: _mean(g, "tt_log10_ratio_init"))
     worst, best = ordered[0], ordered[-1]
-    parts = [f"At initialisation, the gradient of the loss with respect to the key (the first input, "
-             f"{str(gap) + ' ' if gap is not None else ''}steps back) was {_power(_mean(best, 'tt_log10_ratio_init'))} "
-             f"of its value at the last input for {best['label']} ({best['initialization']}) and "
-             f"{_power(_mean(worst, 'tt_log10_ratio_init'))} for {worst['label']} ({worst['initialization']})."]
+    parts = [f"At initialisation, the gradient of the loss with respect to the key (the first input{where}) "
+             f"was {_power(_mean(best, 'tt_log10_ratio_init'))} "
+             f"times its value at the last input for {best['label']} ({best['initialization']}) and "
+             f"{_power(_mean(worst, 'tt_log10_ratio_init'))} times for {worst['label']} ({worst['initialization']})."]
     if _mean(worst, "tt_log10_ratio_init") < -3:
         parts.append("Backpropagation multiplies the gradient by one recurrent Jacobian per step; when their norms "
                      "stay below 1 the product shrinks geometrically with the gap, so the optimizer barely "
@@ -120,8 +119,8 @@ def vanishing(groups, load=None) -> Takeaway:
         high_fail = max(_mean(g, "tt_log10_ratio_init") for g in failed)
         if low_win > high_fail:
             parts.append(f"It decided the outcome: every variant that learned recall ({len(learned)}: "
-                         f"{_list(g['label'] for g in learned)}) started with at least {_power(low_win)} of the "
-                         f"gradient at the key, every variant that stayed at chance ({len(failed)}) with at most "
+                         f"{_list(g['label'] for g in learned)}) started with at least {_power(low_win)} times the "
+                         f"last token's gradient at the key, every variant that stayed at chance ({len(failed)}) with at most "
                          f"{_power(high_fail)}.")
         else:
             parts.append(f"It did not decide the outcome alone: the {len(learned)} variants that learned started "
@@ -250,10 +249,15 @@ def unidirectional(groups, load=None) -> Takeaway:
     for direction, mine in by_direction.items():
         values = [_value(g, load) for g in mine]
         positions = [stats.chance_position(result(g, load)) for g in mine]
-        at = sum(p == "at" for p in positions)
-        above = sum(p == "above" for p in positions)
-        parts.append(f"Models that are {direction}: test accuracy {_n(min(values))} to {_n(max(values))}, "
-                     f"{above} of {len(mine)} above chance and {at} at chance.")
+        name = {"causal": "Causal models", "sees the future": "Models that see the future"}.get(
+            direction, f"Models that are {direction}")
+        text = f"{name}: test accuracy {_n(min(values))} to {_n(max(values))}"
+        if None in positions:
+            text += " (whether that differs from chance cannot be tested: the sweep did not record the test size)."
+        else:
+            text += (f", {sum(p == 'above' for p in positions)} of {len(mine)} significantly above chance and "
+                     f"{sum(p == 'at' for p in positions)} at chance.")
+        parts.append(text)
     causal = by_direction.get("causal", [])
     seeing = by_direction.get("sees the future", [])
     if causal and seeing and all(stats.chance_position(result(g, load)) == "at" for g in causal) and \
@@ -306,5 +310,33 @@ def char_lm(groups, load=None) -> Takeaway:
     return Takeaway("Real text: how far below the counting baselines a recurrent model gets", " ".join(parts))
 
 
+# ---------------------------------------------------------------------------------------- grids
+def grid(groups, load=None) -> Takeaway:
+    """A grid of models x tasks: per task, the best model and whether it is significantly ahead."""
+    parts = []
+    for key in dict.fromkeys((g["task"], g.get("task_values") or "") for g in groups):
+        mine = [g for g in groups if (g["task"], g.get("task_values") or "") == key and result(g, load).measures]
+        if not mine:
+            continue
+        where = " ".join(k for k in key if k)
+        higher = result(mine[0], load).higher_is_better
+        ordered = sorted(mine, key=lambda g: _value(g, load), reverse=higher)
+        best = ordered[0]
+        text = f"On {where} the best was {best['label']} ({_with_interval(best, load)})"
+        if len(ordered) > 1:
+            verdict = stats.compare(result(best, load), result(ordered[1], load))
+            if verdict.kind == "beat":
+                text += f", significantly ahead of {ordered[1]['label']} ({verdict.test.words()})"
+            elif verdict.kind == "both at chance":
+                text += ", but it and the next are both at chance"
+            else:
+                text += f"; against {ordered[1]['label']}: {verdict.kind}"
+        positions = [stats.chance_position(result(g, load)) for g in mine]
+        if None not in positions:
+            text += f"; {positions.count('above')} of {len(mine)} models did significantly better than chance"
+        parts.append(text + ".")
+    return Takeaway("Grid: which model did best on each task", " ".join(parts) or "No run of this grid finished.")
+
+
 TAKEAWAYS = {"through_time": vanishing, "exploding": exploding, "long_term": long_term,
-             "unidirectional": unidirectional, "char_lm": char_lm}
+             "unidirectional": unidirectional, "char_lm": char_lm, "grid": grid}
