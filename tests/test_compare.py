@@ -46,20 +46,22 @@ def test_tiny_sweep_writes_every_run_and_a_self_contained_report(tiny_sweep):
         assert (run.path / "gradients.csv").is_file()
 
     html = (report_dir / "report.html").read_text()
-    for section in ("How to rerun", "1. Grid: simple_rnn, lstm on recall, adding", "Summary",
-                    "What the numbers show", "Every run"):
+    for section in ("How to rerun", "1. Grid: simple_rnn, lstm on recall, adding", "Summary", "Contents",
+                    "What the numbers show", "Every run", "<strong>Initializations</strong>"):
         assert section in html, section
     images = re.findall(r'<img [^>]*src="([^"]+)"', html)
     assert len(images) >= 3 and all(src.startswith("data:image/png;base64,") for src in images)
     assert "http://" not in html and "https://" not in html  # opens offline
     pngs = sorted(report_dir.glob("*.png"))
-    assert len(pngs) == len(images) and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    # every figure embedded; the summary at the top repeats each experiment's headline figure
+    assert len(pngs) == len(set(images)) and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
     results = json.loads((report_dir / "results.json").read_text())
     assert {r["id"] for r in results["runs"]} == ids
     assert results["sweep"]["command"].startswith("python -m training.compare --models simple_rnn,lstm")
     table = results["experiments"][0]["table"]
-    assert table["columns"][:2] == ["Model", "Initialization"] and len(table["rows"]) == 4
+    assert table["columns"][:2] == ["Model", "Task"] and len(table["rows"]) == 4
+    assert "Test [95% CI]" in table["columns"] and "Initialization" not in table["columns"]  # in a legend
     frame = pd.read_csv(report_dir / "results.csv")
     assert len(frame) == 4 and set(frame["id"]) == ids
     recall = frame[frame["task"] == "recall"]
