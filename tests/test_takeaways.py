@@ -8,7 +8,7 @@ from training.sweep import takeaways
 
 def group(label, model, setting="default", acc=0.5, n=1000, seeds=1, init="Keras defaults", **extra):
     task_params = json.dumps({"gap": extra.pop("gap", 30), "eval_size": n})
-    row_fields = {k: extra.pop(k) for k in list(extra) if k.startswith(("tt_", "grad_", "theory_", "baseline_",
+    row_fields = {k: extra.pop(k) for k in list(extra) if k.startswith(("tt_", "key_", "grad_", "theory_", "baseline_",
                                                                          "degenerate", "loss_still", "diverged"))}
     rows = []
     for s in range(seeds):
@@ -17,15 +17,15 @@ def group(label, model, setting="default", acc=0.5, n=1000, seeds=1, init="Keras
                      "n_eval_tokens": n, "test_correct": round(a * n) if extra.get("metric", "accuracy") == "accuracy"
                      else None, "chance": extra.get("chance", 0.125), "status": extra.get("status", "finished"),
                      "task_params": task_params, **row_fields})
-    return {"label": label, "model": model, "setting": setting, "initialization": init, "task": extra.get("task", "recall"),
-            "gain": extra.get("gain"), "clip": extra.get("clip"), "kernel": extra.get("kernel"),
+    return {"label": label, "model": model, "setting": setting, "initialization": init,
+            "task": extra.get("task", "recall"), "gain": extra.get("gain"), "clip": extra.get("clip"), "kernel": extra.get("kernel"),
             "direction": extra.get("direction"), "rows": rows}
 
 
 def test_vanishing_ties_the_gradient_at_the_key_to_the_outcome():
-    groups = [group("simple_rnn", "simple_rnn", acc=0.97, tt_log10_ratio_init=-0.3),
-              group("simple_rnn [gain_0.5]", "simple_rnn", "gain_0.5", acc=0.12, tt_log10_ratio_init=-6.0),
-              group("lstm", "lstm", acc=0.13, tt_log10_ratio_init=-4.4)]
+    groups = [group("simple_rnn", "simple_rnn", acc=0.97, key_gradient_decades=-0.3),
+              group("simple_rnn [gain_0.5]", "simple_rnn", "gain_0.5", acc=0.12, key_gradient_decades=-6.0),
+              group("lstm", "lstm", acc=0.13, key_gradient_decades=-4.4)]
     t = takeaways.vanishing(groups)
     assert "vanishes" in t.text and "It decided the outcome" in t.text
     assert "1e-6" in t.text and "simple_rnn [gain_0.5]" in t.text  # names the worst and its number
@@ -33,15 +33,15 @@ def test_vanishing_ties_the_gradient_at_the_key_to_the_outcome():
 
 
 def test_vanishing_says_so_when_the_gradient_does_not_separate_winners():
-    groups = [group("a", "simple_rnn", acc=0.97, tt_log10_ratio_init=-5.0),
-              group("b", "lstm", acc=0.12, tt_log10_ratio_init=-1.0)]
+    groups = [group("a", "simple_rnn", acc=0.97, key_gradient_decades=-5.0),
+              group("b", "lstm", acc=0.12, key_gradient_decades=-1.0)]
     t = takeaways.vanishing(groups)
     assert "did not decide the outcome alone" in t.text
 
 
 def test_vanishing_without_a_vanished_gradient_does_not_claim_one():
-    groups = [group("a", "simple_rnn", acc=0.97, tt_log10_ratio_init=-0.2),
-              group("b", "lstm", acc=0.95, tt_log10_ratio_init=-0.5)]
+    groups = [group("a", "simple_rnn", acc=0.97, key_gradient_decades=-0.2),
+              group("b", "lstm", acc=0.95, key_gradient_decades=-0.5)]
     assert "vanishes" not in takeaways.vanishing(groups).text
 
 

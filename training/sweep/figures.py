@@ -190,8 +190,8 @@ def key_gradient_against_accuracy(folder, rows, path):
     interval, the chance range shaded."""
     points = []
     for label, g in _by_label(rows).items():
-        x = [r["tt_log10_ratio_init"] for r in g if isinstance(r.get("tt_log10_ratio_init"), (int, float))
-             and math.isfinite(r["tt_log10_ratio_init"])]
+        x = [r["key_gradient_decades"] for r in g if isinstance(r.get("key_gradient_decades"), (int, float))
+             and math.isfinite(r["key_gradient_decades"])]
         if not x:
             continue
         value, low, high = _interval(_result(folder, g))
@@ -441,7 +441,9 @@ def metric_bars(rows, path, title, group_key=None, group_names=None, folder=None
     ax.set_yticks(y, [label for label, _ in groups], fontsize=8)
     ax.set_xlabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
     seeds = max(len(g) for _, g in groups)
-    ax.set_title(title + (f" (mean, 95% CI over {seeds} seeds)" if seeds > 1 else " (95% interval over the test set)"),
+    measured = any(_interval(_result(folder, g))[1] is not None for _, g in groups)
+    ax.set_title(title + (" (no interval: the runs stored no per-example data)" if not measured else
+                          f" (mean, 95% CI over {seeds} seeds)" if seeds > 1 else " (95% interval over the test set)"),
                  fontsize=10)
     ax.grid(True, axis="x", alpha=0.3)
     axes.legend_outside(ax)
@@ -455,16 +457,15 @@ def validation_curves(folder, rows, path, title):
     for text, the n-gram baselines the runs stored. With few evaluations the points are marked and the
     title says how many."""
     metric = rows[0]["metric"] if rows else None
-    column = f"val_{metric}"
     styles = _style_map(rows)
     fig, ax = plt.subplots(figsize=(8.5, 4.6))
     drawn, points = False, []
     for label, group in _by_label(rows).items():
         curves = []
         for row in group:
-            frame = results.learning_curve(folder, row)
-            if frame is not None and column in frame and "step" in frame:
-                curves.append(frame[["step", column]].dropna())
+            frame = _validation_column(results.learning_curve(folder, row), metric)
+            if frame is not None:
+                curves.append(frame)
         if not curves:
             continue
         drawn = True
@@ -472,7 +473,7 @@ def validation_curves(folder, rows, path, title):
         matrix = np.full((len(curves), len(steps)), np.nan)
         for i, c in enumerate(curves):
             index = {s: k for k, s in enumerate(steps)}
-            for s, v in zip(c["step"], c[column]):
+            for s, v in zip(c["step"], c["value"]):
                 matrix[i, index[s]] = v
         points.append(len(steps))
         axes.band(ax, steps, matrix, color=color(group[0]["model"]), label=label,
@@ -484,7 +485,9 @@ def validation_curves(folder, rows, path, title):
     if chance:
         _chance_line(ax, chance[0], "unigram" if metric == "bits_per_char" else "chance")
     for name in ("bigram", "trigram", "4gram"):
-        values_ = [r.get(f"baseline_{name}") for r in rows if isinstance(r.get(f"baseline_{name}"), (int, float))]
+        # the curves are validation numbers: the baselines scored on the validation split where stored
+        values_ = [r.get(f"baseline_val_{name}", r.get(f"baseline_{name}")) for r in rows]
+        values_ = [v for v in values_ if isinstance(v, (int, float)) and math.isfinite(v)]
         if values_:
             axes.baseline(ax, values_[0], name, color="0.55", linestyle=":")
     ax.set_xlabel("training step")
@@ -498,6 +501,22 @@ def validation_curves(folder, rows, path, title):
     ax.grid(True, alpha=0.3)
     axes.legend_outside(ax)
     return _save(fig, path)
+
+
+def _validation_column(frame, metric):
+    """{step, value} of the validation metric in a learning curve: `val_<metric>`, else the validation loss
+    in the metric's unit (curve.csv stores `val_loss`: nats, or the MSE of a regression); None if absent."""
+    if frame is None or "step" not in frame:
+        return None
+    column = f"val_{metric}"
+    if column in frame:
+        values = frame[column]
+    elif "val_loss" in frame and metric in ("mse", "nll", "bits_per_char"):
+        values = frame["val_loss"] / (results.LN2 if metric == "bits_per_char" else 1.0)
+    else:
+        return None
+    out = frame[["step"]].assign(value=values).dropna()
+    return out if len(out) else None
 
 
 # ---------------------------------------------------------------------------- the figures of a kind

@@ -123,6 +123,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         "clip": extra.get("clip"),
         "kernel": extra.get("kernel"),
         "direction": extra.get("direction"),
+        "group": extra.get("group"),  # the sub-question a run answers inside its experiment (newer sweeps)
         "steps": config["epochs"] * config["steps_per_epoch"],
         "batch_size": config["batch_size"],
         "optimizer": config["optimizer"],
@@ -177,7 +178,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
 STATISTICS_COLUMNS = ("n_eval", "n_eval_tokens", "test_correct", "eval_set", "examples_file", "degenerate",
                       "degenerate_reason", "hidden_state_norm_max", "zero_gradient_from_step", "loss_still_falling",
                       "solved", "steps_to_solve", "solve_threshold", "learning_curve", "curve_points",
-                      "theory_jacobian_norm", "theory_predicted_decay")
+                      "theory_jacobian_norm", "theory_predicted_decay", "key_gradient_decades")
 TEST_EXAMPLES_NPZ = "test_examples.npz"
 SOLVE_ACCURACY = 0.9  # the first evaluation at or above this accuracy is "steps to solve"
 SATURATED = 10.0  # a classification test loss this many times the chance loss: a saturated softmax
@@ -204,9 +205,13 @@ def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: dict
         if isinstance(n, int) and n > 0:
             out["n_eval"] = out["n_eval_tokens"] = n
             out["test_correct"] = int(round(row["test_accuracy"] * n))
-    for name, nats in (meta.get("baselines") or {}).items():
-        if isinstance(nats, (int, float)) and not isinstance(nats, bool):
-            out[f"baseline_{name}"] = chance_of(metric, float(nats), None) if metric != "accuracy" else None
+    baselines = meta.get("baselines") or {}
+    for prefix, found in (("baseline_", baselines), ("baseline_val_", baselines.get("validation") or {})):
+        for name, nats in found.items():
+            if isinstance(nats, (int, float)) and not isinstance(nats, bool) and metric != "accuracy":
+                out[f"{prefix}{name}"] = chance_of(metric, float(nats), None)
+    at_key = meta.get("gradient_at_key") or {}
+    out["key_gradient_decades"] = _float(at_key.get("decades")) if at_key else row.get("tt_log10_ratio_init")
     hidden = meta.get("hidden_state_norm")
     if isinstance(hidden, dict):
         out["hidden_state_norm_max"] = _float(hidden.get("max"))

@@ -28,7 +28,7 @@ def aggregate(rows, keys=("label", "task", "task_values")) -> list[dict]:
         key = tuple(row.get(k) for k in keys)
         g = groups.setdefault(key, {**{k: row.get(k) for k in ("label", "model", "setting", "initialization",
                                                                    "task", "task_values", "metric", "gain", "clip",
-                                                                   "kernel", "direction", "experiment")},
+                                                                   "kernel", "direction", "group", "experiment")},
                                     "rows": [], "seeds": []})
         g["rows"].append(row)
         g["seeds"].append(row["seed"])
@@ -151,7 +151,7 @@ def table_spec(kind: str, groups) -> list[tuple[str, callable]]:
             ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
             ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
             ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
-            ("Key gradient at init", lambda g: _power_cell(g, "tt_log10_ratio_init")),
+            ("Key gradient at init", lambda g: _power_cell(g, "key_gradient_decades")),
             ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
         ] + test + chance + _tail()
     if kind == "exploding":
@@ -220,8 +220,12 @@ def make_table(kind, groups) -> dict:
     """{"columns", "rows", "align", "notes"}: `align` is "right" for the numeric columns; `notes` say how
     the intervals were made, the shared chance value and which checks this sweep could not make."""
     spec = table_spec(kind, groups)
+    if any(g.get("group") for g in groups):  # sub-questions of the experiment, in their order
+        spec = [("Question", lambda g: g.get("group") or "–")] + spec
+        order = list(dict.fromkeys(g.get("group") for g in groups))
+        groups = sorted(groups, key=lambda g: order.index(g.get("group")))
     rows = [[fn(g) for _, fn in spec] for g in groups]
-    align = ["left" if h in ("Model", "Task", "Metric", "Flags", "Sees the future") else "right"
+    align = ["left" if h in ("Question", "Model", "Task", "Metric", "Flags", "Sees the future") else "right"
              for h, _ in spec]
     return {"columns": [h for h, _ in spec], "rows": rows, "align": align, "notes": table_notes(groups)}
 

@@ -88,20 +88,20 @@ def _learned(group, load=None) -> bool | None:
 
 # ------------------------------------------------------------------------------------ vanishing
 def vanishing(groups, load=None) -> Takeaway:
-    have = [g for g in groups if _mean(g, "tt_log10_ratio_init") is not None and result(g, load).measures]
+    have = [g for g in groups if _mean(g, "key_gradient_decades") is not None and result(g, load).measures]
     if not have:
         return Takeaway("Vanishing gradients: no gradient-through-time records in this sweep",
                         "This sweep holds no gradient-through-time profiles, so how the gradient fell with the "
                         "lag cannot be shown; the table gives the test accuracies only.")
     gap = _gap(have[0])
     where = f", {gap} distractors before the query" if gap is not None else ""
-    ordered = sorted(have, key=lambda g: _mean(g, "tt_log10_ratio_init"))
+    ordered = sorted(have, key=lambda g: _mean(g, "key_gradient_decades"))
     worst, best = ordered[0], ordered[-1]
     parts = [f"At initialisation, the gradient of the loss with respect to the key (the first input{where}) "
-             f"was {_power(_mean(best, 'tt_log10_ratio_init'))} "
+             f"was {_power(_mean(best, 'key_gradient_decades'))} "
              f"times its value at the last input for {best['label']} ({best['initialization']}) and "
-             f"{_power(_mean(worst, 'tt_log10_ratio_init'))} times for {worst['label']} ({worst['initialization']})."]
-    if _mean(worst, "tt_log10_ratio_init") < -3:
+             f"{_power(_mean(worst, 'key_gradient_decades'))} times for {worst['label']} ({worst['initialization']})."]
+    if _mean(worst, "key_gradient_decades") < -3:
         parts.append("Backpropagation multiplies the gradient by one recurrent Jacobian per step; when their norms "
                      "stay below 1 the product shrinks geometrically with the gap, so the optimizer barely "
                      "sees the key: the gradient vanishes.")
@@ -115,13 +115,13 @@ def vanishing(groups, load=None) -> Takeaway:
     learned = [g for g in have if _learned(g, load)]
     failed = [g for g in have if _learned(g, load) is False]
     if learned and failed:
-        low_win = min(_mean(g, "tt_log10_ratio_init") for g in learned)
-        high_fail = max(_mean(g, "tt_log10_ratio_init") for g in failed)
+        low_win = min(_mean(g, "key_gradient_decades") for g in learned)
+        high_fail = max(_mean(g, "key_gradient_decades") for g in failed)
         if low_win > high_fail:
             parts.append(f"It decided the outcome: every variant that learned recall ({len(learned)}: "
                          f"{_list(g['label'] for g in learned)}) started with at least {_power(low_win)} times the "
-                         f"last token's gradient at the key, every variant that stayed at chance ({len(failed)}) with at most "
-                         f"{_power(high_fail)}.")
+                         f"last token's gradient at the key, every variant that stayed at chance ({len(failed)}) "
+                         f"with at most {_power(high_fail)}.")
         else:
             parts.append(f"It did not decide the outcome alone: the {len(learned)} variants that learned started "
                          f"with as little as {_power(low_win)} at the key, while some at chance had up to "
