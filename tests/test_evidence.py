@@ -42,7 +42,7 @@ def test_old_rows_are_unknown_not_false():
     assert evidence.interval_text(r) == "0.02"  # no bracket: no interval was computable
     assert evidence.method_words([r]).startswith("one seed [no interval")
     notes = evidence.unknown_checks([r])
-    assert len(notes) == 3 and all("unknown" in n for n in notes)
+    assert len(notes) == 2 and all("unknown" in n for n in notes)
     assert evidence.flags(r) == []  # unknown position: no "at chance" invented
 
 

@@ -169,9 +169,6 @@ def unknown_checks(results: list[stats.Result]) -> list[str]:
         out.append("whether a run is degenerate (saturated or overflowing) is unknown: this sweep did not record it")
     if kept and all(r.still_falling is None for r in kept):
         out.append("whether a loss was still falling at the end is unknown: the learning curves are too short")
-    if kept and all(not m.interval_known for r in kept for m in r.measures):
-        out.append("the interval of each run over its test examples is unknown: this sweep stored no per-example "
-                   "evaluation data")
     return out
 
 

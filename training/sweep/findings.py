@@ -291,9 +291,14 @@ def findings_unidirectional(groups, rows) -> list[str]:
         above = [g["label"] for g in mine if _position(g) == "above"]
         name = {"causal": "Causal models", "sees the future": "Models that see the future"}.get(
             direction, f"Models that are {direction}")
-        out.append(f"{name}: test accuracy {_fmt(min(accs))} to {_fmt(max(accs))} (best {_shown(best)}), chance "
-                   f"{_fmt(chance)}; {len(above)} of {len(mine)} significantly above chance"
-                   + (f" ({', '.join(above)})." if above else "."))
+        text = (f"{name}: test accuracy {_fmt(min(accs))} to {_fmt(max(accs))} (best {_shown(best)}), "
+                f"chance {_fmt(chance)}")
+        if any(_position(g) is None for g in mine):
+            out.append(text + "; whether they differ from chance cannot be tested (the sweep did not record the "
+                       "size of the test set).")
+        else:
+            out.append(text + f"; {len(above)} of {len(mine)} significantly above chance"
+                       + (f" ({', '.join(above)})." if above else "."))
     causal = [g for g in ok if g.get("direction") == "causal"]
     seeing = [g for g in ok if g.get("direction") == "sees the future"]
     if causal and seeing:
