@@ -24,10 +24,10 @@ import re
 import shutil
 
 from training.core.runs import write_json, write_text
-from training.sweep import evidence, markdown, results, takeaways
-from training.sweep.figures import figures
-from training.sweep.findings import FINDINGS, failures, findings_grid
-from training.sweep.tables import aggregate, make_table, number, recall_gap_table
+from training.sweep import evidence, markdown, results
+from training.sweep.findings import failures
+from training.sweep.kinds import get_kind
+from training.sweep.tables import aggregate, make_table, number
 
 REPORT_DIR = "report"
 
@@ -164,11 +164,11 @@ def build_report(folder) -> pathlib.Path:
         groups = aggregate(mine)
         for g in groups:
             evidence.group_result(g, load)
-        take = takeaways.TAKEAWAYS.get(meta["kind"])
+        kind = get_kind(meta["kind"])
         experiments.append({
-            "number": number_, "meta": meta, "rows": mine, "groups": groups,
-            "takeaway": take(groups) if take and mine else None,
-            "figures": figures(meta["kind"], folder, mine, out_dir, meta["key"]),
+            "number": number_, "meta": meta, "rows": mine, "groups": groups, "kind": kind,
+            "takeaway": kind.takeaway(groups) if kind.takeaway and mine else None,
+            "figures": kind.figures(folder, mine, out_dir, meta["key"]),
         })
 
     title = _title(sweep)
@@ -196,9 +196,9 @@ def build_report(folder) -> pathlib.Path:
 
     experiments_out = []
     for e in experiments:
-        meta, groups, mine = e["meta"], e["groups"], e["rows"]
-        table = make_table(meta["kind"], groups)
-        findings = FINDINGS.get(meta["kind"], findings_grid)(groups, mine) + failures(groups)
+        meta, groups, mine, kind = e["meta"], e["groups"], e["rows"], e["kind"]
+        table = make_table(kind.columns(groups), groups)
+        findings = kind.findings(groups, mine) + failures(groups)
         doc.heading(2, f"{e['number']}. {meta['title']}")
         if e["takeaway"]:
             doc.quote(f"**Takeaway.** {e['takeaway'].text}")
@@ -212,15 +212,13 @@ def build_report(folder) -> pathlib.Path:
         doc.bullets(f"`{label}`: {init}" for label, init in dict.fromkeys((g["label"], g["initialization"])
                                                                            for g in groups))
         extra_tables = []
-        if meta["kind"] == "long_term":
-            pivot = recall_gap_table(groups)
-            if pivot:
-                doc.para("Recall test accuracy by gap [95% interval]:")
-                doc.table(pivot)
-                extra_tables.append(pivot)
+        for intro, extra in kind.extra_tables(groups):
+            doc.para(intro)
+            doc.table(extra)
+            extra_tables.append(extra)
         doc.heading(3, "What the numbers show")
         doc.bullets(findings)
-        if meta["kind"] == "char_lm":
+        if kind.samples:
             for g in groups:
                 sample = next((r.get("sample") for r in g["rows"] if r.get("sample")), None)
                 if sample:

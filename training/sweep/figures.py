@@ -10,7 +10,8 @@ axis edge, not a gap; a loss that spans 10^14 gets a log axis; an interval is dr
 measured (over seeds, or over the test examples of one run), never a zero-width bar; lines that would lie
 on top of each other go into small multiples or are offset.
 
-Colours name the architecture and line styles (or markers) the initialization, the same in every figure.
+Colours name the architecture (in the zoo registry's order) and line styles (or markers) the
+initialization, the same in every figure.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+import zoo  # noqa: E402
 from training.sweep import axes, evidence, results, stats  # noqa: E402
 
-ARCHITECTURES = ("simple_rnn", "irnn", "lstm", "gru", "self_attention")
-COLORS = {"simple_rnn": "C0", "irnn": "C1", "lstm": "C2", "gru": "C3", "self_attention": "C4"}
 STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 DPI = 100
@@ -37,11 +37,18 @@ CHANCE_STYLE = dict(color="0.3", linestyle=(0, (4, 3)), linewidth=1.2)
 
 
 def base_model(model: str) -> str:
-    return model.replace("bidirectional_", "")
+    """The architecture of a zoo model (`bidirectional_lstm` -> `lstm`), from the zoo's registry."""
+    try:
+        return zoo.get_model_info(model).architecture
+    except ValueError:  # a model this checkout does not know
+        return model
 
 
 def color(model: str, i: int = 0) -> str:
-    return COLORS.get(base_model(model), f"C{5 + i % 5}")
+    """One colour per architecture, in the order the zoo registers them; C5.. for a model it does not know."""
+    architectures = zoo.architectures()
+    base = base_model(model)
+    return f"C{architectures.index(base) % 10}" if base in architectures else f"C{5 + i % 5}"
 
 
 def _style_map(rows) -> dict:
@@ -520,87 +527,104 @@ def _validation_column(frame, metric):
 
 
 # ---------------------------------------------------------------------------- the figures of a kind
-def figures(kind, folder, rows, out_dir, key) -> list[tuple[pathlib.Path, str]]:
-    """The figures of one experiment of kind `kind`, written to `out_dir` as `<key>_*.png`: (path, caption).
-    The first is the experiment's headline figure (the report's summary shows it)."""
-    made = []
+# Each kind of experiment (training.sweep.kinds) names one of these:
+# (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)]; the first is the
+# experiment's headline figure (the report's summary shows it).
+def _made(*pairs) -> list[tuple[pathlib.Path, str]]:
+    return [(path, caption) for path, caption in pairs if path is not None]
 
-    def add(path, caption):
-        if path is not None:
-            made.append((path, caption))
 
-    if kind == "through_time":
-        add(key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
-            "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
-            "the last input, log axis) against its test accuracy after training, with its 95% interval; the grey "
-            "band is the range a guesser scores.")
-        add(through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
-            "||dL_T/dx_t|| divided by its value at lag 0, against the lag (log axis): dashed at initialisation, "
-            "solid after training. A line that falls steeply means the loss at step T barely depends on early "
-            "inputs; a triangle on the bottom edge marks an exact zero.")
-        add(decay_rates(rows, out_dir / f"{key}_decay.png"),
-            "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
-            "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross).")
-    elif kind == "exploding":
-        add(gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
-            "Global gradient norm at every step before clipping (solid) and after (dotted), log axis; triangles on "
-            "the bottom edge mark steps whose gradient was exactly 0, crosses on the top edge NaN/Inf, a large "
-            "cross the step where a run diverged.")
-        add(step_losses(folder, rows, out_dir / f"{key}_loss.png"),
-            "Training loss at every step with the chance loss; a log axis when the losses span more than three "
-            "decades.")
-        add(metric_bars(rows, out_dir / f"{key}_test.png", "Test metric after training", folder=folder),
-            "Test metric of every setting with its 95% interval; hollow markers are degenerate runs (their number "
-            "is not a learned solution).")
-    elif kind == "long_term":
-        recall = [r for r in rows if r["task"] == "recall"]
-        add(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
-                           "Recall: test accuracy against the gap", "gap (distractors between key and query)",
-                           log_x=True, folder=folder),
-            "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over seeds, "
-            "or over the test set with one seed); the grey band is the range a guesser scores.")
-        for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
-            mine = [r for r in rows if r["task"] == task]
-            words = results.METRIC_WORDS.get(mine[0]["metric"], mine[0]["metric"])
-            add(metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test {words}",
-                            folder=folder),
-                f"{task}: test {words} of every variant with its 95% interval (where the runs stored per-example "
-                "losses), and the baseline of a prediction that ignores the input.")
-        add(validation_curves(folder, recall, out_dir / f"{key}_recall_curves.png",
-                              "Recall: validation accuracy against the training step"),
-            "Learning curves on recall (validation accuracy at every evaluation), with the chance line.")
-    elif kind == "unidirectional":
-        add(metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
-                        group_key="direction", folder=folder),
-            "Test accuracy at the blank with its 95% interval; the marker shape says whether the model sees the "
-            "future (bidirectional, unmasked attention). The grey band is the range a guesser scores.")
-    elif kind == "char_lm":
-        add(validation_curves(folder, rows, out_dir / f"{key}_curves.png",
-                              "Tiny Shakespeare: validation loss against steps"),
-            "Validation bits per character against the training step (nats per character on the left axis), with "
-            "the unigram and, where stored, the n-gram baselines fitted on the training split.")
-        add(metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character",
-                        folder=folder),
-            "Test bits per character of every model with its 95% interval (where the runs stored per-example "
-            "losses).")
-    else:
-        for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
-            mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
-            name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
-            add(metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{' '.join(task_key).strip()}: test",
-                            folder=folder),
-                f"{' '.join(task_key).strip()}: test metric of every model with its 95% interval and the chance line.")
-            add(validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
-                                  f"{' '.join(task_key).strip()}: validation against steps"),
-                f"{' '.join(task_key).strip()}: validation metric against the training step, with the chance line.")
-        for task in dict.fromkeys(r["task"] for r in rows):
-            mine = [r for r in rows if r["task"] == task]
-            swept = _swept_params(mine)
-            for param in swept:
-                add(metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
-                                   f"{task}: test metric against {param}", param, folder=folder),
-                    f"{task}: test metric against {param}, with the chance line where it does not change.")
-    return made
+def through_time_figures(folder, rows, out_dir, key):
+    return _made(
+        (key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
+         "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
+         "the last input, log axis) against its test accuracy after training, with its 95% interval; the grey "
+         "band is the range a guesser scores."),
+        (through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
+         "||dL_T/dx_t|| divided by its value at lag 0, against the lag (log axis): dashed at initialisation, "
+         "solid after training. A line that falls steeply means the loss at step T barely depends on early "
+         "inputs; a triangle on the bottom edge marks an exact zero."),
+        (decay_rates(rows, out_dir / f"{key}_decay.png"),
+         "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
+         "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross)."),
+    )
+
+
+def exploding_figures(folder, rows, out_dir, key):
+    return _made(
+        (gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
+         "Global gradient norm at every step before clipping (solid) and after (dotted), log axis; triangles on "
+         "the bottom edge mark steps whose gradient was exactly 0, crosses on the top edge NaN/Inf, a large "
+         "cross the step where a run diverged."),
+        (step_losses(folder, rows, out_dir / f"{key}_loss.png"),
+         "Training loss at every step with the chance loss; a log axis when the losses span more than three "
+         "decades."),
+        (metric_bars(rows, out_dir / f"{key}_test.png", "Test metric after training", folder=folder),
+         "Test metric of every setting with its 95% interval; hollow markers are degenerate runs (their number "
+         "is not a learned solution)."),
+    )
+
+
+def long_term_figures(folder, rows, out_dir, key):
+    recall = [r for r in rows if r["task"] == "recall"]
+    pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
+                             "Recall: test accuracy against the gap", "gap (distractors between key and query)",
+                             log_x=True, folder=folder),
+              "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over seeds, "
+              "or over the test set with one seed); the grey band is the range a guesser scores.")]
+    for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
+        mine = [r for r in rows if r["task"] == task]
+        words = results.METRIC_WORDS.get(mine[0]["metric"], mine[0]["metric"])
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test {words}",
+                                  folder=folder),
+                      f"{task}: test {words} of every variant with its 95% interval (where the runs stored "
+                      "per-example losses), and the baseline of a prediction that ignores the input."))
+    pairs.append((validation_curves(folder, recall, out_dir / f"{key}_recall_curves.png",
+                                    "Recall: validation accuracy against the training step"),
+                  "Learning curves on recall (validation accuracy at every evaluation), with the chance line."))
+    return _made(*pairs)
+
+
+def unidirectional_figures(folder, rows, out_dir, key):
+    return _made(
+        (metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
+                     group_key="direction", folder=folder),
+         "Test accuracy at the blank with its 95% interval; the marker shape says whether the model sees the "
+         "future (bidirectional, unmasked attention). The grey band is the range a guesser scores."),
+    )
+
+
+def char_lm_figures(folder, rows, out_dir, key):
+    return _made(
+        (validation_curves(folder, rows, out_dir / f"{key}_curves.png",
+                           "Tiny Shakespeare: validation loss against steps"),
+         "Validation bits per character against the training step (nats per character on the left axis), with "
+         "the unigram and, where stored, the n-gram baselines fitted on the training split."),
+        (metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character", folder=folder),
+         "Test bits per character of every model with its 95% interval (where the runs stored per-example "
+         "losses)."),
+    )
+
+
+def grid_figures(folder, rows, out_dir, key):
+    """Per task value: test metric and validation curves; per task: the metric against every swept parameter."""
+    pairs = []
+    for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
+        mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
+        name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
+        words = " ".join(task_key).strip()
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test", folder=folder),
+                      f"{words}: test metric of every model with its 95% interval and the chance line."))
+        pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
+                                        f"{words}: validation against steps"),
+                      f"{words}: validation metric against the training step, with the chance line."))
+    for task in dict.fromkeys(r["task"] for r in rows):
+        mine = [r for r in rows if r["task"] == task]
+        for param in _swept_params(mine):
+            pairs.append((metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
+                                         f"{task}: test metric against {param}", param, folder=folder),
+                          f"{task}: test metric against {param}, with the chance line where it does not change."))
+    return _made(*pairs)
 
 
 def _swept_params(rows) -> list[str]:

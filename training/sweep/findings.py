@@ -1,6 +1,6 @@
 """The generated text of a comparison report ("What the numbers show"): one function per kind of
-experiment, each stating from the numbers of this sweep which run did better, by how much and against
-which baseline. Nothing is written in advance.
+experiment (`training.sweep.kinds` names which), each stating from the numbers of this sweep which run did
+better, by how much and against which baseline. Nothing is written in advance.
 
 A comparison is a verdict of `training.sweep.stats.compare`: "beat" only when the difference is
 significant (the test and its p-value are named), "tie" otherwise; two results at chance are not ranked;
@@ -101,7 +101,7 @@ def findings_through_time(groups, rows) -> list[str]:
                f"({_fmt(mean(fastest, 'tt_decay_init'))} decades/step; "
                f"{_lag_words(fastest, 'tt_lag_1e6_init')}) and slowest for {slowest['label']} "
                f"({_fmt(mean(slowest, 'tt_decay_init'))} decades/step).")
-    for model in ("simple_rnn", "irnn", "lstm", "gru"):
+    for model in dict.fromkeys(g["model"] for g in have):
         d, c = _find(have, model, "default"), _find(have, model, "glorot")
         if d and c:
             a, b = mean(c, "tt_decay_init"), mean(d, "tt_decay_init")
@@ -359,13 +359,3 @@ def findings_grid(groups, rows) -> list[str]:
         if len(ordered) > 1:
             out.append(_beat_sentence(ordered[0], ordered[1], f"on {where}"))
     return out + flagged(groups)
-
-
-FINDINGS = {
-    "through_time": findings_through_time,
-    "exploding": findings_exploding,
-    "long_term": findings_long_term,
-    "unidirectional": findings_unidirectional,
-    "char_lm": findings_char_lm,
-    "grid": findings_grid,
-}

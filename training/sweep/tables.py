@@ -141,45 +141,60 @@ def shared_chance(groups):
     return values_.pop() if len(values_) == 1 else None
 
 
-def table_spec(kind: str, groups) -> list[tuple[str, callable]]:
-    model = [("Model", lambda g: g["label"])]
-    params = [("Parameters", lambda g: integer_cell(g, "parameters"))]
-    chance = [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, "chance", 3))]
-    test = [(_metric_header(groups), metric_cell)]
-    if kind == "through_time":
-        return model + params + [
-            ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
-            ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
-            ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
-            ("Key gradient at init", lambda g: _power_cell(g, "key_gradient_decades")),
-            ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
-        ] + test + chance + _tail()
-    if kind == "exploding":
-        return [
-            ("Model", lambda g: g["label"]),
-        ] + [
-            ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
-            ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
-            ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
-            ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
-            ("Diverged at step", lambda g: diverged_cell(g)),
-            ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
-            ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
-        ] + test + chance + _tail()
-    if kind == "unidirectional":
-        return model + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
-            + params + test + chance + _tail()
-    if kind == "char_lm":
-        baselines = [name for name in ("bigram", "trigram", "4gram") if any(mean(g, f"baseline_{name}") is not None
-                                                                            for g in groups)]
-        return model + params + [
-            ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
-            ("Test bits/char [95% CI]", metric_cell),
-            ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
-        ] + [(f"{name} bits/char", lambda g, name=name: cell(g, f"baseline_{name}", 3)) for name in baselines] \
-            + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + _tail()
-    # long_term and grid: one row per variant and task value
-    return model + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] + params + [
+# Each kind of experiment (training.sweep.kinds) names one of these: groups -> [(header, cell of a group)].
+_MODEL = [("Model", lambda g: g["label"])]
+_PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
+
+
+def _chance(groups):
+    return [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, "chance", 3))]
+
+
+def _test(groups):
+    return [(_metric_header(groups), metric_cell)]
+
+
+def through_time_columns(groups) -> list[tuple[str, callable]]:
+    return _MODEL + _PARAMETERS + [
+        ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
+        ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
+        ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
+        ("Key gradient at init", lambda g: _power_cell(g, "key_gradient_decades")),
+        ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
+    ] + _test(groups) + _chance(groups) + _tail()
+
+
+def exploding_columns(groups) -> list[tuple[str, callable]]:
+    return _MODEL + [
+        ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
+        ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
+        ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
+        ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
+        ("Diverged at step", lambda g: diverged_cell(g)),
+        ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
+        ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
+    ] + _test(groups) + _chance(groups) + _tail()
+
+
+def unidirectional_columns(groups) -> list[tuple[str, callable]]:
+    return _MODEL + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
+        + _PARAMETERS + _test(groups) + _chance(groups) + _tail()
+
+
+def char_lm_columns(groups) -> list[tuple[str, callable]]:
+    baselines = [name for name in ("bigram", "trigram", "4gram") if any(mean(g, f"baseline_{name}") is not None
+                                                                        for g in groups)]
+    return _MODEL + _PARAMETERS + [
+        ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
+        ("Test bits/char [95% CI]", metric_cell),
+        ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
+    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, f"baseline_{name}", 3)) for name in baselines] \
+        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + _tail()
+
+
+def variant_task_columns(groups) -> list[tuple[str, callable]]:
+    """One row per variant and task value, each with its own metric (long_term and grids)."""
+    return _MODEL + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] + _PARAMETERS + [
         ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
         ("Test [95% CI]", metric_cell),
         ("Steps to solve", steps_to_solve_cell),
@@ -216,10 +231,11 @@ def diverged_cell(group):
     return ", ".join("no" if s is None else str(s) for s in steps)
 
 
-def make_table(kind, groups) -> dict:
-    """{"columns", "rows", "align", "notes"}: `align` is "right" for the numeric columns; `notes` say how
-    the intervals were made, the shared chance value and which checks this sweep could not make."""
-    spec = table_spec(kind, groups)
+def make_table(columns, groups) -> dict:
+    """{"columns", "rows", "align", "notes"} from `columns` = [(header, cell function)]: `align` is "right"
+    for the numeric columns; `notes` say how the intervals were made, the shared chance value and which
+    checks this sweep could not make."""
+    spec = list(columns)
     if any(g.get("group") for g in groups):  # sub-questions of the experiment, in their order
         spec = [("Question", lambda g: g.get("group") or "–")] + spec
         order = list(dict.fromkeys(g.get("group") for g in groups))
@@ -253,6 +269,12 @@ def _chance_range(groups, chance) -> str:
 def group_gap(group):
     """The recall gap of a group's runs."""
     return json.loads(group["rows"][0]["task_params"]).get("gap")
+
+
+def recall_gap_tables(groups) -> list[tuple[str, dict]]:
+    """The long-term experiment's second table, with its introduction (none with fewer than two gaps)."""
+    table = recall_gap_table(groups)
+    return [("Recall test accuracy by gap [95% interval]:", table)] if table else []
 
 
 def recall_gap_table(groups) -> dict | None:

@@ -1,6 +1,6 @@
 """The one-paragraph takeaway that opens each experiment of a report: what happened, tied to why.
 
-Each function takes the experiment's groups (one per variant and task value, as
+Each function (named by its kind in `training.sweep.kinds`) takes the experiment's groups (one per variant and task value, as
 `training.sweep.tables.aggregate` makes them: label, model, setting, initialization, gain, clip,
 direction, task, rows ...) and returns `Takeaway(headline, text)`. Every number in the text comes from
 the rows; the mechanism sentences are conditional on what the numbers show (a sentence about vanishing
@@ -338,5 +338,3 @@ def grid(groups, load=None) -> Takeaway:
     return Takeaway("Grid: which model did best on each task", " ".join(parts) or "No run of this grid finished.")
 
 
-TAKEAWAYS = {"through_time": vanishing, "exploding": exploding, "long_term": long_term,
-             "unidirectional": unidirectional, "char_lm": char_lm, "grid": grid}
