@@ -1,11 +1,11 @@
 """The one-paragraph takeaway that opens each experiment of a report: what happened, tied to why.
 
-Each function (named by its kind in `training.sweep.kinds`) takes the experiment's groups (one per variant and task value, as
-`training.sweep.tables.aggregate` makes them: label, model, setting, initialization, gain, clip,
-direction, task, rows ...) and returns `Takeaway(headline, text)`. Every number in the text comes from
-the rows; the mechanism sentences are conditional on what the numbers show (a sentence about vanishing
-is written only when some variant's gradient did vanish). Comparisons go through
-`training.sweep.stats.compare`, so "beat" means a significant difference under a named test.
+Each function (named by its kind in `training.sweep.kinds`) takes the experiment's groups (one per
+variant and task value, as `training.sweep.tables.aggregate` makes them: label, model, setting,
+initialization, gain, clip, direction, task, rows ...) and returns `Takeaway(headline, text)`. Every
+number in the text comes from the rows; the mechanism sentences are conditional on what the numbers show
+(a sentence about vanishing is written only when some variant's gradient did vanish). Comparisons go
+through `training.sweep.stats.compare`, so "beat" means a significant difference under a named test.
 
 The mechanisms, in one line each (Bengio et al., 1994; Pascanu et al., 2013; Hochreiter & Schmidhuber,
 1997; Tallec & Ollivier, 2018):
