@@ -113,7 +113,8 @@ def write_examples(path, result: dict) -> dict:
 class LearningCurve(keras.callbacks.Callback):
     """Validation loss and metric on a fixed subset of the validation split, before training and every
     `every` steps (and at the last step), kept in `rows` ({"step", "val_loss", "val_<metric>", "loss"}:
-    `loss` is the mean training loss since the previous point).
+    `loss` is the mean training loss of the steps since the previous point, present only when the
+    step losses are recorded (`step_loss` in the batch logs, from GradientRecorder)).
 
     Args:
         batches: a list of validation batches (inputs, targets[, weights]), materialised once.
@@ -160,7 +161,7 @@ class LearningCurve(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        loss = (logs or {}).get("loss")
+        loss = (logs or {}).get("step_loss")  # this step's loss (GradientRecorder); Keras's "loss" is an epoch mean
         if loss is not None:
             self._train_losses.append(float(loss))
         if self._step % self.every == 0 or self._step == self.total_steps:
@@ -276,6 +277,28 @@ def still_falling(steps, losses) -> dict | None:
     return {"still_falling": falling,
             "rule": "least-squares line over the last 25% of the validation curve drops by > 10% of the total drop "
                     "and > 1% of the final loss"}
+
+
+def read_curve(run_dir) -> list[dict]:
+    """The rows of a run's curve.csv (floats; `step` an int); [] when it has none."""
+    import csv
+    import pathlib
+
+    path = pathlib.Path(run_dir) / CURVE_CSV
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} for row in csv.DictReader(f)]
+    for row in rows:
+        row["step"] = int(row["step"])
+    return rows
+
+
+def solve_record(run_dir, solve: dict) -> dict:
+    """metadata.json's `solve`: {"metric", "threshold", "higher_is_better", "step"} from the run's curve."""
+    rows = read_curve(run_dir)
+    step = solve_step(rows, solve["metric"], solve["threshold"], solve.get("higher_is_better", True)) if rows else None
+    return {**solve, "step": step, "curve_points": len(rows)}
 
 
 def solve_step(rows, key: str, threshold: float, higher_is_better: bool = True) -> int | None:
