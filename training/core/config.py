@@ -36,6 +36,7 @@ class RunConfig:
         through_time_every: record the gradient-through-time profile every N steps (0: at the start
             and after every epoch).
         probe_size: examples in the fixed probe batch of the through-time profile.
+        through_time: record the gradient-through-time profile at all.
         curve_every: a learning-curve point (validation loss and accuracy on `curve_examples` fixed
             examples, `curve.csv`) before training and every N steps; 0: none.
         curve_examples: validation examples behind each curve point.
@@ -71,6 +72,7 @@ class RunConfig:
     per_variable: bool = False
     through_time_every: int = 0
     probe_size: int = 32
+    through_time: bool = True
     curve_every: int = 0
     curve_examples: int = 256
     theory: bool = False

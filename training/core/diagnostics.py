@@ -58,7 +58,7 @@ def _example_sums(outputs, targets, weights, output_kind: str):
     return (nll * mask).sum(axis=1), mask.sum(axis=1).astype(np.int64), (right * mask).sum(axis=1).astype(np.int64)
 
 
-def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None = None) -> dict:
+def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None = None, predict=None) -> dict:
     """Per-example sums over `dataset` and the split's metrics from them.
 
     Args:
@@ -66,13 +66,14 @@ def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None 
         dataset: batches of (inputs, targets[, sample_weights]); positions with weight 0 are not scored.
         output_kind: "per_step", "last_class" or "last_value" (the task spec's `output`).
         max_batches: stop after this many batches.
+        predict: a traced forward function to reuse (`LearningCurve.predict_function()`).
 
     Returns:
         {"loss": (n,) float64 summed loss per example (nats, or squared error), "count": (n,) int64 scored
         positions, "correct": (n,) int64 or None, "metrics": {"loss", "nll" or "mse", "accuracy"?},
         "eval_set": sha1 of the inputs (equal for runs scored on the same examples in the same order)}
     """
-    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    predict = predict or tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     losses, counts, rights = [], [], []
     digest = hashlib.sha1()
     for i, batch in enumerate(dataset):
@@ -134,9 +135,14 @@ class LearningCurve(keras.callbacks.Callback):
         self._train_losses: list[float] = []
         self._predict = None
 
-    def _point(self):
+    def predict_function(self):
+        """The traced forward pass the curve uses (shared with the test evaluation: one trace less)."""
         if self._predict is None:
             self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        return self._predict
+
+    def _point(self):
+        self.predict_function()
         losses, counts, rights = [], [], []
         for batch in self.batches:
             x, y, w = _parts(batch)

@@ -291,7 +291,8 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
     if status == "interrupted":
         return out
     test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
-    result = diagnostics.evaluate_examples(model, test_ds, spec.output)
+    result = diagnostics.evaluate_examples(model, test_ds.unbatch().batch(256), spec.output,
+                                           predict=curve.predict_function() if curve is not None else None)
     out["test"] = derived_metrics(result["metrics"], spec)
     out["test_examples"] = diagnostics.write_examples(pathlib.Path(run_dir) / diagnostics.EXAMPLES_NPZ, result)
     first = next(iter(test_ds.unbatch().batch(256).take(1)))[0].numpy()
@@ -356,6 +357,8 @@ def gradient_callbacks(config, run_dir, spec, data) -> list:
         callbacks.append(
             GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable)
         )
+    if not config.through_time:
+        return callbacks
     batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
     inputs, targets = batch[0].numpy(), batch[1].numpy()
     every_steps = config.through_time_every or None

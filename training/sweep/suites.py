@@ -320,15 +320,16 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
                           sgd=dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05,
                                    gains=[1.0, 2.0], initializers=[None])),
         "long_term": dict(units=32, batch_size=32, learning_rate=3e-3, steps=200, record_gradients=False,
-                          variants=_LONG_QUICK,
+                          through_time=False, variants=_LONG_QUICK,
                           tasks=[("recall", {"gap": 100}, {}), ("adding", {"length": 50}, {}),
                                  ("copy_memory", {"delay": 10, "num_symbols": 5},
                                   {"learning_rate": 1e-2, "units": 64, "steps": 400}),
                                  ("temporal_order", {"length": 60}, {"steps": 400})]),
         "unidirectional": dict(length=20, distance=5, answer_delay=2, units=32, batch_size=32, steps=100,
-                               learning_rate=3e-3, record_gradients=False),
+                               learning_rate=3e-3, record_gradients=False, through_time=False),
         "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
-                        sample_length=200, record_gradients=False, variants=["lstm", "gru"], seeds=[0]),
+                        sample_length=200, record_gradients=False, through_time=False, variants=["lstm", "gru"],
+                        seeds=[0]),
     },
     # A handful of steps on tiny models: checks the whole pipeline in seconds; its numbers mean nothing.
     "smoke": {
@@ -371,7 +372,8 @@ def run_id(experiment: str, variant_label: str, task: str, task_values: dict, se
 
 def _config(model, task, task_params, model_params, seed, run_name, *, units, batch_size, steps, epochs=1,
             learning_rate, optimizer="adam", global_clipnorm=None, validation_steps=None, param_budget=None,
-            through_time_every=0, record_gradients=True, curve_every=None, theory=False, tensorboard=False) -> dict:
+            through_time_every=0, record_gradients=True, curve_every=None, theory=False, tensorboard=False,
+            through_time=True) -> dict:
     if steps % epochs:
         raise ValueError(f"steps ({steps}) must be a multiple of epochs ({epochs}) so every run has the same budget.")
     config = RunConfig(
@@ -391,6 +393,7 @@ def _config(model, task, task_params, model_params, seed, run_name, *, units, ba
         seed=seed,
         record_gradients=record_gradients,
         through_time_every=through_time_every,
+        through_time=through_time,
         curve_every=max(steps // CURVE_POINTS, 1) if curve_every is None else curve_every,
         theory=theory,
         tensorboard=tensorboard,
@@ -595,7 +598,8 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
 
 def _train(s: dict, extra: dict) -> dict:
     """The training settings of a budget entry, as `_config` keywords."""
-    keys = ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps", "record_gradients")
+    keys = ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps", "record_gradients",
+            "through_time")
     return {**{k: s[k] for k in keys if k in s}, **extra}
 
 
@@ -618,7 +622,8 @@ def _settings(s: dict, task: str, task_params: dict, seeds, optimizer="adam") ->
         if key in s:
             out[key] = s[key]
     out["step gradients recorded"] = "yes" if s.get("record_gradients", True) else "no (not plotted here)"
-    out["gradient through time recorded"] = "at the start and after every evaluation"
+    out["gradient through time recorded"] = ("at the start and after every evaluation" if s.get("through_time", True)
+                                             else "no")
     out["learning curve"] = f"{CURVE_POINTS} points (validation subset of 256 examples)"
     return out
 
