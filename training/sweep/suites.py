@@ -36,11 +36,12 @@ import pathlib
 import re
 from typing import Any
 
+import zoo
 from training.core.config import RunConfig
+from training.sweep import kinds
 
 SUITES = ("seed-problems",)
 BUDGETS = ("quick", "standard", "full", "smoke")
-KINDS = ("through_time", "exploding", "long_term", "unidirectional", "char_lm", "grid")
 DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[3] / "shared" / "corpora" / "tiny_shakespeare"
 SAMPLE_PROMPT = "ROMEO:"
 
@@ -97,7 +98,7 @@ class Experiment:
     Args:
         key: short name, also the prefix of its runs' folder names.
         title: section title.
-        kind: how the report reads it, one of `KINDS`.
+        kind: how the report reads it, a name in `training.sweep.kinds`.
         question: what it measures, in one sentence (never its outcome).
         runs: the planned runs.
         settings: the budget in words and numbers (steps, batch, units, optimizer ...).
@@ -117,26 +118,24 @@ class Experiment:
 
 
 # ------------------------------------------------------------------------------- initializations
-_DEFAULT_INIT = {
-    "simple_rnn": "Keras defaults: orthogonal recurrent kernel (gain 1), glorot-uniform input kernel, zero bias",
-    "irnn": "IRNN: identity recurrent kernel, zero bias (Le et al., 2015)",
-    "lstm": "Keras defaults: one orthogonal (units, 4 units) recurrent matrix across the 4 gates (each gate block "
-            "then has spectral norm about 0.5), forget-gate bias 1",
-    "gru": "Keras defaults: one orthogonal (units, 3 units) recurrent matrix across the 3 gates (each gate block "
-           "then has spectral norm about 0.58), all biases 0 (update gate 0.5)",
-    "self_attention": "Keras defaults: glorot-uniform projections, learned position embedding",
-}
 _GATE = {"lstm": ("forget_bias", "forget-gate bias"), "gru": ("update_bias", "update-gate bias")}
 _BIAS_WORDS = {"lstm": "forget-gate bias 1", "gru": "biases 0", "simple_rnn": "zero bias", "irnn": "zero bias"}
 
 
 def _base(model: str) -> str:
-    return model.replace("bidirectional_", "")
+    """The architecture of a zoo model (`bidirectional_lstm` -> `lstm`)."""
+    try:
+        return zoo.get_model_info(model).architecture
+    except ValueError:  # refused with its reason when the plan is checked
+        return model
 
 
 def default_variant(model: str, **extra_params) -> Variant:
-    base = _base(model)
-    words = _DEFAULT_INIT.get(base, "Keras defaults")
+    """The builder's own initialization, in the words the zoo registers it with."""
+    try:
+        words = zoo.get_model_info(model).initialization
+    except ValueError:
+        words = "Keras defaults"
     return Variant(model, "default", words, dict(extra_params))
 
 
@@ -215,7 +214,7 @@ def variant(spec: str, **extra_params) -> Variant:
         return _causal_attention(default_variant(model, **extra_params))
     if setting == "unmasked":
         return dataclasses.replace(default_variant(model, use_causal_mask=False, **extra_params), setting="unmasked",
-                                   initialization=_DEFAULT_INIT["self_attention"] + ", no causal mask")
+                                   initialization=zoo.get_model_info(model).initialization + ", no causal mask")
     raise ValueError(f"Unknown variant {spec!r}.")
 
 
@@ -421,10 +420,6 @@ def _variants(models, levels: dict | str, sequence_length=None, **extra) -> list
         level = levels if isinstance(levels, str) else levels.get(_base(model), "default")
         out += init_variants(model, level, sequence_length, **extra)
     return out
-
-
-def _labels(experiment: Experiment) -> set:
-    return {(r.label, json.dumps(r.task_params, sort_keys=True), r.seed) for r in experiment.runs}
 
 
 def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budget=None) -> list[Experiment]:
@@ -698,10 +693,10 @@ def grid(models, tasks, seeds=(0,), training=None, name="grid", title=None, kind
         training: `GRID_TRAINING_KEYS` settings shared by every run (defaults: `GRID_DEFAULTS`).
         name: experiment key (prefix of the run folders).
         title: section title of the report.
-        kind: how the report shows it (`KINDS`; "grid" fits any task).
+        kind: how the report shows it (a name in `training.sweep.kinds`; "grid" fits any task).
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+    if kind not in kinds.list_kinds():
+        raise ValueError(f"kind must be one of {', '.join(kinds.list_kinds())}, got {kind!r}.")
     training = {**GRID_DEFAULTS, **(training or {})}
     unknown = sorted(set(training) - set(GRID_TRAINING_KEYS))
     if unknown:
