@@ -149,9 +149,6 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         all_callbacks = [*grad_callbacks, guard, *([curve] if curve else []), recorder, *callbacks]
         if not dry_run and config.tensorboard:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
-        if not config.tensorboard:
-            for cb in grad_callbacks:
-                cb.tensorboard_dir, cb.histogram_every_n_steps = None, 0
         theory = _theory(model, data, config) if config.theory and not resume else None
 
         if not resume and not dry_run:
@@ -353,9 +350,11 @@ def gradient_callbacks(config, run_dir, spec, data) -> list:
     from training.instruments import GradientRecorder, GradientThroughTime
 
     callbacks = []
+    board = {} if config.tensorboard else {"tensorboard_dir": ""}  # "": no TensorBoard (None: the default folder)
     if config.record_gradients:
         callbacks.append(
-            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable)
+            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable,
+                             **board)
         )
     if not config.through_time:
         return callbacks
@@ -363,7 +362,8 @@ def gradient_callbacks(config, run_dir, spec, data) -> list:
     inputs, targets = batch[0].numpy(), batch[1].numpy()
     every_steps = config.through_time_every or None
     callbacks.append(
-        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps, every_n_epochs=None if every_steps else 1)
+        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps,
+                            every_n_epochs=None if every_steps else 1, **board)
     )
     return callbacks
 
