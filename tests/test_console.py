@@ -40,7 +40,7 @@ def test_fit_prints_one_line_per_epoch_and_keeps_every_log():
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     x, y = np.zeros((8, 3), "float32"), np.zeros((8,), "int32")
     model.fit(x, y, batch_size=4, epochs=3, validation_data=(x, y), verbose=0,
-              callbacks=[Extra(), EpochLine(3, 2, stream=stream), Spy()])
+              callbacks=[Extra(), EpochLine(stream=stream), Spy()])
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3  loss ") and "val loss" in lines[0]
     assert "grad norm 2" in lines[-1] and "ETA" not in lines[-1]

@@ -48,12 +48,12 @@ class EpochLine(keras.callbacks.Callback):
     that their numbers are there when it prints.
 
     Args:
-        epochs: the epoch `fit` stops at (epochs of the whole run, also when resumed).
-        steps_per_epoch: training steps per epoch, for the bar.
+        epochs: the epoch `fit` stops at (default: the `epochs` given to `fit`).
+        steps_per_epoch: training steps per epoch, for the bar (default: `fit`'s `steps_per_epoch`).
         stream: where to write (stdout).
     """
 
-    def __init__(self, epochs: int, steps_per_epoch: int, stream=None):
+    def __init__(self, epochs: int | None = None, steps_per_epoch: int | None = None, stream=None):
         super().__init__()
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
@@ -68,6 +68,9 @@ class EpochLine(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------------------------- keras hooks
     def on_train_begin(self, logs=None):
+        params = getattr(self, "params", None) or {}
+        self.epochs = self.epochs or params.get("epochs") or 1
+        self.steps_per_epoch = self.steps_per_epoch or params.get("steps") or 1
         self._start = time.perf_counter()
         self._first_epoch = None
 

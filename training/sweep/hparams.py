@@ -32,20 +32,23 @@ ALWAYS = ("label", "model", "task", "seed", "parameters")
 _NOT_SETTINGS = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
 _CONFIG_KEYS = ("units", "num_layers", "dropout", "embedding_dim", "param_budget", "optimizer", "learning_rate",
                 "momentum", "clipnorm", "global_clipnorm", "clipvalue", "batch_size")
-# metrics per task kind, in the order the dashboard shows them: (tag, group, words)
+# the metrics, in the order the dashboard shows them: (tag, group: the session's subfolder, column name).
+# test_*: the run's exact test metrics (written here); epoch_*: the last value Keras's TensorBoard
+# callback wrote (validation: the last evaluation; train: the last epoch's running mean); losses in
+# nats, MSE for a regression
 _METRICS = (
     ("test_accuracy", "", "test accuracy"),
     ("test_bits_per_char", "", "test bits/char"),
     ("test_perplexity", "", "test perplexity"),
     ("test_mse", "", "test MSE"),
-    ("test_loss", "", "test loss (nats, or MSE for a regression)"),
-    ("epoch_accuracy", "validation", "validation accuracy (last evaluation)"),
-    ("epoch_bits_per_char", "validation", "validation bits/char (last evaluation)"),
-    ("epoch_perplexity", "validation", "validation perplexity (last evaluation)"),
-    ("epoch_mse", "validation", "validation MSE (last evaluation)"),
-    ("epoch_loss", "validation", "validation loss (last evaluation)"),
-    ("epoch_loss", "train", "training loss (last epoch)"),
-    ("wall_seconds", "", "seconds to train, evaluate and save"),
+    ("test_loss", "", "test loss"),
+    ("epoch_accuracy", "validation", "val accuracy"),
+    ("epoch_bits_per_char", "validation", "val bits/char"),
+    ("epoch_perplexity", "validation", "val perplexity"),
+    ("epoch_mse", "validation", "val MSE"),
+    ("epoch_loss", "validation", "val loss"),
+    ("epoch_loss", "train", "train loss"),
+    ("wall_seconds", "", "seconds"),
 )
 
 
@@ -163,7 +166,7 @@ def write_experiment(output, entries: list[dict], kinds: dict | None = None) -> 
         elif values:
             domain = hp.RealInterval(float(min(values)), float(max(values)))
         hparams.append(hp.HParam(key, domain))
-    metrics = [hp.Metric(tag, group=group, display_name=f"{tag} ({group})" if group else tag, description=words,
+    metrics = [hp.Metric(tag, group=group, display_name=words, description=f"{tag} in {group or 'the run'}",
                          dataset_type=hp.Metric.VALIDATION if group == "validation" else
                          hp.Metric.TRAINING if group == "train" else None)
                for tag, group, words in _used_metrics(output, entries)]
@@ -252,3 +255,24 @@ def _write(folder: pathlib.Path, summaries, step: int) -> pathlib.Path:
     for path in old:
         path.unlink(missing_ok=True)
     return pathlib.Path(writer._file_name)
+
+
+def main(argv=None) -> int:
+    """`python -m training.sweep.hparams <sweep folder>...`: (re)write the HParams summaries of sweeps."""
+    import sys
+
+    folders = sys.argv[1:] if argv is None else argv
+    if not folders:
+        print("usage: python -m training.sweep.hparams <sweep folder> [...]", file=sys.stderr)
+        return 2
+    for folder in folders:
+        if not (pathlib.Path(folder) / SWEEP_FILE).is_file():
+            print(f"error: {folder} holds no {SWEEP_FILE}", file=sys.stderr)
+            return 2
+        count = write_sweep(folder)
+        print(f"{folder}: HParams summaries of {count} runs; see them with: tensorboard --logdir {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
