@@ -328,7 +328,7 @@ def test_parameter_estimate_matches_real_builds_without_allocating():
     ],
 )
 def test_config_values_are_checked_by_type(data, message):
-    from training.config import RunConfig
+    from training.core.config import RunConfig
 
     with pytest.raises(ValueError, match="^Config file c.json: " + message.replace("(", r"\(")):
         check_types(RunConfig, data, source="Config file c.json")
@@ -349,7 +349,7 @@ def folders(tmp_path_factory):
     import keras
 
     import datasets
-    from training.config import RunConfig
+    from training.core.config import RunConfig
 
     root = tmp_path_factory.mktemp("inputs")
     (root / "afile").write_text("not a folder")
