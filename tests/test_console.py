@@ -45,3 +45,30 @@ def test_fit_prints_one_line_per_epoch_and_keeps_every_log():
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3  loss ") and "val loss" in lines[0]
     assert "grad norm 2" in lines[-1] and "ETA" not in lines[-1]
     assert {"grad_norm/dense", "grad_norm", "val_accuracy"} <= set(seen[-1])
+
+
+TINY_RUN = ["--model", "gru", "--task", "recall", "--task-param", "gap=4", "--task-param", "eval_size=64",
+            "--units", "8", "--batch-size", "16", "--dry-run"]
+
+
+def test_train_prints_one_line_per_epoch_and_only_the_last_line_when_quiet(capsys):
+    from training import train
+
+    assert train.main(TINY_RUN) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("epoch 1/1  loss ") and "accuracy" in out[0] and "val loss" in out[0], out
+    assert "grad norm" in out[0] and "grad_norm/" not in out[0] and "gtt_" not in out[0]
+    assert out[-1].startswith("dry run OK") and len(out) == 2
+
+    assert train.main([*TINY_RUN, "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines() == [line for line in out if line.startswith("dry run OK")]
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys):
+    import pytest
+
+    from training import train
+
+    with pytest.raises(SystemExit):
+        train.main([*TINY_RUN, "--quiet", "--verbose"])
+    assert "not allowed with" in capsys.readouterr().err
