@@ -14,8 +14,8 @@ can be written at any time, again and again (`write_sweep` replaces what an earl
 no TensorFlow is needed: the events are written with TensorBoard's own writer.
 
 Only the settings that differ between the runs of the sweep become hparams columns, plus the ones a
-reader always wants (label, model, task, seed, parameters): a column that is the same everywhere
-tells nothing.
+reader always wants (label, model, task, seed, parameters; label only where it says more than the
+model): a column that is the same everywhere tells nothing.
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def columns(entries: list[dict]) -> dict:
         for key, value in settings(entry).items():
             seen.setdefault(key, []).append(_plain(value))
     out = {}
-    for key in list(seen) + [k for k in ALWAYS if k not in seen]:
+    if seen.get("label") == seen.get("model"):
+        del seen["label"]  # the label says no more than the model
+    for key in list(seen) + [k for k in ALWAYS if k not in seen and k != "label"]:
         values = seen.get(key, [])
         if key not in ALWAYS and len({json.dumps(v, sort_keys=True) for v in values}) < 2:
             continue
