@@ -9,11 +9,11 @@ positive update-gate bias (or chrono, Tallec & Ollivier, 2018) starts with longe
 import keras
 
 from zoo.common import gated_stack
-from zoo.registry import PER_STEP, register_model
+from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
 def build_gru(*, bidirectional, model_name, **kwargs):
-    """Shared by `gru` and `bidirectional_gru`: gates [update, reset, new]."""
+    """Shared by `gru` and `bidirectional_gru` (one builder): gates [update, reset, new]."""
     return gated_stack(
         layer_cls=keras.layers.GRU,
         layer_name="gru",
@@ -27,7 +27,11 @@ def build_gru(*, bidirectional, model_name, **kwargs):
     )
 
 
-@register_model("gru")
+@register_model(
+    "gru",
+    sees_future=reads_backwards,
+    initialization="Keras defaults: orthogonal recurrent kernel, all biases 0 (update gate 0.5)",
+)
 def gru(
     *,
     vocabulary_size,
@@ -43,6 +47,7 @@ def gru(
     recurrent_gain=1.0,
     update_bias=0.0,
     chrono_max_length=None,
+    bidirectional=False,
 ):
     """GRU (Cho et al., 2014): a gated cell with an update gate that interpolates old and new state.
 
@@ -62,5 +67,8 @@ def gru(
         update_bias: bias of the update gate z (Keras's default 0: z = 0.5); positive values keep more of
             the old state at the start, "chrono" draws it as log U(1, T_max - 1).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        bidirectional: also run the GRU backwards over the sequence and concatenate the two states
+            (Schuster & Paliwal, 1997; registered as `bidirectional_gru`): every step then sees its whole context, so the
+            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
-    return build_gru(bidirectional=False, model_name="gru", **locals())
+    return build_gru(model_name="bidirectional_gru" if bidirectional else "gru", **locals())

@@ -10,11 +10,11 @@ initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018
 import keras
 
 from zoo.common import gated_stack
-from zoo.registry import PER_STEP, register_model
+from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
 def build_lstm(*, bidirectional, model_name, **kwargs):
-    """Shared by `lstm` and `bidirectional_lstm`: gates [input, forget, cell, output]."""
+    """Shared by `lstm` and `bidirectional_lstm` (one builder): gates [input, forget, cell, output]."""
     return gated_stack(
         layer_cls=keras.layers.LSTM,
         layer_name="lstm",
@@ -31,7 +31,11 @@ def build_lstm(*, bidirectional, model_name, **kwargs):
     )
 
 
-@register_model("lstm")
+@register_model(
+    "lstm",
+    sees_future=reads_backwards,
+    initialization="Keras defaults: orthogonal recurrent kernel, forget-gate bias 1",
+)
 def lstm(
     *,
     vocabulary_size,
@@ -47,6 +51,7 @@ def lstm(
     recurrent_gain=1.0,
     forget_bias=1.0,
     chrono_max_length=None,
+    bidirectional=False,
 ):
     """LSTM (Hochreiter & Schmidhuber, 1997): gated memory cells that carry the gradient across long gaps.
 
@@ -67,5 +72,8 @@ def lstm(
             start), a larger number for longer initial memory, or "chrono" (log U(1, T_max - 1), input-gate
             bias set to its negative).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        bidirectional: also run the LSTM backwards over the sequence and concatenate the two states
+            (Graves & Schmidhuber, 2005; registered as `bidirectional_lstm`): every step then sees its whole context, so the
+            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
-    return build_lstm(bidirectional=False, model_name="lstm", **locals())
+    return build_lstm(model_name="bidirectional_lstm" if bidirectional else "lstm", **locals())

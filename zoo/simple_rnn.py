@@ -11,11 +11,11 @@ import keras
 
 from zoo.common import recurrent_stack
 from zoo.initializers import recurrent_initializer as make_recurrent_initializer
-from zoo.registry import PER_STEP, register_model
+from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
 def build_simple_rnn(*, activation, default_initializer, bidirectional, model_name, **kwargs):
-    """Shared by `simple_rnn`, `irnn` and `bidirectional_simple_rnn`."""
+    """Shared by `simple_rnn` (also as `bidirectional_simple_rnn`) and `irnn`."""
     name = kwargs.pop("recurrent_initializer", None)
     gain = kwargs.pop("recurrent_gain", 1.0)
     init = make_recurrent_initializer(name or default_initializer, gain, gates=1)
@@ -33,7 +33,11 @@ def build_simple_rnn(*, activation, default_initializer, bidirectional, model_na
     )
 
 
-@register_model("simple_rnn")
+@register_model(
+    "simple_rnn",
+    sees_future=reads_backwards,
+    initialization="Keras defaults: orthogonal recurrent kernel, glorot-uniform input kernel, zero bias",
+)
 def simple_rnn(
     *,
     vocabulary_size,
@@ -47,6 +51,7 @@ def simple_rnn(
     embedding_dim=None,
     recurrent_initializer=None,
     recurrent_gain=1.0,
+    bidirectional=False,
 ):
     """SimpleRNN with tanh (Elman, 1990): the network whose gradients vanish and explode.
 
@@ -64,11 +69,13 @@ def simple_rnn(
             "normal". Orthogonal keeps the initial gradient nearly flat through time; glorot-uniform is the
             classic setting in which it decays.
         recurrent_gain: scales the initial recurrent matrix: < 1 provokes vanishing, > 1 exploding gradients.
+        bidirectional: also run the SimpleRNN backwards over the sequence and concatenate the two states
+            (Schuster & Paliwal, 1997; registered as `bidirectional_simple_rnn`): every step then sees its whole context, so the
+            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
     return build_simple_rnn(
         activation="tanh",
         default_initializer=None,
-        bidirectional=False,
-        model_name="simple_rnn",
+        model_name="bidirectional_simple_rnn" if bidirectional else "simple_rnn",
         **locals(),
     )
