@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-all bench venv ray clean
+.PHONY: demo test test-all bench venv ray clean report-screenshots
 
 venv: $(STAMP)
 
@@ -27,6 +27,13 @@ $(VENV)/.ray-installed: requirements-ray.txt $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m training.compare
+
+# Look at a report as a reader would: rebuild it and write headless-Chromium screenshots of its top and of
+# each section to <sweep>/report/screens/. SWEEP defaults to the newest sweep under saved_models/.
+SWEEP ?= $(lastword $(sort $(wildcard saved_models/compare-*)))
+report-screenshots: $(STAMP)
+	@test -n "$(SWEEP)" || { echo "no sweep: run 'make demo' first or pass SWEEP=<sweep folder>"; exit 2; }
+	$(PY) -m training.report $(SWEEP) --screenshots
 
 test: $(STAMP)
 	$(PY) -m pytest

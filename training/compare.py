@@ -104,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", help="sweep folder (default: saved_models/compare-<name>-<budget>-<time>)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --output, keeping finished runs")
     g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
-    g.add_argument("--jobs", type=int, default=1,
-                   help="worker processes training runs side by side (2 nearly halves a quick sweep on 2 cores; "
-                        "the numbers do not change); with --executor ray the CPUs of the local Ray instance "
-                        "(1: all)")
+    g.add_argument("--jobs", type=int, default=None,
+                   help="worker processes training runs side by side (default: 2 for the quick budget, else 1; "
+                        "2 nearly halves a sweep on 2 cores; the numbers do not change); with --executor ray the "
+                        "CPUs of the local Ray instance (1: all)")
     g.add_argument("--executor", choices=EXECUTORS,
                    help="how runs are trained: local (in this process), processes (--jobs worker processes), ray "
                         "(one Ray task each, on --address or a local instance; `make ray`). Default: local for "
@@ -134,8 +134,9 @@ def main(argv=None) -> int:
             return 0
         output = (pathlib.Path(args.output) if args.output
                   else default_output(description["name"], description["budget"]))
+        jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
-                          jobs=args.jobs, executor=args.executor, address=args.address)
+                          jobs=jobs, executor=args.executor, address=args.address)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--per-variable", action="store_true", dest="per_variable", help="also record every variable's norm")
     g.add_argument("--through-time-every", type=int, dest="through_time_every", help="through-time profile every N steps (0: at the start and after every epoch)")
     g.add_argument("--probe-size", type=int, dest="probe_size", help="examples in the through-time probe batch")
+    g.add_argument("--no-through-time", action="store_false", dest="through_time",
+                   help="record no gradient-through-time profile")
+    g.add_argument("--curve-every", type=int, dest="curve_every",
+                   help="learning curve (curve.csv): validation loss/accuracy every N steps (0: none)")
+    g.add_argument("--curve-examples", type=int, dest="curve_examples", help="validation examples behind each curve point")
+    g.add_argument("--theory", action="store_true", help="the recurrent Jacobian's spectral norm/radius at init (zoo.dynamics)")
+    g.add_argument("--no-tensorboard", action="store_false", dest="tensorboard", help="write no TensorBoard logs")
     g = p.add_argument_group("run")
     g.add_argument("--config", help="JSON file of settings (flags override it)")
     g.add_argument("--run-name", dest="run_name", help="folder name under saved_models/ (default: chosen for you)")

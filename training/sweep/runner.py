@@ -298,6 +298,8 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
             result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=list(callbacks))
         entry["status"] = result["status"]
         entry["run_dir"] = str(pathlib.Path(result["run_dir"]).relative_to(output)) if result.get("run_dir") else None
+        if run.extra.get("solve") and result.get("run_dir"):
+            _record_solve(pathlib.Path(result["run_dir"]), run.extra["solve"])
         if result.get("divergence"):
             detail = f"diverged at step {result['divergence'].get('step')}"
         if run.extra.get("sample_length") and result.get("run_dir") and result["status"] == "finished":
@@ -318,6 +320,17 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     return {"entry": entry, "detail": detail}
 
 
+def _record_solve(run_dir: pathlib.Path, solve: dict) -> None:
+    """The step at which the run's learning curve first reached the experiment's threshold, into its
+    metadata.json (`solve`; step null = not within the budget)."""
+    from training.core import diagnostics
+    from training.core.runs import read_json
+
+    path = run_dir / "metadata.json"
+    if path.is_file():
+        write_json(path, {**read_json(path), "solve": diagnostics.solve_record(run_dir, solve)})
+
+
 def _worker(run_dict, output, unavailable):
     run = suites.PlannedRun(**run_dict)
     return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
@@ -331,7 +344,8 @@ def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
-    pending = [(k, i) for k, i in enumerate(todo)]
+    # The longest runs first (char_lm), so that no worker starts one when the others are done.
+    pending = sorted(enumerate(todo), key=lambda ki: -run_cost(planned[ki[1]]))
     shared = [(list(k), v) for k, v in unavailable.items()]
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {}
