@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-all bench venv clean report-screenshots
+.PHONY: demo test test-all bench venv ray clean report-screenshots
 
 venv: $(STAMP)
 
@@ -17,6 +17,13 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
+
+# Optional: Ray, for `python -m training.compare --executor ray` (the tests of it skip without it).
+ray: $(VENV)/.ray-installed
+
+$(VENV)/.ray-installed: requirements-ray.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	@touch $@
 
 demo: $(STAMP)
 	$(PY) -m training.compare

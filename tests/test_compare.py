@@ -92,6 +92,34 @@ def test_report_rebuilt_from_the_folder_gives_the_same_tables(tiny_sweep, capsys
     assert (folder / "report" / "report.md").read_text() == md_before
 
 
+def test_results_load_into_pandas_with_typed_columns_and_the_docs_snippet_runs(tiny_sweep, capsys):
+    """docs/sweeps-at-scale.md: the column types, and its three-line snippet on a real sweep."""
+    folder, _ = tiny_sweep
+    frame = pd.read_csv(folder / "report" / "results.csv", dtype_backend="numpy_nullable")
+    for column in ("experiment", "id", "label", "model", "task", "task_values", "status", "metric", "run_dir"):
+        assert frame[column].dtype == "string", column
+    for column in ("seed", "steps", "batch_size", "parameters", "units"):
+        assert frame[column].dtype == "Int64", column
+    for column in ("test_metric", "chance", "learning_rate", "tokens_per_second", "wall_seconds", "grad_norm_max"):
+        assert frame[column].dtype == "Float64", column
+    rows = json.loads((folder / "report" / "results.json").read_text())["runs"]
+    from_json = pd.DataFrame(rows).convert_dtypes()
+    assert from_json["seed"].dtype == "Int64" and from_json["test_metric"].dtype == "Float64"
+
+    docs = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sweeps-at-scale.md").read_text()
+    snippet = docs.split("## Results in pandas", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) == 3
+    exec(snippet.replace("saved_models/<sweep>", str(folder)), {})
+    table = capsys.readouterr().out
+    assert "simple_rnn" in table and "lstm" in table and "gap=4" in table and "length=10" in table
+
+
+def test_the_sweep_writes_tensorboard_hparams_summaries(tiny_sweep):
+    folder, _ = tiny_sweep
+    assert len(list(folder.glob("events.out.tfevents.*.hparams"))) == 1
+    assert len(list(folder.glob("runs/*/tensorboard/events.out.tfevents.*.hparams"))) == 4
+
+
 def test_grid_file_with_two_workers_then_resume_trains_the_same_numbers(tmp_path, tiny_sweep, capsys):
     """--grid FILE with --jobs 2 gives the numbers of the same runs trained in one process (the tiny
     sweep's); --resume trains again only the run that did not finish and keeps the others' files."""

@@ -11,11 +11,13 @@ and a config file into a RunConfig and prints the result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pathlib
 import sys
 
 from training.core.config import OPTIMIZERS, STRATEGIES, RunConfig
+from training.core.console import EpochLine
 from training.core.loop import RunError, train
 from training.core.preflight import os_error_sentence
 
@@ -84,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--export", action="store_true", help="also write a TensorFlow SavedModel to <run>/export")
     g.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/ in the checkout)")
     g.add_argument("--list", action="store_true", help="list models and tasks and exit")
-    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    shown = g.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true",
+                       help="print only errors and the last line (where the run was saved); no warnings")
+    shown.add_argument("--verbose", action="store_true",
+                       help="Keras's progress bar with every logged number instead of one line per epoch")
     defaults = RunConfig().to_dict()
     for action in p._actions:  # flags only override, so show the RunConfig default in the help
         if (action.dest in defaults and action.help and defaults[action.dest] is not None
@@ -117,7 +123,8 @@ def main(argv=None) -> int:
             print("models:", ", ".join(zoo.list_models()))
             print("tasks: ", ", ".join(datasets.list_tasks()))
             return 0
-        options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "list") if k in vars(args)}
+        options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "verbose", "list")
+                   if k in vars(args)}
         if "resume" in options and vars(args):
             flags = ", ".join(_flag_of(parser, k) for k in vars(args))
             raise ValueError(
@@ -125,14 +132,18 @@ def main(argv=None) -> int:
                 "to change them."
             )
         config = config_from_args(args)
-        result = train(
-            config,
-            root=options.get("root"),
-            resume=options.get("resume"),
-            dry_run=options.get("dry_run", False),
-            export=options.get("export", False),
-            verbose=0 if options.get("quiet") else 1,
-        )
+        # the console: one line per epoch (default), Keras's own bar (--verbose), or nothing (--quiet)
+        console = [] if options.get("quiet") or options.get("verbose") else [EpochLine()]
+        with _no_warnings() if options.get("quiet") else contextlib.nullcontext():
+            result = train(
+                config,
+                root=options.get("root"),
+                resume=options.get("resume"),
+                dry_run=options.get("dry_run", False),
+                export=options.get("export", False),
+                verbose=1 if options.get("verbose") else 0,
+                callbacks=console,
+            )
     except (ValueError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -148,6 +159,23 @@ def _flag_of(parser, dest: str) -> str:
         if action.dest == dest and action.option_strings:
             return action.option_strings[0]
     return dest
+
+
+@contextlib.contextmanager
+def _no_warnings():
+    """--quiet: no Python warnings, and TensorFlow's Python logger shows errors only, while inside."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _print_summary(result: dict) -> None:
