@@ -8,8 +8,9 @@ import re
 import pandas as pd
 import pytest
 
-from training import compare, report, suites
-from training.runs import load_run
+from training import compare, report
+from training.sweep import suites
+from training.core.runs import load_run
 
 TINY = ["--units", "8", "--batch-size", "16", "--steps", "4", "--epochs", "2"]
 TASK_PARAMS = ["--task-param", "recall.gap=4", "--task-param", "adding.length=10", "--task-param", "eval_size=64"]

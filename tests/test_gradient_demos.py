@@ -6,8 +6,8 @@ Small sizes, plain Keras layers (Embedding named "embedding" first, as in the zo
 import keras
 import numpy as np
 
-from training.gradients import GradientRecorder
-from training.through_time import ThroughTimeProbe
+from training.instruments import GradientRecorder
+from training.instruments import ThroughTimeProbe
 
 GAP_TIME, MAX_GAP, LAG = 60, 50, 50
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from training.gradients import GradientRecorder, read_gradient_summary, read_step_gradients
+from training.instruments import GradientRecorder, read_gradient_summary, read_step_gradients
 
 VOCAB, TIME, UNITS, CLASSES = 5, 8, 6, 3
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.through_time import (
+from training.instruments import (
     GradientThroughTime,
     ThroughTimeProbe,
     gradient_through_time,

@@ -12,8 +12,9 @@ import keras
 import numpy as np
 import pytest
 
-from training import evaluate, generate, runs
-from training.config import RunConfig
+from training import evaluate, generate
+from training.core import runs
+from training.core.config import RunConfig
 from training.train import main, train
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from training.gradients import GradientRecorder
-from training.through_time import ThroughTimeProbe, summarize_profile
+from training.instruments import GradientRecorder
+from training.instruments import ThroughTimeProbe, summarize_profile
 
 VOCAB, TIME, BATCH = 11, 12, 8
 

@@ -13,121 +13,27 @@ step. Then one `ThroughTimeProbe` call on a probe batch is timed the same way (m
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import tempfile
-import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from training.gradients import GradientRecorder  # noqa: E402
-from training.through_time import ThroughTimeProbe  # noqa: E402
-
-_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}
-_SKIP = 3  # steps dropped at the start of every fit (tracing, warm-up)
-
-
-class _StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.starts = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.starts.append(time.perf_counter())
-
-    def on_train_end(self, logs=None):
-        self.starts.append(time.perf_counter())
-
-    def step_seconds(self):
-        gaps = np.diff(self.starts)
-        return gaps[_SKIP:-1] if len(gaps) > _SKIP + 1 else gaps  # the last gap holds on_train_end work
-
-
-def build_model(layer, vocabulary_size, embedding_dim, units, time_steps):
-    """A character-language-model-sized network: Embedding -> recurrent layer -> per-step logits."""
-    ids = keras.Input((time_steps,), dtype="int32")
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(ids)
-    x = _LAYERS[layer](units, return_sequences=True, name=layer)(x)  # (batch, time, units)
-    logits = keras.layers.Dense(vocabulary_size, name="logits")(x)  # (batch, time, vocabulary)
-    model = keras.Model(ids, logits)
-    model.compile(
-        keras.optimizers.Adam(1e-3, global_clipnorm=1.0),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
-
-
-def run(args):
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    n = args.batch * (args.steps + _SKIP + 1)
-    x = rng.integers(0, args.vocabulary, (n, args.time)).astype("int32")
-    y = rng.integers(0, args.vocabulary, (n, args.time)).astype("int32")
-    model = build_model(args.layer, args.vocabulary, args.embedding_dim, args.units, args.time)
-    print(
-        f"model: Embedding({args.vocabulary}, {args.embedding_dim}) -> {args.layer}({args.units}) -> Dense; "
-        f"time {args.time}, batch {args.batch}, {model.count_params():,} parameters; "
-        f"{args.rounds} rounds x {args.steps} timed steps per configuration"
-    )
-
-    folder = tempfile.mkdtemp(prefix="bench_gradients_")
-    configurations = {
-        "baseline": lambda: [],
-        "recorder (logs)": lambda: [GradientRecorder(every_n_steps=1)],
-        "recorder (logs+csv+tensorboard)": lambda: [GradientRecorder(folder, every_n_steps=1)],
-    }
-    medians = {name: [] for name in configurations}
-    for round_ in range(args.rounds):
-        order = list(configurations) if round_ % 2 == 0 else list(reversed(configurations))
-        for name in order:
-            timer = _StepTimer()
-            model.fit(x, y, batch_size=args.batch, epochs=1, shuffle=False, verbose=0,
-                      callbacks=configurations[name]() + [timer])
-            medians[name].append(float(np.median(timer.step_seconds())))
-        print(f"  round {round_ + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.1f} ms" for k, v in medians.items()))
-
-    base = statistics.median(medians["baseline"])
-    print("\nstep time (median over rounds of the median step):")
-    for name, values in medians.items():
-        med = statistics.median(values)
-        paired = statistics.median(v / b for v, b in zip(values, medians["baseline"]))
-        print(f"  {name:34s} {med * 1e3:8.2f} ms   ratio {med / base:.4f}   paired-round ratio {paired:.4f}")
-
-    probe = ThroughTimeProbe(model)
-    probe_x, probe_y = x[: args.probe_batch], y[: args.probe_batch]
-    probe(probe_x, probe_y)  # traces
-    seconds = []
-    for _ in range(args.probe_repeats):
-        start = time.perf_counter()
-        probe(probe_x, probe_y)
-        seconds.append(time.perf_counter() - start)
-    cost = statistics.median(seconds)
-    print(
-        f"\nthrough-time profile ({', '.join(probe.names)}) on a probe batch of {args.probe_batch}: "
-        f"{cost * 1e3:.1f} ms per checkpoint = {cost / base:.2f} baseline steps"
-    )
+from training.instruments.cost import LAYERS, benchmark
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layer", choices=sorted(_LAYERS), default="lstm")
+    parser.add_argument("--layer", choices=sorted(LAYERS), default="lstm")
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--vocabulary", type=int, default=65)
-    parser.add_argument("--time", type=int, default=100)
+    parser.add_argument("--time", type=int, default=100, dest="time_steps")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per fit")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--probe-batch", type=int, default=32)
     parser.add_argument("--probe-repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    for name in ("units", "time", "batch", "steps", "rounds", "probe_batch", "probe_repeats"):
+    for name in ("units", "time_steps", "batch", "steps", "rounds", "probe_batch", "probe_repeats"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    run(args)
+            parser.error(f"--{name.replace('_', '-').replace('time-steps', 'time')} must be at least 1")
+    benchmark(**vars(args))
 
 
 if __name__ == "__main__":

@@ -5,24 +5,9 @@ run recorded when it finished."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (cuInit, Grappler) are noise to a user
-
-
-def evaluate_run(run, root=None, split="test") -> dict:
-    from training.runs import load_run
-    from training.train import evaluate_model, load_data, seed_everything
-
-    loaded = load_run(run, root)
-    seed_everything(loaded.config.seed)
-    config = loaded.config
-    if (loaded.path / "vocabulary.json").is_file():
-        # Encode the text with the run's own vocabulary, whatever the corpus's vocabulary is today.
-        config.task_params = {**config.task_params, "vocabulary_path": str(loaded.path / "vocabulary.json")}
-    data, _ = load_data(config, splits=(split,), spec=loaded.spec)
-    return evaluate_model(loaded.model, data[split], loaded.spec), loaded
+from training.core.loop import evaluate_run
 
 
 def main(argv=None) -> int:

@@ -9,53 +9,10 @@ excluded); temperature 0 takes the most likely token.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (cuInit, Grappler) are noise to a user
-
-
-def generate(run, prompt: str, length: int = 300, temperature: float = 0.8, seed: int = 0) -> str:
-    """The prompt followed by `length` sampled tokens, decoded with the run's own vocabulary."""
-    import numpy as np
-    import tensorflow as tf
-
-    if not isinstance(length, int) or length < 1:
-        raise ValueError(f"--length must be a positive integer, got {length!r}.")
-    if temperature < 0:
-        raise ValueError(f"--temperature must be >= 0, got {temperature!r}.")
-    spec = run.spec
-    if not spec.language_model:
-        raise ValueError(
-            f"Run {run.path.name} was trained on {spec.name!r}, which is not a language model; generate needs a char_lm or word_lm run."
-        )
-    ids = spec.encode(prompt) if prompt else []
-    if not ids:
-        ids = [int(np.random.default_rng(seed).integers(spec.vocabulary_size))]
-    window = spec.sequence_length
-    rng = np.random.default_rng(seed)
-
-    @tf.function(reduce_retracing=True)
-    def last_logits(tokens):
-        return run.model(tokens, training=False)[:, -1, :]
-
-    out = list(ids)
-    for _ in range(length):
-        context = np.asarray(out[-window:], dtype="int32")[None, :]
-        logits = last_logits(tf.constant(context)).numpy()[0].astype("float64")
-        if spec.unknown_token_id is not None:
-            logits[spec.unknown_token_id] = -np.inf  # never write "<unk>": it stands for no token at all
-        if temperature == 0:
-            nxt = int(np.argmax(logits))
-        else:
-            z = logits / temperature
-            p = np.exp(z - z.max())
-            nxt = int(rng.choice(len(p), p=p / p.sum()))
-        out.append(nxt)
-    prompt_text = spec.decode(ids)
-    continuation = spec.decode(out[len(ids):])
-    sep = spec.token_separator if prompt_text and continuation else ""
-    return prompt_text + sep + continuation
+from training.core.generation import generate
+from training.core.runs import load_model_file, load_run
 
 
 def main(argv=None) -> int:
@@ -69,13 +26,9 @@ def main(argv=None) -> int:
     p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
     args = p.parse_args(argv)
     try:
-        from training.runs import load_run
-
         run = load_run(args.run, args.root, load_model=False)
         if not run.spec.language_model:
             generate(run, args.prompt, args.length, args.temperature, args.seed)  # raises the sentence
-        from training.runs import load_model_file
-
         run.model = load_model_file(run.path / "model.keras")
         print(generate(run, args.prompt, args.length, args.temperature, args.seed))
     except ValueError as e:

@@ -1,7 +1,7 @@
 """The figures of a comparison report (matplotlib, Agg backend: no display needed).
 
 Every figure has labelled axes with units, a legend, and the chance baseline of its task where one
-exists. Each function takes the sweep folder and the rows of one experiment (`training.results`),
+exists. Each function takes the sweep folder and the rows of one experiment (`training.sweep.results`),
 writes one PNG and returns its path, or None when there is nothing to draw (for example every run
 failed, or the gradient recorder was off).
 
@@ -10,6 +10,7 @@ Colours name the architecture and line styles the initialization, the same in ev
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from training import results  # noqa: E402
+from training.sweep import results  # noqa: E402
 
 ARCHITECTURES = ("simple_rnn", "irnn", "lstm", "gru", "self_attention")
 COLORS = {"simple_rnn": "C0", "irnn": "C1", "lstm": "C2", "gru": "C3", "self_attention": "C4"}
@@ -356,3 +357,75 @@ def validation_curves(folder, rows, path, title):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------- the figures of a kind
+def figures(kind, folder, rows, out_dir, key) -> list[tuple[pathlib.Path, str]]:
+    """The figures of one experiment of kind `kind`, written to `out_dir` as `<key>_*.png`: (path, caption)."""
+    made = []
+
+    def add(path, caption):
+        if path is not None:
+            made.append((path, caption))
+
+    if kind == "through_time":
+        add(through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
+            "||dL_T/dx_t|| against the lag (log scale): dashed at initialisation, solid after training. A line "
+            "that falls steeply means the loss at step T barely depends on early inputs.")
+        add(decay_rates(rows, out_dir / f"{key}_decay.png"),
+            "Decay rate of the gradient through time (decades per step of lag), at initialisation and after "
+            "training.")
+        add(metric_bars(rows, out_dir / f"{key}_accuracy.png", "Test accuracy on recall after training"),
+            "Test accuracy after training, with the chance line.")
+    elif kind == "exploding":
+        add(gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
+            "Global gradient norm at every step before clipping (solid) and after (dotted), log scale; a cross "
+            "marks divergence (NaN/Inf).")
+        add(step_losses(folder, rows, out_dir / f"{key}_loss.png"),
+            "Training loss at every step (nats) with the chance loss.")
+    elif kind == "long_term":
+        recall = [r for r in rows if r["task"] == "recall"]
+        add(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
+                                 "Recall: test accuracy against the gap", "gap (distractors between key and query)",
+                                 log_x=True),
+            "Test accuracy on recall against the gap, mean ± std over seeds, with the chance line 1/K.")
+        for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
+            mine = [r for r in rows if r["task"] == task]
+            add(metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test "
+                                  f"{results.METRIC_WORDS.get(mine[0]['metric'], mine[0]['metric'])}"),
+                f"{task}: test {results.METRIC_WORDS.get(mine[0]['metric'])} of every variant with the baseline of "
+                f"a prediction that ignores the input.")
+    elif kind == "unidirectional":
+        add(metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
+                              group_key="direction"),
+            "Test accuracy at the blank; hatched bars see the future (bidirectional, unmasked attention). The "
+            "dashed line is chance.")
+    elif kind == "char_lm":
+        add(validation_curves(folder, rows, out_dir / f"{key}_curves.png",
+                                    "Tiny Shakespeare: validation loss against steps"),
+            "Validation bits per character (left) and nats per character (right) against the training step, with "
+            "the unigram baseline.")
+    else:
+        for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
+            mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
+            name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
+            add(validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
+                                        f"{' '.join(task_key).strip()}: validation against steps"),
+                f"{' '.join(task_key).strip()}: validation metric against the training step, with the chance line.")
+            add(metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{' '.join(task_key).strip()}: test"),
+                f"{' '.join(task_key).strip()}: test metric of every model with the chance line.")
+        for task in dict.fromkeys(r["task"] for r in rows):
+            mine = [r for r in rows if r["task"] == task]
+            swept = _swept_params(mine)
+            for param in swept:
+                add(metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
+                                         f"{task}: test metric against {param}", param),
+                    f"{task}: test metric against {param}, with the chance line where it does not change.")
+    return made
+
+
+def _swept_params(rows) -> list[str]:
+    params = [json.loads(r["task_params"]) for r in rows]
+    keys = dict.fromkeys(k for p in params for k in p)
+    return [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1
+            and all(isinstance(p.get(k), (int, float)) for p in params)]

@@ -27,7 +27,7 @@ import re
 import tempfile
 import zipfile
 
-SAVED_MODELS = pathlib.Path(__file__).resolve().parents[1] / "saved_models"
+SAVED_MODELS = pathlib.Path(__file__).resolve().parents[2] / "saved_models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 REQUIRED_FILES = ("config.json", "task_spec.json", "model.keras")
@@ -180,7 +180,7 @@ class Run:
 def load_run(run, root=None, load_model: bool = True) -> Run:
     """Load a run folder (by name under saved_models/ or by path): model, config, vocabulary, metadata."""
     from datasets.spec import TaskSpec
-    from training.config import RunConfig
+    from training.core.config import RunConfig
 
     path = resolve_run_dir(run, root)
     config = RunConfig.from_dict(read_json(path / "config.json"), source=str(path / "config.json"))

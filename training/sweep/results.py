@@ -15,6 +15,9 @@ import pathlib
 
 import numpy as np
 
+from training.instruments import readers
+from training.instruments.through_time import summarize_profile
+
 LN2 = math.log(2.0)
 SWEEP_FILE = "sweep.json"
 HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "bits_per_char": False, "perplexity": False, "nll": False}
@@ -26,8 +29,8 @@ NOT_RUN = ("pending", "interrupted", "running")
 
 # ----------------------------------------------------------------------------- gradient instruments
 def read_gradient_records(run_dir) -> dict:
-    """The files the gradient instruments (`training.gradients`, `training.through_time`) leave in a run
-    folder; this is the one place that knows their names and layout.
+    """What the gradient instruments left in a run folder, read with their own readers
+    (`training.instruments.readers`), as the report needs it.
 
     Returns:
         {"steps": DataFrame with columns step, step_loss, grad_norm (global, before clipping),
@@ -35,40 +38,20 @@ def read_gradient_records(run_dir) -> dict:
          "through_time": {"steps": (K,), "lag": (T,), "profiles": (K, T), "probe": name} or None}
         where `profiles[k, j]` is ||dL_T/dx_t|| at checkpoint k for the step t whose lag is `lag[j]`.
     """
-    import pandas as pd
-
-    try:
-        from training.gradients import STEP_GRADIENTS_CSV
-    except ImportError:  # the instruments are not installed: their file names as documented
-        STEP_GRADIENTS_CSV = "gradients.csv"
-    try:
-        from training.through_time import THROUGH_TIME_NPZ
-    except ImportError:
-        THROUGH_TIME_NPZ = "gradient_through_time.npz"
-
     run_dir = pathlib.Path(run_dir)
     out = {"steps": None, "through_time": None}
-    path = run_dir / STEP_GRADIENTS_CSV
+    path = run_dir / readers.STEP_GRADIENTS_CSV
     if path.is_file() and path.stat().st_size:
-        frame = pd.read_csv(path)
+        frame = readers.read_step_gradients(run_dir)
         if "step" in frame and "grad_norm" in frame:
             out["steps"] = frame
-    path = run_dir / THROUGH_TIME_NPZ
-    if path.is_file():
-        with np.load(path) as data:
-            arrays = {key: data[key] for key in data.files}
+    if (run_dir / readers.THROUGH_TIME_NPZ).is_file():
+        arrays = readers.read_through_time(run_dir)
         probe = next((p for p in ("embedding", "state", "state_forward") if p in arrays), None)
         if probe is not None and len(arrays.get("steps", [])):
             lag = arrays["lag"] if "lag" in arrays else np.arange(arrays[probe].shape[1] - 1, -1, -1)
             out["through_time"] = {"steps": arrays["steps"], "lag": lag, "profiles": arrays[probe], "probe": probe}
     return out
-
-
-def profile_summary(profile) -> dict:
-    """Decay rate (decades per step of lag) and the lag at which the norm fell by 10^6."""
-    from training.through_time import summarize_profile
-
-    return summarize_profile(profile)
 
 
 # ------------------------------------------------------------------------------------------- rows
@@ -217,7 +200,7 @@ def _gradient_columns(records: dict) -> dict:
             out["final_step_loss"] = float(losses[-1])
     tt = records["through_time"]
     if tt is not None:
-        first, last = profile_summary(tt["profiles"][0]), profile_summary(tt["profiles"][-1])
+        first, last = summarize_profile(tt["profiles"][0]), summarize_profile(tt["profiles"][-1])
         out.update(
             tt_probe=tt["probe"],
             tt_final_step=int(tt["steps"][-1]),

@@ -35,12 +35,12 @@ import pathlib
 import re
 from typing import Any
 
-from training.config import RunConfig
+from training.core.config import RunConfig
 
 SUITES = ("seed-problems",)
 BUDGETS = ("quick", "full", "smoke")
 KINDS = ("through_time", "exploding", "long_term", "unidirectional", "char_lm", "grid")
-DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tiny_shakespeare"
+DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[3] / "shared" / "corpora" / "tiny_shakespeare"
 SAMPLE_PROMPT = "ROMEO:"
 
 

@@ -44,12 +44,12 @@ non-finite.
 
 Steps are counted like `optimizer.iterations`: row `step = s` holds the gradient computed on the weights
 after `s` updates (0 for the first batch of a fresh optimizer), the same clock as
-`training.through_time.GradientThroughTime`.
+`training.instruments.through_time.GradientThroughTime`.
 
 Public API:
     GradientRecorder(run_dir=None, every_n_steps=1, per_variable=False, tensorboard_dir=None,
                      histogram_every_n_steps=100)
-    read_step_gradients(run_dir) -> pandas.DataFrame
+    read_step_gradients(run_dir) -> pandas.DataFrame        (in `training.instruments.readers`)
     read_gradient_summary(run_dir) -> dict
     STEP_GRADIENTS_CSV, GRADIENT_SUMMARY_JSON: the file names written in the run folder.
 
@@ -64,7 +64,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import pathlib
 import threading
 from typing import Any
@@ -73,9 +72,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-STEP_GRADIENTS_CSV = "gradients.csv"
-GRADIENT_SUMMARY_JSON = "gradients_summary.json"
-TENSORBOARD_SUBDIR = os.path.join("tensorboard", "gradients")
+from training.instruments.readers import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV
+from training.instruments.readers import STEP_GRADIENTS_TENSORBOARD as TENSORBOARD_SUBDIR
 
 # A step counts as clipped when clipping lowered some variable's gradient norm by more than this
 # relative amount. Global clipping multiplies by c * min(1/N, 1/c), which is 1 - 6e-8 rather than
@@ -636,14 +634,3 @@ def _finite_name(value) -> str:
     return "Inf" if value > 0 else "-Inf"
 
 
-def read_step_gradients(run_dir):
-    """The step-gradient rows of a run folder as a pandas DataFrame (one row per recorded step)."""
-    import pandas as pd
-
-    return pd.read_csv(pathlib.Path(run_dir) / STEP_GRADIENTS_CSV)
-
-
-def read_gradient_summary(run_dir) -> dict:
-    """The divergence flag, its cause and the clipping statistics of a run folder."""
-    with open(pathlib.Path(run_dir) / GRADIENT_SUMMARY_JSON, encoding="utf-8") as f:
-        return json.load(f)

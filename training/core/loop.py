@@ -1,0 +1,305 @@
+"""The training loop: `train` trains, evaluates and saves one run (`python -m training.train` calls it),
+with a checkpoint of the last completed epoch for `--resume`, history.csv, and the gradient
+instruments attached.
+
+    from training.core.loop import train
+    from training.core.config import RunConfig
+    result = train(RunConfig(model="lstm", task="recall", task_params={"gap": 50}, epochs=5))
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+
+import keras
+
+from training.core import runs
+from training.core.build import (build_model, compile_model, derived_metrics, evaluate_model, load_data,
+                                 make_strategy, seed_everything)
+from training.core.config import RunConfig
+from training.core.export import export_model
+from training.core.versions import versions
+
+
+class RunError(Exception):
+    """A mistake the user can fix; `main` prints it as one sentence and exits non-zero."""
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Derived metrics and throughput into the epoch logs; history.csv and a checkpoint of the last
+    completed epoch (model with optimizer state + the history so far) written atomically."""
+
+    def __init__(self, run_dir, spec, config: RunConfig, history_rows: list, tokens_per_step: int):
+        super().__init__()
+        self.run_dir = pathlib.Path(run_dir)
+        self.spec = spec
+        self.config = config
+        self.rows = history_rows
+        self.tokens_per_step = tokens_per_step
+        self._start = None
+        self._last_batch_end = None
+        self._steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_batch_end = time.perf_counter()
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        train_seconds = (self._last_batch_end or time.perf_counter()) - self._start
+        logs.update(derived_metrics(logs, self.spec))
+        logs["epoch_train_seconds"] = train_seconds
+        logs["tokens_per_second"] = self._steps * self.tokens_per_step / max(train_seconds, 1e-9)
+        row = {"epoch": epoch + 1, "step": (epoch + 1) * self.config.steps_per_epoch}
+        row.update({k: float(v) for k, v in logs.items() if _is_number(v)})
+        self.rows.append(row)
+        write_history(self.run_dir / "history.csv", self.rows)
+        if not getattr(self.model, "stop_training", False) or epoch + 1 == self.config.epochs:
+            save_checkpoint(self.model, self.run_dir, epoch + 1, self.rows)
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def write_history(path, rows: list) -> None:
+    keys = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    with runs.atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def save_checkpoint(model, run_dir, epoch: int, rows: list) -> None:
+    """The last completed epoch: the model with its optimizer state, then the state file naming it."""
+    ckpt = pathlib.Path(run_dir) / "checkpoint"
+    ckpt.mkdir(exist_ok=True)
+    runs.save_model(model, ckpt / "model.keras")
+    runs.write_json(ckpt / "state.json", {"epoch": epoch, "history": rows})
+
+
+def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: bool = False, verbose: int = 1,
+          export: bool = False, callbacks=()) -> dict:
+    """Train, evaluate and save one run; returns its metadata (with `run_dir`)."""
+    import tensorflow as tf
+
+    config.validate()
+    started = datetime.datetime.now().astimezone()
+    start_time = time.perf_counter()
+    initial_epoch, history_rows = 0, []
+    if resume:
+        run_dir = runs.resolve_run_dir(resume, root)
+        config = RunConfig.from_dict(runs.read_json(run_dir / "config.json"), source=str(run_dir / "config.json")).validate()
+        state_path = run_dir / "checkpoint" / "state.json"
+        if not state_path.is_file():
+            raise RunError(f"Run {run_dir.name} has no checkpoint to resume from (it stopped before its first epoch ended).")
+        state = runs.read_json(state_path)
+        initial_epoch, history_rows = int(state["epoch"]), list(state["history"])
+        if initial_epoch >= config.epochs:
+            raise RunError(f"Run {run_dir.name} already completed its {config.epochs} epochs; nothing to resume.")
+
+    _check_model_fits_task(config)
+    seed_everything(config.seed)
+    strategy = make_strategy(config.strategy)
+    data, spec = load_data(config)
+    if config.task_params != spec.params:
+        config.task_params = dict(spec.params)  # record every parameter with its default filled in
+
+    with strategy.scope():
+        if resume:
+            model = runs.load_model_file(run_dir / "checkpoint" / "model.keras")
+            units = runs.read_json(run_dir / "metadata.json").get("units")
+        else:
+            model, units = build_model(config, spec)
+            compile_model(model, spec, config)
+
+    if dry_run:
+        run_dir = pathlib.Path(tempfile.mkdtemp(prefix="rnn-zoo-dry-run-"))
+    elif not resume:
+        run_dir = runs.new_run_dir(config, root)
+
+    try:
+        tokens_per_step = config.batch_size * spec.sequence_length
+        recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step)
+        grad_callbacks = gradient_callbacks(config, run_dir, spec, data)
+        earlier_rows = _keep_earlier_rows(run_dir, ["gradients.csv"], initial_epoch * config.steps_per_epoch) if resume else {}
+        all_callbacks = [*grad_callbacks, recorder, *callbacks]
+        if not dry_run:
+            all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
+
+        if not resume and not dry_run:
+            runs.write_json(run_dir / "config.json", config.to_dict())
+            runs.write_json(run_dir / "task_spec.json", spec.to_dict())
+            if spec.language_model:
+                from datasets.vocabulary import save_vocabulary
+
+                level = "char" if spec.token_separator == "" else "word"
+                save_vocabulary(run_dir / "vocabulary.json", spec.vocabulary, level)
+        metadata = {
+            "run": run_dir.name,
+            "model": config.model,
+            "task": config.task,
+            "status": "running",
+            "started": started.isoformat(timespec="seconds"),
+            "parameters": int(model.count_params()),
+            "units": units,
+            "versions": versions(),
+            "command": _command_line(),
+            "chance": {"loss": spec.chance_loss, "accuracy": spec.chance_accuracy},
+        }
+        if not dry_run:
+            runs.write_json(run_dir / "metadata.json", metadata)
+
+        train_ds = data["train"]
+        if train_ds.cardinality() != tf.data.INFINITE_CARDINALITY:
+            train_ds = train_ds.repeat()
+        if initial_epoch:
+            train_ds = train_ds.skip(initial_epoch * config.steps_per_epoch)  # the batches an uninterrupted run would see next
+        epochs, steps = (1, 1) if dry_run else (config.epochs, config.steps_per_epoch)
+        status = "finished"
+        try:
+            model.fit(
+                train_ds,
+                epochs=epochs,
+                initial_epoch=0 if dry_run else initial_epoch,
+                steps_per_epoch=steps,
+                validation_data=data["validation"],
+                validation_steps=1 if dry_run else config.validation_steps,
+                shuffle=False,
+                callbacks=all_callbacks,
+                verbose=verbose,
+            )
+        except KeyboardInterrupt:
+            status = "interrupted"
+        if earlier_rows:
+            _prepend_rows(run_dir, earlier_rows)
+        divergence = next((cb for cb in grad_callbacks if getattr(cb, "diverged", False)), None)
+        if divergence is not None:
+            status = "diverged"
+
+        metadata.update(
+            status=status,
+            finished=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            wall_seconds=time.perf_counter() - start_time,
+            epochs_completed=len(history_rows),
+            steps_completed=int(model.optimizer.iterations.numpy()),
+        )
+        if divergence is not None:
+            metadata["divergence"] = {"step": divergence.diverged_step, "cause": divergence.divergence_cause}
+        rates = [r["tokens_per_second"] for r in history_rows if "tokens_per_second" in r]
+        if rates:
+            metadata["tokens_per_second"] = sorted(rates)[len(rates) // 2]
+        if history_rows:
+            metadata["final_epoch"] = history_rows[-1]
+        if dry_run:
+            return {**metadata, "run_dir": None}
+        if status == "diverged":
+            metadata["test"] = None  # the weights are not finite: there is nothing to evaluate
+        elif status != "interrupted":
+            test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
+            metadata["test"] = evaluate_model(model, test_ds, spec)
+        runs.save_model(model, run_dir / "model.keras")
+        if export:
+            metadata["export"] = str(export_model(model, run_dir / "export"))
+        runs.write_json(run_dir / "metadata.json", metadata)
+        return {**metadata, "run_dir": str(run_dir)}
+    finally:
+        if dry_run:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _check_model_fits_task(config: RunConfig) -> None:
+    """Unknown model or task, or a future-reading model on a next-token task: refused before any
+    data is read (a corpus can take a while to prepare)."""
+    import datasets
+    import zoo
+
+    zoo.get_model_info(config.model)
+    task = datasets.get_task(config.task)
+    task.resolve(dict(config.task_params))
+    zoo.check_causality(config.model, {**config.model_params, "causal": task.causal})
+
+
+def _command_line():
+    """The command as the user can rerun it (`python -m training.train ...`), or None from Python."""
+    import shlex
+
+    if not sys.argv or not sys.argv[0].endswith(("train.py", "train")):
+        return None
+    return "python -m training.train " + shlex.join(sys.argv[1:])
+
+
+def gradient_callbacks(config, run_dir, spec, data) -> list:
+    """The step-gradient recorder and the gradient-through-time probe for this run.
+
+    The probe batch is the first `probe_size` examples of the validation split: fixed, and the same
+    for every model trained on the task with these parameters.
+    """
+    from training.instruments import GradientRecorder, GradientThroughTime
+
+    callbacks = []
+    if config.record_gradients:
+        callbacks.append(
+            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable)
+        )
+    batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
+    inputs, targets = batch[0].numpy(), batch[1].numpy()
+    every_steps = config.through_time_every or None
+    callbacks.append(
+        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps, every_n_epochs=None if every_steps else 1)
+    )
+    return callbacks
+
+
+def _keep_earlier_rows(run_dir, names, before_step):
+    """On resume: the rows that the interrupted part recorded before `before_step`, per CSV file."""
+    import pandas as pd
+
+    kept = {}
+    for name in names:
+        path = pathlib.Path(run_dir) / name
+        if path.is_file():
+            frame = pd.read_csv(path)
+            if "step" in frame:
+                kept[name] = frame[frame["step"] < before_step]
+    return kept
+
+
+def _prepend_rows(run_dir, kept):
+    import pandas as pd
+
+    for name, earlier in kept.items():
+        path = pathlib.Path(run_dir) / name
+        later = pd.read_csv(path) if path.is_file() else earlier.iloc[:0]
+        with runs.atomic_path(path) as tmp:
+            pd.concat([earlier, later], ignore_index=True).to_csv(tmp, index=False)
+
+
+def evaluate_run(run, root=None, split="test"):
+    """Re-evaluate a saved run on `split` using only what its folder holds (model, config, task spec
+    with vocabulary); returns (metrics, the loaded `Run`)."""
+    loaded = runs.load_run(run, root)
+    seed_everything(loaded.config.seed)
+    config = loaded.config
+    if (loaded.path / "vocabulary.json").is_file():
+        # Encode the text with the run's own vocabulary, whatever the corpus's vocabulary is today.
+        config.task_params = {**config.task_params, "vocabulary_path": str(loaded.path / "vocabulary.json")}
+    data, _ = load_data(config, splits=(split,), spec=loaded.spec)
+    return evaluate_model(loaded.model, data[split], loaded.spec), loaded

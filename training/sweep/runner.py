@@ -1,0 +1,341 @@
+"""Training the runs of a comparison sweep into its folder, one after the other or in worker processes.
+
+Every model of an experiment sees the same examples in the same order (the task stream depends only
+on the task parameters and the seed), for the same number of optimizer steps, and with
+`--param-budget` about the same number of parameters. Each run is an ordinary saved run under
+`<output>/runs/<run id>/` (reload it with `training.load_run`); the sweep's plan and the status of every
+run are kept in `<output>/sweep.json`.
+
+A run that fails (an exception, or a corpus that cannot be had offline) is recorded as failed with its
+reason and the sweep goes on. The same plan with the same seeds trains the same numbers: the data
+streams are stateless functions of (task parameters, seed) and `train` seeds everything and enables op
+determinism.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+import shutil
+import sys
+import time
+import traceback
+import warnings
+
+from training.core.config import RunConfig
+from training.core.runs import write_json, write_text
+from training.core.versions import git_commit, machine, versions
+from training.sweep import suites
+from training.sweep.plan import check_plan, one_line, run_cost
+from training.sweep.results import SWEEP_FILE
+
+RUNS_DIR = "runs"
+LOGS_DIR = "logs"
+DONE = ("finished", "diverged")  # a run in one of these states is not trained again by --resume
+
+
+class Progress:
+    """One display for the whole sweep: runs done, the current run's step, elapsed time and ETA.
+
+    On a terminal one line is rewritten in place; otherwise one line is printed per finished run.
+    The ETA weighs every run by its tokens (steps x batch x length) plus a fixed overhead.
+    """
+
+    def __init__(self, costs: list[float], stream=None):
+        self.costs = costs
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self.done_cost = 0.0
+        self.done = 0
+        self.failed = 0
+        self.current = None
+        self._last = 0.0
+
+    def eta(self, partial: float = 0.0) -> float | None:
+        done = self.done_cost + partial
+        if done <= 0:
+            return None
+        remaining = sum(self.costs) - done
+        return (time.perf_counter() - self.start) * remaining / done
+
+    def line(self, text: str, partial: float = 0.0) -> str:
+        eta = self.eta(partial)
+        total = len(self.costs)
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (f"[{self.done}/{total} runs{failed}] {_clock(time.perf_counter() - self.start)} elapsed, "
+                f"ETA {_clock(eta) if eta is not None else '?'} | {text}")
+
+    def begin(self, index: int, label: str):
+        self.current = (index, label)
+        self._show(self.line(f"{label} ..."), force=True)
+
+    def step(self, step: int, total_steps: int):
+        if not self.tty or self.current is None:
+            return
+        index, label = self.current
+        partial = self.costs[index] * step / max(total_steps, 1)
+        self._show(self.line(f"{label} step {step}/{total_steps}", partial))
+
+    def end(self, index: int, label: str, status: str, seconds: float, detail: str = ""):
+        self.done += 1
+        self.done_cost += self.costs[index]
+        self.failed += status == "failed"
+        took = f" in {seconds:.1f} s" if seconds is not None else ""
+        text = self.line(f"{label}: {status}{took}{(' (' + detail + ')') if detail else ''}")
+        if self.tty:
+            self._show(text, force=True)
+            self.stream.write("\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self.current = None
+
+    def _show(self, text: str, force=False):
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if force or now - self._last > 0.5:
+            width = shutil.get_terminal_size((120, 20)).columns - 1
+            self.stream.write("\r" + text[:width].ljust(width))
+            self.stream.flush()
+            self._last = now
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(max(seconds, 0)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _step_callback(progress: Progress, total_steps: int):
+    import keras
+
+    class StepProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            progress.step(self.steps, total_steps)
+
+    return StepProgress()
+
+
+def run_sweep(experiments, output, *, description: dict, resume: bool = False, verbose: bool = True,
+              train_fn=None, stream=None, jobs: int = 1) -> dict:
+    """Train every planned run into `output/runs/`, keeping `output/sweep.json` up to date.
+
+    Args:
+        experiments: `training.sweep.suites.Experiment`s.
+        output: the sweep folder.
+        description: what goes into sweep.json besides the plan (suite, budget, command ...).
+        resume: continue the sweep in `output`: runs already finished or diverged are kept.
+        verbose: show the progress display.
+        train_fn: `training.core.loop.train` (tests may pass a stand-in; only with jobs=1).
+        stream: where the progress goes (stderr).
+        jobs: worker processes that train runs side by side (1: in this process).
+
+    Returns:
+        the sweep dict as written to sweep.json.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a positive integer, got {jobs!r}.")
+    if train_fn is not None and jobs > 1:
+        raise ValueError("A stand-in train function works in this process only: use jobs=1.")
+    output = pathlib.Path(output)
+    unavailable = check_plan(experiments)
+    previous, wall_before = {}, 0.0
+    if resume:
+        if not (output / SWEEP_FILE).is_file():
+            raise ValueError(f"{output} holds no {SWEEP_FILE}; there is no sweep to resume there.")
+        old = json.loads((output / SWEEP_FILE).read_text(encoding="utf-8"))
+        previous = {r["id"]: r for r in old.get("runs", [])}
+        wall_before = float(old.get("wall_seconds") or 0.0)
+    elif output.exists() and any(output.iterdir()):
+        raise ValueError(f"Output folder {output} is not empty; choose another --output or continue it with --resume.")
+    (output / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+
+    planned = [r for e in experiments for r in e.runs]
+    entries = []
+    for r in planned:
+        entry = {**r.to_dict(), "status": "pending", "error": None, "run_dir": None, "sweep_seconds": None}
+        old = previous.get(r.id)
+        if old and old.get("status") in DONE and old.get("config") == entry["config"] and \
+                (output / (old.get("run_dir") or "-") / "model.keras").is_file():
+            entry.update({k: old[k] for k in ("status", "error", "run_dir", "sweep_seconds", "sample") if k in old})
+        entries.append(entry)
+    sweep = {
+        **description,
+        "created": (old_created(output) if resume else None) or _now(),
+        "finished": None,
+        "versions": versions(),
+        "machine": machine(),
+        "git_commit": git_commit(),
+        "experiments": [e.meta() for e in experiments],
+        "runs": entries,
+    }
+    write_json(output / SWEEP_FILE, sweep)
+
+    todo = [i for i, entry in enumerate(entries) if entry["status"] not in DONE]
+    progress = Progress([run_cost(planned[i]) for i in todo], stream=stream) if verbose else None
+    started = time.perf_counter()
+
+    def finish(k, i, outcome):
+        entries[i].update(outcome["entry"])
+        write_json(output / SWEEP_FILE, sweep)
+        if progress:
+            progress.end(k, _words(planned[i]), entries[i]["status"], entries[i]["sweep_seconds"], outcome["detail"])
+
+    try:
+        if jobs <= 1:
+            for k, i in enumerate(todo):
+                run = planned[i]
+                if progress:
+                    progress.begin(k, _words(run))
+                steps = run.config["epochs"] * run.config["steps_per_epoch"]
+                callbacks = [_step_callback(progress, steps)] if progress else []
+                try:
+                    outcome = execute_run(run, output, unavailable, callbacks=callbacks, train_fn=train_fn)
+                except KeyboardInterrupt:
+                    entries[i].update(status="interrupted", error="stopped by the user")
+                    raise
+                finish(k, i, outcome)
+        else:
+            _run_parallel(planned, todo, output, unavailable, jobs, finish, progress)
+    finally:
+        sweep["finished"] = _now()
+        sweep["wall_seconds"] = wall_before + (time.perf_counter() - started)
+        write_json(output / SWEEP_FILE, sweep)
+    return sweep
+
+
+def _words(run) -> str:
+    return f"{run.experiment}: {run.label} on {_task_words(run)} seed {run.seed}"
+
+
+def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> dict:
+    """Train one planned run into `output/runs/`; any failure becomes its result.
+
+    Returns:
+        {"entry": the fields of its sweep.json entry (status, error, run_dir, sample, sweep_seconds),
+         "detail": a few words for the progress display}.
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.core.loop import train
+
+    output = pathlib.Path(output)
+    train_fn = train_fn or train
+    runs_dir = output / RUNS_DIR
+    entry = {"status": "failed", "error": None, "run_dir": None}
+    detail = ""
+    t0 = time.perf_counter()
+    key = (run.task, json.dumps(_resolved(run), sort_keys=True, default=str))
+    try:
+        if unavailable and key in unavailable:
+            raise RuntimeError(unavailable[key])
+        _clear_old_attempt(output, run.id)
+        keras.backend.clear_session()  # a long sweep must not accumulate the graphs of earlier runs
+        tf.get_logger().setLevel("ERROR")  # retracing notices of the probes, once per run
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ran out of data.*")
+            warnings.filterwarnings("ignore", message=".*probe 'state' is not available.*")
+            result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=list(callbacks))
+        entry["status"] = result["status"]
+        entry["run_dir"] = str(pathlib.Path(result["run_dir"]).relative_to(output)) if result.get("run_dir") else None
+        if result.get("divergence"):
+            detail = f"diverged at step {result['divergence'].get('step')}"
+        if run.extra.get("sample_length") and result.get("run_dir") and result["status"] == "finished":
+            entry["sample"] = write_sample(result["run_dir"], run.extra.get("sample_prompt", ""),
+                                           run.extra["sample_length"], run.seed)
+        test = result.get("test") or {}
+        detail = detail or ", ".join(f"test {k} {v:.3g}" for k, v in test.items()
+                                     if k in ("accuracy", "bits_per_char", "mse"))
+    except Exception as error:  # any failure of one run is its result; the others go on
+        entry["status"], entry["error"] = "failed", one_line(error)
+        folder = runs_dir / run.id
+        entry["run_dir"] = str(folder.relative_to(output)) if folder.is_dir() else None
+        log = output / LOGS_DIR / f"{run.id}.txt"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+        detail = entry["error"][:160]
+    entry["sweep_seconds"] = time.perf_counter() - t0
+    return {"entry": entry, "detail": detail}
+
+
+def _worker(run_dict, output, unavailable):
+    run = suites.PlannedRun(**run_dict)
+    return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
+
+
+def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
+    """`jobs` worker processes, each training one run at a time (most of a short run's time is
+    single-threaded tracing, so two workers on two cores nearly halve a quick sweep). Every run seeds
+    itself, so its numbers do not depend on which worker trained it or on `jobs`."""
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
+    pending = [(k, i) for k, i in enumerate(todo)]
+    shared = [(list(k), v) for k, v in unavailable.items()]
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {}
+        for k, i in pending:
+            futures[pool.submit(_worker, planned[i].to_dict(), str(output), shared)] = (k, i)
+        if progress:
+            progress.begin(0, f"{len(pending)} runs on {jobs} worker processes")
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                k, i = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # the worker process itself died
+                    outcome = {"entry": {"status": "failed", "error": one_line(error), "sweep_seconds": None},
+                               "detail": one_line(error)[:160]}
+                finish(k, i, outcome)
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def old_created(output) -> str | None:
+    try:
+        return json.loads((pathlib.Path(output) / SWEEP_FILE).read_text(encoding="utf-8")).get("created")
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _clear_old_attempt(output: pathlib.Path, run_id: str) -> None:
+    """Remove what an earlier, unfinished attempt of this run left in the sweep's own runs folder."""
+    folder = output / RUNS_DIR / run_id
+    if folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def _resolved(run) -> dict:
+    import datasets
+
+    return datasets.get_task(run.task).resolve(run.task_params)
+
+
+def _task_words(run) -> str:
+    values = {k: v for k, v in run.task_params.items() if k not in ("eval_size", "epoch_size", "manual_dir")}
+    return run.task + (" " + " ".join(f"{k}={v}" for k, v in values.items()) if values else "")
+
+
+def write_sample(run_dir, prompt: str, length: int, seed: int) -> str:
+    """Generate `length` characters from a language-model run and save them as `sample.txt`."""
+    from training.core.generation import generate
+    from training.core.runs import load_run
+
+    run = load_run(run_dir)
+    text = generate(run, prompt, length=length, temperature=0.8, seed=seed)
+    write_text(pathlib.Path(run_dir) / "sample.txt", text)
+    return text
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
