@@ -40,9 +40,9 @@ def _outputs_and_gradients(layer, x, initial_state=None, compiled=False):
             tape.watch(x)
             if initial_state is not None:
                 tape.watch(initial_state)
-                out = layer(x, initial_state=initial_state)
+                out = layer(x, initial_state=initial_state, training=True)
             else:
-                out = layer(x)
+                out = layer(x, training=True)  # training: the written-out loop (inference runs Keras's)
             out = tf.nest.flatten(out)
             # A loss that weighs every output and state differently, so no gradient is trivially zero.
             loss = sum(tf.reduce_sum(o * tf.reshape(tf.sin(tf.range(tf.size(o), dtype=o.dtype)), o.shape))
@@ -113,7 +113,7 @@ def test_stacked_bidirectional_model_matches_keras_with_weights_files_both_ways(
 
     def loss_and_gradients(model):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.sin(model(TOKENS)))
+            loss = tf.reduce_sum(tf.sin(model(TOKENS, training=True)))
         return [loss, *tape.gradient(loss, model.trainable_weights)]
 
     for a, b in zip(loss_and_gradients(reference), loss_and_gradients(ours)):
@@ -156,4 +156,24 @@ def test_unsupported_options_are_refused(cls, options, message):
 def test_masked_inputs_are_refused():
     mask = tf.constant([[True] * TIME] * BATCH)
     with pytest.raises(ValueError, match="masking"):
-        bptt.LSTM(UNITS)(_inputs(), mask=mask)
+        bptt.LSTM(UNITS)(_inputs(), mask=mask, training=True)
+
+
+def test_training_runs_the_written_out_loop_and_inference_runs_keras(monkeypatch):
+    calls = []
+    written_out = bptt.lstm_sequence
+    monkeypatch.setattr(bptt, "lstm_sequence", lambda *args: calls.append(1) or written_out(*args))
+    layer = bptt.LSTM(UNITS)
+    layer(_inputs(), training=False)
+    assert calls == []
+    layer(_inputs(), training=True)
+    assert calls == [1]
+
+
+def test_layer_class_follows_the_implementation_argument():
+    assert bptt.layer_class("LSTM", "keras") is keras.layers.LSTM
+    assert bptt.layer_class("GRU", "bptt") is bptt.GRU
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert bptt.layer_class("SimpleRNN", "auto") is (keras.layers.SimpleRNN if on_gpu else bptt.SimpleRNN)
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        bptt.layer_class("LSTM", "cudnn")

@@ -21,6 +21,7 @@ def bidirectional_gru(
     recurrent_gain=1.0,
     update_bias=0.0,
     chrono_max_length=None,
+    implementation="auto",
 ):
     """Bidirectional GRU (Cho et al., 2014; Schuster & Paliwal, 1997): sees past and future context.
 

@@ -21,6 +21,7 @@ def bidirectional_lstm(
     recurrent_gain=1.0,
     forget_bias=1.0,
     chrono_max_length=None,
+    implementation="auto",
 ):
     """Bidirectional LSTM (Graves & Schmidhuber, 2005): sees past and future context.
 

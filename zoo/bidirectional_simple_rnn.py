@@ -21,6 +21,7 @@ def bidirectional_simple_rnn(
     embedding_dim=None,
     recurrent_initializer=None,
     recurrent_gain=1.0,
+    implementation="auto",
 ):
     """Bidirectional tanh SimpleRNN (Schuster & Paliwal, 1997): sees past and future context.
 

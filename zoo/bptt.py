@@ -281,6 +281,11 @@ class _WrittenOut:
             raise ValueError(f"{name}: " + "; ".join(problems) + ".")
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not training:
+            # Inference (evaluate, predict, generate) needs no backward pass: Keras's own loop gives the
+            # same numbers without an XLA compilation for every new sequence length (sampling text
+            # one character at a time calls the model on lengths 1, 2, ...).
+            return super().inner_loop(sequences, initial_state, mask, training=training)
         if mask is not None:
             raise ValueError(
                 f"zoo.bptt.{type(self).__name__} does not implement masking; use keras.layers.{type(self).__name__} "
@@ -337,3 +342,21 @@ class GRU(_WrittenOut, keras.layers.GRU):
     def _sequence(self, x, states, kernel, recurrent_kernel, bias):
         hs = gru_sequence(x, states[0], kernel, recurrent_kernel, bias)
         return hs, [hs[-1]]
+
+
+IMPLEMENTATIONS = ("auto", "keras", "bptt")
+
+
+def layer_class(name, implementation="auto"):
+    """The recurrent layer class a builder uses: `name` is "SimpleRNN", "LSTM" or "GRU".
+
+    Args:
+        implementation: "keras" (`keras.layers.<name>`), "bptt" (`zoo.bptt.<name>`), or "auto": the
+            written-out layer where TensorFlow sees no GPU (on a CPU it trains faster), Keras's where it
+            sees one (Keras then runs cuDNN's fused kernels, which no loop written here beats).
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {implementation!r}.")
+    if implementation == "auto":
+        implementation = "keras" if tf.config.list_physical_devices("GPU") else "bptt"
+    return getattr(keras.layers, name) if implementation == "keras" else globals()[name]

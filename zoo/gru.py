@@ -6,16 +6,15 @@ while z_t stays near 1. Keras starts all GRU biases at 0, i.e. z = 0.5 and memor
 positive update-gate bias (or chrono, Tallec & Ollivier, 2018) starts with longer memory.
 """
 
-import keras
-
+from zoo import bptt
 from zoo.common import gated_stack
 from zoo.registry import PER_STEP, register_model
 
 
-def build_gru(*, bidirectional, model_name, **kwargs):
+def build_gru(*, bidirectional, model_name, implementation="auto", **kwargs):
     """Shared by `gru` and `bidirectional_gru`: gates [update, reset, new]."""
     return gated_stack(
-        layer_cls=keras.layers.GRU,
+        layer_cls=bptt.layer_class("GRU", implementation),  # keras.layers.GRU or zoo.bptt.GRU
         layer_name="gru",
         gates=3,
         gate=0,
@@ -43,6 +42,7 @@ def gru(
     recurrent_gain=1.0,
     update_bias=0.0,
     chrono_max_length=None,
+    implementation="auto",
 ):
     """GRU (Cho et al., 2014): a gated cell with an update gate that interpolates old and new state.
 
@@ -62,5 +62,8 @@ def gru(
         update_bias: bias of the update gate z (Keras's default 0: z = 0.5); positive values keep more of
             the old state at the start, "chrono" draws it as log U(1, T_max - 1).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        implementation: "auto" (the default: `zoo.bptt`'s layer, with backpropagation through time written
+            out, on a machine without a GPU, where it trains faster; Keras's on a GPU, where Keras runs
+            cuDNN), "keras" or "bptt". Both hold the same weights and compute the same numbers.
     """
     return build_gru(bidirectional=False, model_name="gru", **locals())

@@ -7,16 +7,15 @@ forget-gate bias: Keras uses 1 (sigma(1) = 0.73, so the gradient along c decays 
 initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018) start with longer memory.
 """
 
-import keras
-
+from zoo import bptt
 from zoo.common import gated_stack
 from zoo.registry import PER_STEP, register_model
 
 
-def build_lstm(*, bidirectional, model_name, **kwargs):
+def build_lstm(*, bidirectional, model_name, implementation="auto", **kwargs):
     """Shared by `lstm` and `bidirectional_lstm`: gates [input, forget, cell, output]."""
     return gated_stack(
-        layer_cls=keras.layers.LSTM,
+        layer_cls=bptt.layer_class("LSTM", implementation),  # keras.layers.LSTM or zoo.bptt.LSTM
         layer_name="lstm",
         gates=4,
         gate=1,
@@ -47,6 +46,7 @@ def lstm(
     recurrent_gain=1.0,
     forget_bias=1.0,
     chrono_max_length=None,
+    implementation="auto",
 ):
     """LSTM (Hochreiter & Schmidhuber, 1997): gated memory cells that carry the gradient across long gaps.
 
@@ -67,5 +67,8 @@ def lstm(
             start), a larger number for longer initial memory, or "chrono" (log U(1, T_max - 1), input-gate
             bias set to its negative).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        implementation: "auto" (the default: `zoo.bptt`'s layer, with backpropagation through time written
+            out, on a machine without a GPU, where it trains faster; Keras's on a GPU, where Keras runs
+            cuDNN), "keras" or "bptt". Both hold the same weights and compute the same numbers.
     """
     return build_lstm(bidirectional=False, model_name="lstm", **locals())
