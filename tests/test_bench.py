@@ -46,6 +46,7 @@ def test_bptt_bench_times_the_keras_and_the_written_out_layers_on_the_same_model
                               peer="pytorch", report=messages.append)
     assert row["layer_classes"] == {"keras": "keras.GRU", "bptt": "zoo.GRU"}  # each arm runs what it says
     assert row["keras_ms_per_step"] > 0 and row["bptt_ms_per_step"] > 0 and row["bptt_speedup"] > 0
+    assert row["keras_cpu_ms_per_step"] > 0 and row["bptt_cpu_speedup"] > 0
     assert "pytorch_ms_per_step" not in row and "peer skipped" in messages[0]
 
 

@@ -174,6 +174,9 @@ def test_layer_class_follows_the_implementation_argument():
     assert bptt.layer_class("LSTM", "keras") is keras.layers.LSTM
     assert bptt.layer_class("GRU", "bptt") is bptt.GRU
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    assert bptt.layer_class("SimpleRNN", "auto") is (keras.layers.SimpleRNN if on_gpu else bptt.SimpleRNN)
+    for name in ("SimpleRNN", "LSTM", "GRU"):
+        keras_on_cpu = bptt.AUTO_ON_CPU[name] == "keras"
+        expected = getattr(keras.layers, name) if on_gpu or keras_on_cpu else getattr(bptt, name)
+        assert bptt.layer_class(name, "auto") is expected
     with pytest.raises(ValueError, match="implementation must be one of"):
         bptt.layer_class("LSTM", "cudnn")

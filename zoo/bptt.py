@@ -346,17 +346,22 @@ class GRU(_WrittenOut, keras.layers.GRU):
 
 IMPLEMENTATIONS = ("auto", "keras", "bptt")
 
+# What "auto" picks where TensorFlow sees no GPU, from `python -m training.bench --bptt` on the zoo's
+# 2-core CPU machine (docs/bptt.md): the written-out layer where it was faster in wall time. The LSTM and
+# GRU cost less CPU time per training step written out (1.4-1.7x less) but, on that machine shared with
+# other busy processes, waited longer: Keras's stays their default until a quiet machine says otherwise.
+AUTO_ON_CPU = {"SimpleRNN": "bptt", "LSTM": "keras", "GRU": "keras"}
+
 
 def layer_class(name, implementation="auto"):
     """The recurrent layer class a builder uses: `name` is "SimpleRNN", "LSTM" or "GRU".
 
     Args:
-        implementation: "keras" (`keras.layers.<name>`), "bptt" (`zoo.bptt.<name>`), or "auto": the
-            written-out layer where TensorFlow sees no GPU (on a CPU it trains faster), Keras's where it
-            sees one (Keras then runs cuDNN's fused kernels, which no loop written here beats).
+        implementation: "keras" (`keras.layers.<name>`), "bptt" (`zoo.bptt.<name>`), or "auto": Keras's
+            where TensorFlow sees a GPU (Keras then runs cuDNN's fused kernels), else `AUTO_ON_CPU[name]`.
     """
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {implementation!r}.")
     if implementation == "auto":
-        implementation = "keras" if tf.config.list_physical_devices("GPU") else "bptt"
+        implementation = "keras" if tf.config.list_physical_devices("GPU") else AUTO_ON_CPU[name]
     return getattr(keras.layers, name) if implementation == "keras" else globals()[name]

@@ -62,8 +62,8 @@ def gru(
         update_bias: bias of the update gate z (Keras's default 0: z = 0.5); positive values keep more of
             the old state at the start, "chrono" draws it as log U(1, T_max - 1).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
-        implementation: "auto" (the default: `zoo.bptt`'s layer, with backpropagation through time written
-            out, on a machine without a GPU, where it trains faster; Keras's on a GPU, where Keras runs
-            cuDNN), "keras" or "bptt". Both hold the same weights and compute the same numbers.
+        implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
+            written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
+            faster there). Both hold the same weights and compute the same numbers.
     """
     return build_gru(bidirectional=False, model_name="gru", **locals())

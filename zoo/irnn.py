@@ -42,9 +42,9 @@ def irnn(
         recurrent_initializer: "identity" (the IRNN's; the input kernel keeps Keras's glorot-uniform and the
             bias Keras's zeros), or any other of `zoo.initializers.RECURRENT_INITIALIZERS`.
         recurrent_gain: scales the initial recurrent matrix; with ReLU a gain > 1 explodes quickly.
-        implementation: "auto" (the default: `zoo.bptt`'s layer, with backpropagation through time written
-            out, on a machine without a GPU, where it trains faster; Keras's on a GPU, where Keras runs
-            cuDNN), "keras" or "bptt". Both hold the same weights and compute the same numbers.
+        implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
+            written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
+            faster there). Both hold the same weights and compute the same numbers.
     """
     return build_simple_rnn(
         activation="relu", default_initializer="identity", bidirectional=False, model_name="irnn", **locals()

@@ -67,8 +67,8 @@ def lstm(
             start), a larger number for longer initial memory, or "chrono" (log U(1, T_max - 1), input-gate
             bias set to its negative).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
-        implementation: "auto" (the default: `zoo.bptt`'s layer, with backpropagation through time written
-            out, on a machine without a GPU, where it trains faster; Keras's on a GPU, where Keras runs
-            cuDNN), "keras" or "bptt". Both hold the same weights and compute the same numbers.
+        implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
+            written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
+            faster there). Both hold the same weights and compute the same numbers.
     """
     return build_lstm(bidirectional=False, model_name="lstm", **locals())

@@ -65,9 +65,9 @@ def simple_rnn(
             "normal". Orthogonal keeps the initial gradient nearly flat through time; glorot-uniform is the
             classic setting in which it decays.
         recurrent_gain: scales the initial recurrent matrix: < 1 provokes vanishing, > 1 exploding gradients.
-        implementation: "auto" (the default: `zoo.bptt`'s layer, with backpropagation through time written
-            out, on a machine without a GPU, where it trains faster; Keras's on a GPU, where Keras runs
-            cuDNN), "keras" or "bptt". Both hold the same weights and compute the same numbers.
+        implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
+            written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
+            faster there). Both hold the same weights and compute the same numbers.
     """
     return build_simple_rnn(
         activation="tanh",

@@ -28,21 +28,27 @@ WARMUP_STEPS = 3
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Wall time of every training step after the first `WARMUP_STEPS` (which include tracing)."""
+    """Wall and CPU time of every training step after the first `WARMUP_STEPS` (which include tracing).
+
+    CPU time is this process's, over all its threads: on a machine shared with other busy processes it
+    is the steadier measure of the work a step costs; wall time is what a user waits.
+    """
 
     def __init__(self):
         super().__init__()
         self.times = []
+        self.cpu_times = []
         self._last = None
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._last is None:
-            self._last = time.perf_counter()
+            self._last = (time.perf_counter(), time.process_time())
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         if batch >= WARMUP_STEPS:
-            self.times.append(now - self._last)
+            self.times.append(now[0] - self._last[0])
+            self.cpu_times.append(now[1] - self._last[1])
         self._last = now
 
 
@@ -61,9 +67,12 @@ def make_model(name, units, **arguments):
     return model
 
 
-def time_fit(model, data, steps, callbacks):
+def time_fit(model, data, steps, callbacks, cpu=False):
+    """Median seconds per step of a fresh `fit` of `steps` steps; with `cpu`, (wall, CPU) medians."""
     timer = StepTimer()
     model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[*callbacks, timer], verbose=0)
+    if cpu:
+        return statistics.median(timer.times), statistics.median(timer.cpu_times)
     return statistics.median(timer.times)
 
 
@@ -171,13 +180,14 @@ class TorchCharLM:
         self.optimizer.step()
 
     def time_steps(self, steps):
-        """Median seconds per step over `steps` steps, the first `WARMUP_STEPS` dropped (as `time_fit`)."""
+        """(wall, CPU) median seconds per step over `steps` steps, the first `WARMUP_STEPS` dropped."""
         times = []
         for i in range(steps):
-            t0 = time.perf_counter()
+            t0 = (time.perf_counter(), time.process_time())
             self.step(i)
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times[WARMUP_STEPS:])
+            times.append((time.perf_counter() - t0[0], time.process_time() - t0[1]))
+        times = times[WARMUP_STEPS:]
+        return statistics.median(w for w, _ in times), statistics.median(c for _, c in times)
 
 
 def torch_available():
@@ -205,17 +215,21 @@ def bench_bptt(models=BPTT_MODELS, widths=(128, 256, 512), steps=20, repeats=5, 
         for units in widths:
             built = {arm: make_model(name, units, embedding_dim=EMBEDDING_DIM, implementation=arm)
                      for arm in ("keras", "bptt")}
-            arms = {arm: (lambda m=model: time_fit(m, data, steps, [])) for arm, model in built.items()}
+            arms = {arm: (lambda m=model: time_fit(m, data, steps, [], cpu=True)) for arm, model in built.items()}
             if peer == "pytorch":
                 torch_model = TorchCharLM(name, units, batches)
                 arms["pytorch"] = lambda: torch_model.time_steps(steps)
-            times = paired_times(arms, repeats)
+            pairs = paired_times(arms, repeats)  # {arm: [(wall, cpu) per repeat]}
+            wall = {arm: [w for w, _ in pairs[arm]] for arm in arms}
+            cpu = {arm: [c for _, c in pairs[arm]] for arm in arms}
             row = {"model": name, "units": units, "parameters": built["keras"].count_params(),
                    "layer_classes": {arm: _recurrent_class(m) for arm, m in built.items()}}
             for arm in arms:
-                row[f"{arm}_ms_per_step"] = 1000 * statistics.median(times[arm])
+                row[f"{arm}_ms_per_step"] = 1000 * statistics.median(wall[arm])
+                row[f"{arm}_cpu_ms_per_step"] = 1000 * statistics.median(cpu[arm])
                 if arm != "keras":
-                    row[f"{arm}_speedup"] = speedup(times, "keras", arm)
+                    row[f"{arm}_speedup"] = speedup(wall, "keras", arm)
+                    row[f"{arm}_cpu_speedup"] = speedup(cpu, "keras", arm)
             rows.append(row)
             report(format_bptt_row(row))
     return rows
@@ -226,13 +240,13 @@ def _recurrent_class(model):
     return f"{type(layer).__module__.split('.')[0]}.{type(layer).__name__}"
 
 
-BPTT_HEADER = (f"{'model':<12}{'units':>6}{'keras ms':>10}{'bptt ms':>9}{'bptt/keras':>12}"
-               f"{'pytorch ms':>12}{'pytorch/keras':>15}")
+BPTT_HEADER = (f"{'model':<12}{'units':>6}{'keras ms':>10}{'bptt ms':>9}{'bptt/keras':>12}{'(cpu)':>8}"
+               f"{'pytorch ms':>12}{'pytorch/keras':>15}{'(cpu)':>8}")
 
 
 def format_bptt_row(r):
     line = (f"{r['model']:<12}{r['units']:>6}{r['keras_ms_per_step']:>10.1f}{r['bptt_ms_per_step']:>9.1f}"
-            f"{r['bptt_speedup']:>11.2f}x")
+            f"{r['bptt_speedup']:>11.2f}x{r['bptt_cpu_speedup']:>7.2f}x")
     if "pytorch_ms_per_step" in r:
-        line += f"{r['pytorch_ms_per_step']:>12.1f}{r['pytorch_speedup']:>14.2f}x"
+        line += f"{r['pytorch_ms_per_step']:>12.1f}{r['pytorch_speedup']:>14.2f}x{r['pytorch_cpu_speedup']:>7.2f}x"
     return line
