@@ -38,6 +38,7 @@ class Adding(SyntheticTask):
     """
 
     defaults = {**SyntheticTask.common_defaults, "length": 100, "levels": 10}
+    primary_metric = "mse"
 
     def vocabulary(self, p):
         levels = p["levels"]

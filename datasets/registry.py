@@ -40,6 +40,9 @@ class Task:
     # True for next-token tasks: known before any data is read, so a model that would read the
     # answer can be refused at once (the spec's `causal` says the same).
     causal: bool = False
+    # The metric the task is judged by in a comparison (a name in the spec's metrics, or "nll" for the
+    # loss in nats where accuracy says little).
+    primary_metric: str = "accuracy"
 
     # ------------------------------------------------------------------ parameters
     def resolve(self, params: dict) -> dict:
@@ -65,6 +68,11 @@ class Task:
     # ------------------------------------------------------------------ the task itself
     def spec(self, params: dict) -> TaskSpec:
         raise NotImplementedError
+
+    def sequence_length(self, params: dict) -> int | None:
+        """The length of every sequence for resolved `params`, known before any data is read (None: not
+        known until the data is)."""
+        return None
 
     def dataset(self, split: str, batch_size: int, seed: int, params: dict, spec: TaskSpec) -> tf.data.Dataset:
         raise NotImplementedError

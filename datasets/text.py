@@ -55,6 +55,13 @@ class TextTask(Task):
 
     level = ""  # "char" or "word"
     causal = True
+
+    @property
+    def primary_metric(self) -> str:
+        return "bits_per_char" if self.level == "char" else "perplexity"
+
+    def sequence_length(self, p: dict) -> int:
+        return p["seq_len"]
     token_separator = ""
     token_pattern: str | None = None
     unit = "token"

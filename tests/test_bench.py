@@ -1,5 +1,7 @@
 """`python -m training.bench` runs end to end on a tiny setting (the real numbers are in the README)."""
 
+import json
+import math
 import sys
 import time
 
@@ -9,13 +11,19 @@ from training import bench
 from training.core import bench as library
 
 
-def test_bench_times_both_arms_and_reports_the_ratio(capsys):
-    rows = bench.bench(models=("simple_rnn",), widths=(8,), steps=bench.WARMUP_STEPS + 3, repeats=1)
-    (row,) = rows
+def test_bench_times_both_arms_and_writes_the_rows(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    steps = str(bench.WARMUP_STEPS + 3)
+    assert bench.main(["--models", "simple_rnn", "--units", "8", "--steps", steps, "--repeats", "2",
+                       "--json", str(path)]) == 0
+    (row,) = json.loads(path.read_text())
     assert row["model"] == "simple_rnn" and row["units"] == 8 and row["parameters"] > 0
     assert row["plain_tokens_per_s"] > 0 and row["zoo_tokens_per_s"] > 0
-    assert row["ratio"] == pytest.approx(row["zoo_tokens_per_s"] / row["plain_tokens_per_s"], rel=1e-9)
-    assert "simple_rnn" in capsys.readouterr().out
+    # both arms trained the same model on the same batches: a ratio far from 1 means one arm timed
+    # something else (a step without the recorder's hooks, or tracing)
+    assert math.isfinite(row["ratio"]) and 0.2 < row["ratio"] < 5
+    out = capsys.readouterr().out
+    assert "simple_rnn" in out and f"slowest zoo/plain ratio: {row['ratio']:.3f}" in out
 
 
 def test_bench_refuses_too_few_steps(capsys):

@@ -17,9 +17,11 @@ from zoo.registry import (  # noqa: F401
     build_model,
     check_causality,
     fit_param_budget,
+    architectures,
     get_model_info,
     list_models,
     register_model,
+    register_variant,
     validate_arguments,
 )
 from zoo.initializers import RECURRENT_INITIALIZERS  # noqa: F401

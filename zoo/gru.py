@@ -8,11 +8,11 @@ positive update-gate bias (or chrono, Tallec & Ollivier, 2018) starts with longe
 
 from zoo import bptt
 from zoo.common import gated_stack
-from zoo.registry import PER_STEP, register_model
+from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
 def build_gru(*, bidirectional, model_name, implementation="auto", **kwargs):
-    """Shared by `gru` and `bidirectional_gru`: gates [update, reset, new]."""
+    """Shared by `gru` and `bidirectional_gru` (one builder): gates [update, reset, new]."""
     return gated_stack(
         layer_cls=bptt.layer_class("GRU", implementation),  # keras.layers.GRU or zoo.bptt.GRU
         layer_name="gru",
@@ -26,7 +26,11 @@ def build_gru(*, bidirectional, model_name, implementation="auto", **kwargs):
     )
 
 
-@register_model("gru")
+@register_model(
+    "gru",
+    sees_future=reads_backwards,
+    initialization="Keras defaults: orthogonal recurrent kernel, all biases 0 (update gate 0.5)",
+)
 def gru(
     *,
     vocabulary_size,
@@ -42,6 +46,7 @@ def gru(
     recurrent_gain=1.0,
     update_bias=0.0,
     chrono_max_length=None,
+    bidirectional=False,
     implementation="auto",
 ):
     """GRU (Cho et al., 2014): a gated cell with an update gate that interpolates old and new state.
@@ -65,5 +70,8 @@ def gru(
         implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
             written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
             faster there). Both hold the same weights and compute the same numbers.
+        bidirectional: also run the GRU backwards over the sequence and concatenate the two states
+            (Schuster & Paliwal, 1997; registered as `bidirectional_gru`): every step then sees its whole context, so the
+            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
-    return build_gru(bidirectional=False, model_name="gru", **locals())
+    return build_gru(model_name="bidirectional_gru" if bidirectional else "gru", **locals())

@@ -11,7 +11,7 @@ from zoo.registry import PER_STEP, register_model
 from zoo.simple_rnn import build_simple_rnn
 
 
-@register_model("irnn")
+@register_model("irnn", initialization="IRNN: identity recurrent kernel, zero bias (Le et al., 2015)")
 def irnn(
     *,
     vocabulary_size,

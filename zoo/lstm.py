@@ -9,11 +9,11 @@ initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018
 
 from zoo import bptt
 from zoo.common import gated_stack
-from zoo.registry import PER_STEP, register_model
+from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
 def build_lstm(*, bidirectional, model_name, implementation="auto", **kwargs):
-    """Shared by `lstm` and `bidirectional_lstm`: gates [input, forget, cell, output]."""
+    """Shared by `lstm` and `bidirectional_lstm` (one builder): gates [input, forget, cell, output]."""
     return gated_stack(
         layer_cls=bptt.layer_class("LSTM", implementation),  # keras.layers.LSTM or zoo.bptt.LSTM
         layer_name="lstm",
@@ -30,7 +30,11 @@ def build_lstm(*, bidirectional, model_name, implementation="auto", **kwargs):
     )
 
 
-@register_model("lstm")
+@register_model(
+    "lstm",
+    sees_future=reads_backwards,
+    initialization="Keras defaults: orthogonal recurrent kernel, forget-gate bias 1",
+)
 def lstm(
     *,
     vocabulary_size,
@@ -46,6 +50,7 @@ def lstm(
     recurrent_gain=1.0,
     forget_bias=1.0,
     chrono_max_length=None,
+    bidirectional=False,
     implementation="auto",
 ):
     """LSTM (Hochreiter & Schmidhuber, 1997): gated memory cells that carry the gradient across long gaps.
@@ -70,5 +75,8 @@ def lstm(
         implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
             written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
             faster there). Both hold the same weights and compute the same numbers.
+        bidirectional: also run the LSTM backwards over the sequence and concatenate the two states
+            (Graves & Schmidhuber, 2005; registered as `bidirectional_lstm`): every step then sees its whole context, so the
+            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
-    return build_lstm(bidirectional=False, model_name="lstm", **locals())
+    return build_lstm(model_name="bidirectional_lstm" if bidirectional else "lstm", **locals())

@@ -13,6 +13,7 @@ file with a registered builder plus one import line in `zoo/__init__.py`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 from typing import Callable
@@ -51,40 +52,92 @@ class ModelInfo:
             (Bidirectional models always; attention only without its causal mask). Such a model would
             read the answer of a next-token task, so `build_model` refuses `causal=True` for it.
         summary: first line of the builder's docstring.
+        initialization: the initialization the builder uses by default, in words (for reports).
+        base: for a variant registered with `register_variant`, the key of the builder it fixes
+            arguments of (`bidirectional_lstm` -> `lstm`); None for an architecture of its own.
     """
 
     name: str
     builder: Callable[..., keras.Model]
     sees_future: bool | Callable[[dict], bool]
     summary: str
+    initialization: str = "Keras defaults"
+    base: str | None = None
 
     def reads_future(self, kwargs: dict) -> bool:
-        return self.sees_future(kwargs) if callable(self.sees_future) else bool(self.sees_future)
+        """Whether the model built with `kwargs` (its defaults filled in) reads tokens after step t."""
+        if callable(self.sees_future):
+            return self.sees_future({**self.defaults, **kwargs})
+        return bool(self.sees_future)
+
+    @property
+    def architecture(self) -> str:
+        """The key of the architecture (the base builder of a variant)."""
+        return self.base or self.name
 
     @property
     def parameters(self) -> tuple[str, ...]:
         return tuple(inspect.signature(self.builder).parameters)
 
+    @property
+    def defaults(self) -> dict:
+        """The builder's arguments that have a default, with it (a variant's fixed values included)."""
+        return {
+            name: p.default
+            for name, p in inspect.signature(self.builder).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, *, sees_future: bool | Callable[[dict], bool] = False):
-    """Decorator that registers a builder under `name` (a snake_case key, named like its file)."""
+def register_model(name: str, *, sees_future: bool | Callable[[dict], bool] = False,
+                   initialization: str = "Keras defaults"):
+    """Decorator that registers a builder under `name` (a snake_case key, named like its file).
+
+    Args:
+        sees_future: True, or a function of the builder's arguments (defaults filled in), when the model
+            reads tokens after step t (see `ModelInfo`).
+        initialization: the builder's default initialization in words, as reports state it.
+    """
 
     def decorator(fn):
         if name in _REGISTRY:
             raise ValueError(f"A model named {name!r} is already registered.")
         doc = inspect.getdoc(fn) or ""
-        _REGISTRY[name] = ModelInfo(name, fn, sees_future, doc.splitlines()[0] if doc else "")
+        _REGISTRY[name] = ModelInfo(name, fn, sees_future, doc.splitlines()[0] if doc else "", initialization)
         return fn
 
     return decorator
 
 
+def register_variant(name: str, base: str, summary: str, **fixed):
+    """Registers `functools.partial(<base's builder>, **fixed)` under `name`: a variant that fixes some
+    arguments of a registered builder (`bidirectional=True`). `inspect.signature` of the partial keeps
+    the base's arguments, so arguments are validated as for the base; it inherits the base's
+    `sees_future` (evaluated with the fixed values) and initialization. Returns the partial."""
+    if name in _REGISTRY:
+        raise ValueError(f"A model named {name!r} is already registered.")
+    info = get_model_info(base)
+    builder = functools.partial(info.builder, **fixed)
+    _REGISTRY[name] = ModelInfo(name, builder, info.sees_future, summary, info.initialization, base=base)
+    return builder
+
+
+def reads_backwards(kwargs: dict) -> bool:
+    """`sees_future` of the recurrent builders: a bidirectional layer reads the sequence backwards too."""
+    return bool(kwargs.get("bidirectional"))
+
+
 def list_models() -> list[str]:
     """The registry keys, sorted."""
     return sorted(_REGISTRY)
+
+
+def architectures() -> list[str]:
+    """The keys of the architectures (variants left out), in the order they were registered."""
+    return [name for name, info in _REGISTRY.items() if info.base is None]
 
 
 def get_model_info(name: str) -> ModelInfo:
@@ -138,9 +191,10 @@ def check_causality(name: str, kwargs: dict) -> None:
     """Refuse a model that reads the future (`kwargs` its builder arguments) on a next-token task."""
     if not (kwargs.get("causal") and get_model_info(name).reads_future(kwargs)):
         return
+    info = get_model_info(name)
     why = (
         "it reads the sequence backwards as well as forwards"
-        if name.startswith("bidirectional")
+        if {**info.defaults, **kwargs}.get("bidirectional")
         else "without the causal mask it attends to every position"
     )
     causal_models = [m for m in list_models() if not _REGISTRY[m].reads_future({"causal": True})]

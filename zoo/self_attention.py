@@ -24,7 +24,11 @@ def _reads_future(kwargs):
     return mask is False or (mask is None and not kwargs.get("causal", False))
 
 
-@register_model("self_attention", sees_future=_reads_future)
+@register_model(
+    "self_attention",
+    sees_future=_reads_future,
+    initialization="Keras defaults: glorot-uniform projections, learned position embedding",
+)
 def self_attention(
     *,
     vocabulary_size,

@@ -10,11 +10,12 @@ Mikolov & Bengio, 2013). Keras initialises U orthogonal, which makes it start al
 from zoo import bptt
 from zoo.common import recurrent_stack
 from zoo.initializers import recurrent_initializer as make_recurrent_initializer
-from zoo.registry import PER_STEP, register_model
+from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
-def build_simple_rnn(*, activation, default_initializer, bidirectional, model_name, implementation="auto", **kwargs):
-    """Shared by `simple_rnn`, `irnn` and `bidirectional_simple_rnn`."""
+def build_simple_rnn(*, activation, default_initializer, bidirectional, model_name, implementation="auto",
+                     **kwargs):
+    """Shared by `simple_rnn` (also as `bidirectional_simple_rnn`) and `irnn`."""
     layer_cls = bptt.layer_class("SimpleRNN", implementation)  # keras.layers.SimpleRNN or zoo.bptt.SimpleRNN
     name = kwargs.pop("recurrent_initializer", None)
     gain = kwargs.pop("recurrent_gain", 1.0)
@@ -33,7 +34,11 @@ def build_simple_rnn(*, activation, default_initializer, bidirectional, model_na
     )
 
 
-@register_model("simple_rnn")
+@register_model(
+    "simple_rnn",
+    sees_future=reads_backwards,
+    initialization="Keras defaults: orthogonal recurrent kernel, glorot-uniform input kernel, zero bias",
+)
 def simple_rnn(
     *,
     vocabulary_size,
@@ -47,6 +52,7 @@ def simple_rnn(
     embedding_dim=None,
     recurrent_initializer=None,
     recurrent_gain=1.0,
+    bidirectional=False,
     implementation="auto",
 ):
     """SimpleRNN with tanh (Elman, 1990): the network whose gradients vanish and explode.
@@ -68,11 +74,13 @@ def simple_rnn(
         implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
             written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
             faster there). Both hold the same weights and compute the same numbers.
+        bidirectional: also run the SimpleRNN backwards over the sequence and concatenate the two states
+            (Schuster & Paliwal, 1997; registered as `bidirectional_simple_rnn`): every step then sees its whole context, so the
+            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
     return build_simple_rnn(
         activation="tanh",
         default_initializer=None,
-        bidirectional=False,
-        model_name="simple_rnn",
+        model_name="bidirectional_simple_rnn" if bidirectional else "simple_rnn",
         **locals(),
     )

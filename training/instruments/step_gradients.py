@@ -7,16 +7,17 @@ Keras 3 has no tool that shows them: tf.keras dropped `write_grads` and the Tens
 weights, not gradients. `GradientRecorder` is that tool, for any compiled Keras model on the TensorFlow
 backend, passed to the user's own `model.fit(callbacks=[...])`.
 
-How it sees the real gradients: at `on_train_begin` it wraps, on the *instances* only (the classes and
-the saved model are untouched),
+How it works, in three parts:
 
-    model.train_step         -> calls the model's own train_step, then adds the measurements to its logs
-    optimizer.apply          -> measures the gradients it receives, then applies them as before
-    optimizer.scale_loss     -> notes the loss of the step (Keras's default train_step calls it)
-
-and re-traces the train function. The norms are computed inside the traced step (one reduction per
-variable, no host round trip per variable); the host reads them from `logs` like any other metric.
-`on_train_end` removes the wrappers, so `keras.models.load_model` and later `fit` calls see a plain model.
+    hooks.StepHooks      at `on_train_begin`, wraps model.train_step, optimizer.apply and
+                         optimizer.scale_loss on the *instances* only, and the train function is
+                         re-traced; `on_train_end` removes the wrappers, so `keras.models.load_model`
+                         and later `fit` calls see a plain model
+    measure.step_norms   inside the traced step, the norms of the gradients optimizer.apply receives
+                         (one reduction per variable, no host round trip per variable); the host reads
+                         them from `logs` like any other metric
+    sink.Sink            the rows to `gradients.csv` and TensorBoard, the summary to
+                         `gradients_summary.json` (shared with `GradientThroughTime`)
 
 What one step records (keys of the Keras `logs`, columns of `gradients.csv`, TensorBoard tags):
 
@@ -61,76 +62,23 @@ step of every k is visible to callbacks; rows and divergence are then reported a
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import pathlib
-import threading
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from training.instruments.hooks import StepHooks
+from training.instruments.measure import step_norms
 from training.instruments.readers import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV
 from training.instruments.readers import STEP_GRADIENTS_TENSORBOARD as TENSORBOARD_SUBDIR
-
-# A step counts as clipped when clipping lowered some variable's gradient norm by more than this
-# relative amount. Global clipping multiplies by c * min(1/N, 1/c), which is 1 - 6e-8 rather than
-# exactly 1 when N <= c: that rounding is not a clip.
-_CLIP_RTOL = 1e-6
+from training.instruments.sink import Sink
 
 _NOT_SUPPORTED_OPTIMIZERS = ("LossScaleOptimizer",)
-_TENSORBOARD_BATCH = 200  # rows buffered before one batched TensorBoard write
 
 
-# --------------------------------------------------------------------------------------------------
-# In-graph measurements
-# --------------------------------------------------------------------------------------------------
-def _dense_values(gradient):
-    """The dense gradient, whose squares sum to its squared norm.
-
-    An `IndexedSlices` gradient (Embedding) lists one row per occurrence of a token id; the dense
-    gradient adds the rows of repeated ids. `tf.convert_to_tensor` builds it exactly as Keras's
-    optimizers do when they densify it (Adam does), so TensorFlow's graph optimizer computes it once
-    for both: recording then costs ~0 % of a SimpleRNN step instead of ~5 %.
-    """
-    return tf.convert_to_tensor(gradient)
-
-
-def _norms(gradients, segment_ids, num_segments):
-    """Per-variable (V,), per-segment (S,) and global () L2 norms of a list of gradients (float32).
-
-    Squares are summed in float64, so a float32 gradient's norm never overflows (its squares could:
-    a norm above ~1e19 would turn into Inf and look like divergence), and NaN/Inf gradients still give
-    NaN/Inf norms. One branch-free pass: a `tf.cond` to a rescaled slow path cost ~2 % of a step.
-    """
-    squares = tf.stack(
-        [tf.reduce_sum(tf.square(tf.cast(_dense_values(g), tf.float64))) for g in gradients]
-    )  # (V,)
-    per_segment = tf.math.unsorted_segment_sum(squares, tf.constant(segment_ids, tf.int32), num_segments)
-    norms = (tf.sqrt(squares), tf.sqrt(per_segment), tf.sqrt(tf.reduce_sum(squares)))
-    return tuple(tf.cast(n, tf.float32) for n in norms)
-
-
-def _first_true_index(flags):
-    """Index of the first True in a boolean vector, or -1."""
-    first = tf.argmax(tf.cast(flags, tf.int32), output_type=tf.int32)
-    return tf.where(tf.reduce_any(flags), first, -1)
-
-
-class _StepCapture(threading.local):
-    """What the optimizer hooks see during one trace of the train step (one per replica thread)."""
-
-    def __init__(self):
-        self.active = False
-        self.loss = None
-        self.result = None
-
-
-# --------------------------------------------------------------------------------------------------
-# The callback
-# --------------------------------------------------------------------------------------------------
 class GradientRecorder(keras.callbacks.Callback):
     """Records the norms of the gradients the optimizer receives and applies at every training step.
 
@@ -176,27 +124,20 @@ class GradientRecorder(keras.callbacks.Callback):
             tensorboard_dir = self.run_dir / TENSORBOARD_SUBDIR
         self.tensorboard_dir = pathlib.Path(tensorboard_dir) if tensorboard_dir else None
         self.histogram_every_n_steps = histogram_every_n_steps if self.tensorboard_dir else 0
-        self.csv_path = self.run_dir / STEP_GRADIENTS_CSV if self.run_dir is not None else None
+        self._sink = Sink(self.run_dir, STEP_GRADIENTS_CSV, self.tensorboard_dir)
+        self.csv_path = self._sink.csv_path
 
         self.records: list[dict[str, Any]] = []
         self.diverged = False
         self.diverged_step = None
         self.divergence_cause = None
 
-        self._capture = _StepCapture()
-        self._installed = None  # what to restore at on_train_end
+        self._hooks = StepHooks()
         self._layer_of_variable: dict[int, str] = {}
         self._layer_order: list[str] = []
         self._variable_paths: list[str] = []  # order of the gradients in the last traced step
         self._snapshots: dict[int, tf.Variable] = {}
         self._snapshot_layers: dict[str, list[tf.Variable]] = {}
-        self._writer = None
-        self._pending: list[dict] = []  # rows not yet written to TensorBoard
-        self._scalar_writer = None
-        self._scalar_tags: list[str] = []
-        self._csv_file = None
-        self._csv_writer = None
-        self._columns = None
         self._step = 0
         self._epoch = 0
         self._batch_begin = 0
@@ -237,11 +178,9 @@ class GradientRecorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         self._check_supported(model)
-        self._uninstall()
+        self._hooks.uninstall()
         # A recorder whose fit() raised never reached on_train_end: take its wrappers off first.
-        stale = getattr(model.__dict__.get("train_step"), "gradient_recorder", None)
-        if stale is not None:
-            stale._uninstall()
+        StepHooks.remove_stale(model)
         optimizer = model.optimizer
 
         # Which top-level layer owns each trainable variable (the per-layer grouping).
@@ -255,90 +194,23 @@ class GradientRecorder(keras.callbacks.Callback):
                         self._layer_order.append(layer.name)
 
         self._step = int(optimizer.iterations.numpy())
-        self._make_outputs()
+        self._sink.open()
         self._make_snapshots(model)
-        self._install(model, optimizer)
+        self._hooks.install(model, optimizer, self._measure)
         # fit() made its train function before calling on_train_begin: make it again with the hooks.
         model.make_train_function(force=True)
 
     def on_train_end(self, logs=None):
-        self._uninstall()
+        self._hooks.uninstall()
         # The traced function holds the hooks: let the next fit() trace a plain one.
         self.model.train_function = None
         self._write_summary()
-        self._close_outputs()
-
-    def _install(self, model, optimizer):
-        recorder = self
-        capture = self._capture
-        original_train_step = model.train_step
-        original_apply = optimizer.apply
-        original_scale_loss = optimizer.scale_loss
-        had = {
-            "train_step": "train_step" in model.__dict__,
-            "apply": "apply" in optimizer.__dict__,
-            "scale_loss": "scale_loss" in optimizer.__dict__,
-        }
-
-        def train_step(data):
-            capture.active, capture.loss, capture.result = True, None, None
-            try:
-                outputs = original_train_step(data)
-            finally:
-                capture.active = False
-            if capture.result is None:
-                raise ValueError(
-                    "GradientRecorder saw no call to optimizer.apply/apply_gradients in train_step: a custom "
-                    "train_step must apply its gradients through model.optimizer."
-                )
-            if not isinstance(outputs, dict):
-                raise ValueError("GradientRecorder needs train_step to return a dict of logs.")
-            outputs = dict(outputs)
-            outputs.update(capture.result)
-            return outputs
-
-        def apply(grads, trainable_variables=None):
-            if capture.active:
-                if capture.result is not None:
-                    raise ValueError(
-                        "GradientRecorder supports one optimizer.apply call per train_step; this step calls it "
-                        "more than once."
-                    )
-                variables = trainable_variables
-                if variables is None:
-                    variables = optimizer._trainable_variables
-                capture.result = recorder._measure(optimizer, list(grads), list(variables), capture.loss)
-            return original_apply(grads, trainable_variables)
-
-        def scale_loss(loss):
-            if capture.active and capture.loss is None:
-                capture.loss = loss
-            return original_scale_loss(loss)
-
-        train_step.gradient_recorder = self
-        model.train_step = train_step
-        optimizer.apply = apply
-        optimizer.scale_loss = scale_loss
-        self._installed = (model, optimizer, original_train_step, original_apply, original_scale_loss, had)
-
-    def _uninstall(self):
-        if self._installed is None:
-            return
-        model, optimizer, train_step, apply, scale_loss, had = self._installed
-        for owner, name, original in (
-            (model, "train_step", train_step),
-            (optimizer, "apply", apply),
-            (optimizer, "scale_loss", scale_loss),
-        ):
-            if had[name]:
-                setattr(owner, name, original)
-            elif name in owner.__dict__:
-                delattr(owner, name)
-        self._installed = None
+        self._sink.close()
 
     # ---------------------------------------------------------------- the in-graph part
     def _measure(self, optimizer, grads, variables, loss):
-        """Builds, inside the traced step, the scalars one step records (see the module docstring)."""
+        """Inside the traced step: the gradients as the optimizer will use them (unscaled, clipped by its
+        own code, summed over replicas), grouped by layer, measured by `step_norms`."""
         pairs = [
             (g, v)
             for g, v in zip(grads, variables)
@@ -376,27 +248,8 @@ class GradientRecorder(keras.callbacks.Callback):
             bundle = replica.all_reduce(tf.distribute.ReduceOp.SUM, bundle)
             grads, clipped, loss = bundle["grads"], bundle["clipped"], bundle.get("loss")
 
-        var_norms, layer_norms, global_norm = _norms(grads, segment_ids, len(layer_order))
-        if clipping:
-            var_clipped, _, global_clipped = _norms(clipped, segment_ids, len(layer_order))
-            was_clipped = tf.reduce_any(var_clipped < var_norms * (1.0 - _CLIP_RTOL))
-        else:
-            global_clipped, was_clipped = global_norm, tf.constant(False)
-
-        out = {
-            "grad_norm": global_norm,
-            "grad_norm_clipped": global_clipped,
-            "grad_clipped": tf.cast(was_clipped, tf.float32),
-            "grad_nonfinite_index": tf.cast(_first_true_index(~tf.math.is_finite(var_norms)), tf.float32),
-        }
-        if loss is not None:
-            out["step_loss"] = tf.cast(loss, tf.float32)
-        for i, name in enumerate(layer_order):
-            out[f"grad_norm/{name}"] = layer_norms[i]
-        if self.per_variable:
-            for i, path in enumerate(self._variable_paths):
-                out[f"grad_norm/{path}"] = var_norms[i]
-        return out
+        return step_norms(grads, clipped if clipping else None, loss, segment_ids, layer_order,
+                          self._variable_paths if self.per_variable else None)
 
     def _make_snapshots(self, model):
         """Variables that receive a copy of the gradients on histogram steps (outside the model)."""
@@ -462,7 +315,7 @@ class GradientRecorder(keras.callbacks.Callback):
             if (step // h) > ((first - 1) // h) if first > 0 else True:
                 self._write_histograms(step - step % h)
         if cause is not None:
-            self._flush()
+            self._sink.flush()
             self._write_summary()
 
     def _divergence(self, logs):
@@ -493,11 +346,8 @@ class GradientRecorder(keras.callbacks.Callback):
         for key in self._norm_keys(logs):
             row[key] = float(logs[key])
         self.records.append(row)
-        self._write_row(row)
-        if self._writer is not None:
-            self._pending.append(row)
-            if len(self._pending) >= _TENSORBOARD_BATCH:
-                self._write_scalars()
+        self._sink.append_row(row)
+        self._sink.queue_scalars(row)
 
     def _norm_keys(self, logs):
         """The per-layer (then per-variable) keys, in the order of the model's layers and variables."""
@@ -507,67 +357,15 @@ class GradientRecorder(keras.callbacks.Callback):
         return known + sorted(k for k in logs if k.startswith("grad_norm/") and k not in known)
 
     def _write_histograms(self, step):
-        if self._writer is None or not self._snapshot_layers:
+        if not self._sink.tensorboard or not self._snapshot_layers:
             return
-        with self._writer.as_default():
-            for layer, snapshots in self._snapshot_layers.items():
-                values = np.concatenate([np.ravel(s.read_value().numpy()) for s in snapshots])
-                tf.summary.histogram(f"grad_values/{layer}", values, step=step)
+        for layer, snapshots in self._snapshot_layers.items():
+            values = np.concatenate([np.ravel(s.read_value().numpy()) for s in snapshots])
+            self._sink.write_histogram(f"grad_values/{layer}", values, step)
 
     # ---------------------------------------------------------------- files
-    def _make_outputs(self):
-        if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.tensorboard_dir is not None and self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
-
-    def _write_row(self, row):
-        if self.csv_path is None:
-            return
-        if self._csv_writer is None:
-            # A later fit() with the same recorder appends to the file it started.
-            first = self._columns is None
-            if first:
-                self._columns = list(row)
-            self._csv_file = open(self.csv_path, "w" if first else "a", newline="", encoding="utf-8")
-            self._csv_writer = csv.DictWriter(self._csv_file, fieldnames=self._columns, extrasaction="ignore")
-            if first:
-                self._csv_writer.writeheader()
-        self._csv_writer.writerow(row)
-
-    def _write_scalars(self):
-        """Writes the pending rows to TensorBoard in one call, each value at its own step."""
-        if not self._pending:
-            return
-        if self._scalar_writer is None:
-            self._scalar_tags = [k for k in self._pending[0] if k not in ("step", "epoch")]
-            self._scalar_writer = _batched_scalar_writer(self._scalar_tags)
-        steps = np.array([row["step"] for row in self._pending], dtype=np.int64)
-        values = np.array(
-            [[row.get(tag, np.nan) for tag in self._scalar_tags] for row in self._pending], dtype=np.float32
-        )
-        with self._writer.as_default():
-            self._scalar_writer(steps, values)
-        self._pending = []
-
-    def _flush(self):
-        if self._csv_file is not None:
-            self._csv_file.flush()
-        if self._writer is not None:
-            self._write_scalars()
-            self._writer.flush()
-
     def on_epoch_end(self, epoch, logs=None):
-        self._flush()
-
-    def _close_outputs(self):
-        self._flush()
-        if self._csv_file is not None:
-            self._csv_file.close()
-            self._csv_file, self._csv_writer = None, None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer, self._scalar_writer = None, None
+        self._sink.flush()
 
     def summary(self) -> dict:
         """What `gradients_summary.json` holds: divergence, clipping settings and a few statistics."""
@@ -584,48 +382,11 @@ class GradientRecorder(keras.callbacks.Callback):
             "clipped_fraction": (self._clipped_steps / self._steps_seen) if self._steps_seen else None,
             "grad_norm_median": float(np.median(finite)) if finite.size else None,
             "grad_norm_max": float(np.max(finite)) if finite.size else None,
-            "layers": [k[len("grad_norm/") :] for k in (self._columns or []) if k.startswith("grad_norm/")],
+            "layers": [k[len("grad_norm/") :] for k in (self._sink.columns or []) if k.startswith("grad_norm/")],
         }
 
     def _write_summary(self):
-        if self.run_dir is None:
-            return
-        with open(self.run_dir / GRADIENT_SUMMARY_JSON, "w", encoding="utf-8") as f:
-            json.dump(self.summary(), f, indent=1)
-
-
-def _batched_scalar_writer(tags):
-    """A traced function writing rows of scalars, `values[i, j]` as `tags[j]` at step `steps[i]`.
-
-    Steps and values are tensor arguments, so nothing is frozen at trace time (a `tf.summary` call
-    traced inside Keras's train step would keep the step it was traced with). One call writes many rows:
-    an eager `tf.summary.scalar` per value and step would cost more than the step itself on small models.
-    """
-
-    from tensorboard.plugins.scalar import metadata as scalar_metadata
-
-    metadata = scalar_metadata.create_summary_metadata(display_name=None, description=None)
-
-    @tf.function(
-        input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([None, len(tags)], tf.float32)],
-        autograph=False,
-    )
-    def write(steps, values):
-        def body(i):
-            # tf.summary.write, not tf.summary.scalar: the latter would prefix the tags with "while/".
-            written = [
-                tf.summary.write(tag, values[i, j], step=steps[i], metadata=metadata) for j, tag in enumerate(tags)
-            ]
-            with tf.control_dependencies(written):  # keeps the writes inside the loop
-                return i + 1
-
-        tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
-        return tf.constant(True)
-
-    # Traced once per recorder by design (it is bound to that recorder's writer): with many recorders in
-    # one process, TensorFlow's "frequent retracing" warning would be a false alarm.
-    write._omit_frequent_tracing_warning = True
-    return write
+        self._sink.write_json(GRADIENT_SUMMARY_JSON, self.summary())
 
 
 def _finite_name(value) -> str:

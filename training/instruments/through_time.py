@@ -47,7 +47,6 @@ Public API:
 
 from __future__ import annotations
 
-import csv
 import pathlib
 import time
 import warnings
@@ -58,6 +57,7 @@ import tensorflow as tf
 
 from training.instruments.readers import THROUGH_TIME_CSV, THROUGH_TIME_NPZ
 from training.instruments.readers import THROUGH_TIME_TENSORBOARD as TENSORBOARD_SUBDIR
+from training.instruments.sink import Sink
 
 FALL_FACTOR = 1e-6  # the "lag at which the norm fell by 10^6"
 
@@ -484,10 +484,10 @@ class GradientThroughTime(keras.callbacks.Callback):
         if tensorboard_dir is None and self.run_dir is not None:
             tensorboard_dir = self.run_dir / TENSORBOARD_SUBDIR
         self.tensorboard_dir = pathlib.Path(tensorboard_dir) if tensorboard_dir else None
+        self._sink = Sink(self.run_dir, tensorboard_dir=self.tensorboard_dir)
         self._loss = loss
         self._probe_names = tuple(probes)
         self._probe = None
-        self._writer = None
         self._step = 0
         self._epoch = 0
         self._batch_begin = 0
@@ -501,10 +501,7 @@ class GradientThroughTime(keras.callbacks.Callback):
             self._probe = ThroughTimeProbe(self.model, loss=self._loss, probes=self._probe_names)
         self._step = int(self.model.optimizer.iterations.numpy())
         self._epoch = 0
-        if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.tensorboard_dir is not None and self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
+        self._sink.open()
         if self._step not in self.steps:
             self._checkpoint()
         for name, reason in self._probe.unavailable.items():
@@ -532,9 +529,7 @@ class GradientThroughTime(keras.callbacks.Callback):
                 logs[f"gtt_lag_1e6/{name}"] = float("nan") if summary["lag_1e6"] is None else float(summary["lag_1e6"])
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._sink.close()
 
     def _checkpoint(self):
         start = time.perf_counter()
@@ -544,15 +539,14 @@ class GradientThroughTime(keras.callbacks.Callback):
         self.epochs.append(self._epoch)
         for name, profile in profiles.items():
             self.profiles.setdefault(name, []).append(profile)
-        if self._writer is not None:
-            with self._writer.as_default():
-                for name, profile in profiles.items():
-                    summary = summarize_profile(profile)
-                    tf.summary.scalar(f"gtt_decay/{name}", summary["decay_decades_per_step"], step=self._step)
-                    tf.summary.scalar(f"gtt_log10_ratio/{name}", summary["log10_ratio"], step=self._step)
-                    if summary["lag_1e6"] is not None:
-                        tf.summary.scalar(f"gtt_lag_1e6/{name}", summary["lag_1e6"], step=self._step)
-            self._writer.flush()
+        scalars = {}
+        for name, profile in profiles.items():
+            summary = summarize_profile(profile)
+            scalars[f"gtt_decay/{name}"] = summary["decay_decades_per_step"]
+            scalars[f"gtt_log10_ratio/{name}"] = summary["log10_ratio"]
+            if summary["lag_1e6"] is not None:
+                scalars[f"gtt_lag_1e6/{name}"] = summary["lag_1e6"]
+        self._sink.write_scalars(self._step, scalars)
         self._save()
 
     def matrices(self) -> dict[str, np.ndarray]:
@@ -569,19 +563,19 @@ class GradientThroughTime(keras.callbacks.Callback):
         return out
 
     def _save(self):
+        """The matrices and one summary row per checkpoint and profile, both rewritten whole."""
         if self.run_dir is None:
             return
-        np.savez(self.run_dir / THROUGH_TIME_NPZ, **self.matrices())
+        self._sink.write_arrays(THROUGH_TIME_NPZ, self.matrices())
         fields = ["step", "epoch", "probe", "decay_decades_per_step", "lag_1e6"]
         fields += ["norm_lag0", "norm_max_lag", "log10_ratio"]
-        with open(self.run_dir / THROUGH_TIME_CSV, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            for i, (step, epoch) in enumerate(zip(self.steps, self.epochs)):
-                for name, rows in self.profiles.items():
-                    row = {"step": step, "epoch": epoch, "probe": name, **summarize_profile(rows[i])}
-                    row["lag_1e6"] = "" if row["lag_1e6"] is None else row["lag_1e6"]
-                    writer.writerow(row)
+        rows = []
+        for i, (step, epoch) in enumerate(zip(self.steps, self.epochs)):
+            for name, profiles in self.profiles.items():
+                row = {"step": step, "epoch": epoch, "probe": name, **summarize_profile(profiles[i])}
+                row["lag_1e6"] = "" if row["lag_1e6"] is None else row["lag_1e6"]
+                rows.append(row)
+        self._sink.write_table(THROUGH_TIME_CSV, fields, rows)
 
 
 

@@ -18,9 +18,9 @@ import shutil
 
 from training.core.runs import write_json, write_text
 from training.sweep import results
-from training.sweep.figures import figures
-from training.sweep.findings import FINDINGS, failures, findings_grid
-from training.sweep.tables import aggregate, make_table, number, recall_gap_table
+from training.sweep.findings import failures
+from training.sweep.kinds import get_kind
+from training.sweep.tables import aggregate, make_table, number
 
 REPORT_DIR = "report"
 
@@ -149,8 +149,9 @@ def build_report(folder) -> pathlib.Path:
     for number_, meta in enumerate(sweep.get("experiments", []), start=1):
         mine = [r for r in rows if r["experiment"] == meta["key"]]
         groups = aggregate(mine)
-        table = make_table(meta["kind"], groups)
-        findings = FINDINGS.get(meta["kind"], findings_grid)(groups, mine) + failures(groups)
+        kind = get_kind(meta["kind"])
+        table = make_table(kind.columns(groups), groups)
+        findings = kind.findings(groups, mine) + failures(groups)
         doc.heading(2, f"{number_}. {meta['title']}", meta["key"])
         doc.para(f"*Question:* {meta['question']}")
         doc.bullets(_settings_lines(meta))
@@ -160,17 +161,15 @@ def build_report(folder) -> pathlib.Path:
         doc.heading(3, "Summary")
         doc.table(table)
         extra_tables = []
-        if meta["kind"] == "long_term":
-            pivot = recall_gap_table(groups)
-            if pivot:
-                doc.para("Recall test accuracy by gap (mean ± std over seeds):")
-                doc.table(pivot)
-                extra_tables.append(pivot)
-        for path, caption in figures(meta["kind"], folder, mine, out_dir, meta["key"]):
+        for intro, extra in kind.extra_tables(groups):
+            doc.para(intro)
+            doc.table(extra)
+            extra_tables.append(extra)
+        for path, caption in kind.figures(folder, mine, out_dir, meta["key"]):
             doc.figure(path, caption)
         doc.heading(3, "What the numbers show")
         doc.bullets(findings)
-        if meta["kind"] == "char_lm":
+        if kind.samples:
             for g in groups:
                 sample = next((r.get("sample") for r in g["rows"] if r.get("sample")), None)
                 if sample:

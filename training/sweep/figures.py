@@ -5,7 +5,8 @@ exists. Each function takes the sweep folder and the rows of one experiment (`tr
 writes one PNG and returns its path, or None when there is nothing to draw (for example every run
 failed, or the gradient recorder was off).
 
-Colours name the architecture and line styles the initialization, the same in every figure.
+Colours name the architecture (in the zoo registry's order) and line styles the initialization, the same
+in every figure.
 """
 
 from __future__ import annotations
@@ -21,20 +22,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+import zoo  # noqa: E402
 from training.sweep import results  # noqa: E402
 
-ARCHITECTURES = ("simple_rnn", "irnn", "lstm", "gru", "self_attention")
-COLORS = {"simple_rnn": "C0", "irnn": "C1", "lstm": "C2", "gru": "C3", "self_attention": "C4"}
 STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
 DPI = 100
 
 
 def base_model(model: str) -> str:
-    return model.replace("bidirectional_", "")
+    """The architecture of a zoo model (`bidirectional_lstm` -> `lstm`), from the zoo's registry."""
+    try:
+        return zoo.get_model_info(model).architecture
+    except ValueError:  # a model this checkout does not know
+        return model
 
 
 def color(model: str, i: int = 0) -> str:
-    return COLORS.get(base_model(model), f"C{5 + i % 5}")
+    """One colour per architecture, in the order the zoo registers them; C5.. for a model it does not know."""
+    architectures = zoo.architectures()
+    base = base_model(model)
+    return f"C{architectures.index(base) % 10}" if base in architectures else f"C{5 + i % 5}"
 
 
 def _style_map(rows) -> dict:
@@ -53,7 +60,7 @@ def _save(fig, path) -> pathlib.Path:
     return path
 
 
-def _chance_line(ax, value, label="chance", horizontal=True):
+def _chance_line(ax, value, label="chance"):
     if value is None or not np.isfinite(value):
         return
     ax.axhline(value, color="0.3", linestyle=(0, (4, 3)), linewidth=1.2, label=f"{label} ({value:.3g})", zorder=1)
@@ -360,68 +367,87 @@ def validation_curves(folder, rows, path, title):
 
 
 # ---------------------------------------------------------------------------- the figures of a kind
-def figures(kind, folder, rows, out_dir, key) -> list[tuple[pathlib.Path, str]]:
-    """The figures of one experiment of kind `kind`, written to `out_dir` as `<key>_*.png`: (path, caption)."""
-    made = []
+# Each kind of experiment (training.sweep.kinds) names one of these:
+# (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)].
+def _made(*pairs) -> list[tuple[pathlib.Path, str]]:
+    return [(path, caption) for path, caption in pairs if path is not None]
 
-    def add(path, caption):
-        if path is not None:
-            made.append((path, caption))
 
-    if kind == "through_time":
-        add(through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
-            "||dL_T/dx_t|| against the lag (log scale): dashed at initialisation, solid after training. A line "
-            "that falls steeply means the loss at step T barely depends on early inputs.")
-        add(decay_rates(rows, out_dir / f"{key}_decay.png"),
-            "Decay rate of the gradient through time (decades per step of lag), at initialisation and after "
-            "training.")
-        add(metric_bars(rows, out_dir / f"{key}_accuracy.png", "Test accuracy on recall after training"),
-            "Test accuracy after training, with the chance line.")
-    elif kind == "exploding":
-        add(gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
-            "Global gradient norm at every step before clipping (solid) and after (dotted), log scale; a cross "
-            "marks divergence (NaN/Inf).")
-        add(step_losses(folder, rows, out_dir / f"{key}_loss.png"),
-            "Training loss at every step (nats) with the chance loss.")
-    elif kind == "long_term":
-        recall = [r for r in rows if r["task"] == "recall"]
-        add(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
-                                 "Recall: test accuracy against the gap", "gap (distractors between key and query)",
-                                 log_x=True),
-            "Test accuracy on recall against the gap, mean ± std over seeds, with the chance line 1/K.")
-        for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
-            mine = [r for r in rows if r["task"] == task]
-            add(metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test "
+def through_time_figures(folder, rows, out_dir, key):
+    return _made(
+        (through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
+         "||dL_T/dx_t|| against the lag (log scale): dashed at initialisation, solid after training. A line "
+         "that falls steeply means the loss at step T barely depends on early inputs."),
+        (decay_rates(rows, out_dir / f"{key}_decay.png"),
+         "Decay rate of the gradient through time (decades per step of lag), at initialisation and after "
+         "training."),
+        (metric_bars(rows, out_dir / f"{key}_accuracy.png", "Test accuracy on recall after training"),
+         "Test accuracy after training, with the chance line."),
+    )
+
+
+def exploding_figures(folder, rows, out_dir, key):
+    return _made(
+        (gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
+         "Global gradient norm at every step before clipping (solid) and after (dotted), log scale; a cross "
+         "marks divergence (NaN/Inf)."),
+        (step_losses(folder, rows, out_dir / f"{key}_loss.png"),
+         "Training loss at every step (nats) with the chance loss."),
+    )
+
+
+def long_term_figures(folder, rows, out_dir, key):
+    recall = [r for r in rows if r["task"] == "recall"]
+    pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
+                             "Recall: test accuracy against the gap", "gap (distractors between key and query)",
+                             log_x=True),
+              "Test accuracy on recall against the gap, mean ± std over seeds, with the chance line 1/K.")]
+    for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
+        mine = [r for r in rows if r["task"] == task]
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test "
                                   f"{results.METRIC_WORDS.get(mine[0]['metric'], mine[0]['metric'])}"),
-                f"{task}: test {results.METRIC_WORDS.get(mine[0]['metric'])} of every variant with the baseline of "
-                f"a prediction that ignores the input.")
-    elif kind == "unidirectional":
-        add(metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
-                              group_key="direction"),
-            "Test accuracy at the blank; hatched bars see the future (bidirectional, unmasked attention). The "
-            "dashed line is chance.")
-    elif kind == "char_lm":
-        add(validation_curves(folder, rows, out_dir / f"{key}_curves.png",
-                                    "Tiny Shakespeare: validation loss against steps"),
-            "Validation bits per character (left) and nats per character (right) against the training step, with "
-            "the unigram baseline.")
-    else:
-        for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
-            mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
-            name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
-            add(validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
-                                        f"{' '.join(task_key).strip()}: validation against steps"),
-                f"{' '.join(task_key).strip()}: validation metric against the training step, with the chance line.")
-            add(metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{' '.join(task_key).strip()}: test"),
-                f"{' '.join(task_key).strip()}: test metric of every model with the chance line.")
-        for task in dict.fromkeys(r["task"] for r in rows):
-            mine = [r for r in rows if r["task"] == task]
-            swept = _swept_params(mine)
-            for param in swept:
-                add(metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
+                      f"{task}: test {results.METRIC_WORDS.get(mine[0]['metric'])} of every variant with the "
+                      f"baseline of a prediction that ignores the input."))
+    return _made(*pairs)
+
+
+def unidirectional_figures(folder, rows, out_dir, key):
+    return _made(
+        (metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
+                     group_key="direction"),
+         "Test accuracy at the blank; hatched bars see the future (bidirectional, unmasked attention). The "
+         "dashed line is chance."),
+    )
+
+
+def char_lm_figures(folder, rows, out_dir, key):
+    return _made(
+        (validation_curves(folder, rows, out_dir / f"{key}_curves.png",
+                           "Tiny Shakespeare: validation loss against steps"),
+         "Validation bits per character (left) and nats per character (right) against the training step, with "
+         "the unigram baseline."),
+    )
+
+
+def grid_figures(folder, rows, out_dir, key):
+    """Per task value: validation curves and test bars; per task: the metric against every swept parameter."""
+    pairs = []
+    for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
+        mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
+        name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
+        words = " ".join(task_key).strip()
+        pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
+                                        f"{words}: validation against steps"),
+                      f"{words}: validation metric against the training step, with the chance line."))
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test"),
+                      f"{words}: test metric of every model with the chance line."))
+    for task in dict.fromkeys(r["task"] for r in rows):
+        mine = [r for r in rows if r["task"] == task]
+        for param in _swept_params(mine):
+            pairs.append((metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
                                          f"{task}: test metric against {param}", param),
-                    f"{task}: test metric against {param}, with the chance line where it does not change.")
-    return made
+                          f"{task}: test metric against {param}, with the chance line where it does not change."))
+    return _made(*pairs)
 
 
 def _swept_params(rows) -> list[str]:

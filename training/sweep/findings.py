@@ -1,5 +1,5 @@
 """The generated text of a comparison report ("What the numbers show"): one function per kind of
-experiment, each stating from the numbers of this sweep which run did better, by how much and against
+experiment (`training.sweep.kinds` names which), each stating from the numbers of this sweep which run did better, by how much and against
 which baseline. Nothing is written in advance."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def findings_through_time(groups, rows) -> list[str]:
                f"({_fmt(mean(fastest, 'tt_decay_init'))} decades/step; "
                f"{_lag_words(fastest, 'tt_lag_1e6_init')}) and slowest for {slowest['label']} "
                f"({_fmt(mean(slowest, 'tt_decay_init'))} decades/step).")
-    for model in ("simple_rnn", "irnn", "lstm", "gru"):
+    for model in dict.fromkeys(g["model"] for g in have):
         d, c = _find(have, model, "default"), _find(have, model, "glorot")
         if d and c:
             a, b = mean(c, "tt_decay_init"), mean(d, "tt_decay_init")
@@ -302,12 +302,3 @@ def findings_grid(groups, rows) -> list[str]:
                    + (f"; chance {_fmt(chance)}, beaten by {len(beat)} of {len(mine)}." if chance is not None else "."))
     return out
 
-
-FINDINGS = {
-    "through_time": findings_through_time,
-    "exploding": findings_exploding,
-    "long_term": findings_long_term,
-    "unidirectional": findings_unidirectional,
-    "char_lm": findings_char_lm,
-    "grid": findings_grid,
-}

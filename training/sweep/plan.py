@@ -7,6 +7,8 @@ import datetime
 import json
 import pathlib
 
+import datasets
+import zoo
 from training.core.build import model_arguments
 from training.core.config import RunConfig
 from training.core.runs import SAVED_MODELS
@@ -22,9 +24,6 @@ def check_plan(experiments) -> dict:
     Raises:
         ValueError: one sentence naming the run and what to change.
     """
-    import datasets
-    import zoo
-
     seen = set()
     specs, unavailable = {}, {}
     for e in experiments:
@@ -61,12 +60,15 @@ def one_line(error: BaseException) -> str:
 
 
 def run_cost(run) -> float:
+    """What a run costs in tokens (steps x batch x sequence length, as its task declares the length)
+    plus a fixed overhead: the weights of the progress display's ETA."""
     config = run.config
-    length = run.task_params.get("gap", 0) + 2 if run.task == "recall" else (
-        run.task_params.get("length") or run.task_params.get("seq_len") or 100)
-    if run.task == "copy_memory":
-        length = run.task_params.get("delay", 100) + 2 * run.task_params.get("num_symbols", 10)
-    return config["epochs"] * config["steps_per_epoch"] * config["batch_size"] * length + OVERHEAD_TOKENS
+    try:
+        task = datasets.get_task(run.task)
+        length = task.sequence_length(task.resolve(run.task_params))
+    except ValueError:
+        length = None
+    return config["epochs"] * config["steps_per_epoch"] * config["batch_size"] * (length or 100) + OVERHEAD_TOKENS
 
 
 def default_output(name: str, budget: str | None) -> pathlib.Path:

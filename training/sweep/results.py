@@ -15,6 +15,7 @@ import pathlib
 
 import numpy as np
 
+import datasets
 from training.instruments import readers
 from training.instruments.through_time import summarize_profile
 
@@ -23,7 +24,6 @@ SWEEP_FILE = "sweep.json"
 HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "bits_per_char": False, "perplexity": False, "nll": False}
 METRIC_WORDS = {"accuracy": "accuracy", "mse": "MSE", "bits_per_char": "bits/char", "perplexity": "perplexity",
                 "nll": "loss (nats)"}
-_PRIMARY_BY_TASK = {"char_lm": "bits_per_char", "word_lm": "perplexity", "adding": "mse", "copy_memory": "nll"}
 NOT_RUN = ("pending", "interrupted", "running")
 
 
@@ -72,18 +72,14 @@ def _json(path):
         return None
 
 
-def primary_metric(task: str, spec: dict | None) -> str:
-    """The metric a task is judged by: bits/char for characters, perplexity for words, MSE for a
-    regression, the loss in nats for copy memory (its baseline is a loss), accuracy otherwise."""
-    if spec:
-        metrics = spec.get("metrics") or ()
-        if "bits_per_char" in metrics:
-            return "bits_per_char"
-        if "perplexity" in metrics:
-            return "perplexity"
-        if spec.get("output") == "last_value":
-            return "mse"
-    return _PRIMARY_BY_TASK.get(task, "accuracy")
+def primary_metric(task: str) -> str:
+    """The metric a task is judged by, as its registered task declares it (`Task.primary_metric`:
+    bits/char for characters, perplexity for words, MSE for a regression, the loss in nats for copy
+    memory); accuracy for a task this checkout does not know."""
+    try:
+        return datasets.get_task(task).primary_metric
+    except ValueError:
+        return "accuracy"
 
 
 def chance_of(metric: str, chance_loss, chance_accuracy):
@@ -136,7 +132,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
     run_dir = folder / run["run_dir"] if run.get("run_dir") else None
     meta = _json(run_dir / "metadata.json") if run_dir else None
     spec = _json(run_dir / "task_spec.json") if run_dir else None
-    metric = primary_metric(run["task"], spec)
+    metric = primary_metric(run["task"])
     row["metric"] = metric
     if meta:
         if row["status"] not in ("failed",) and meta.get("status") and meta["status"] != "running":

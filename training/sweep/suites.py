@@ -35,11 +35,12 @@ import pathlib
 import re
 from typing import Any
 
+import zoo
 from training.core.config import RunConfig
+from training.sweep import kinds
 
 SUITES = ("seed-problems",)
 BUDGETS = ("quick", "full", "smoke")
-KINDS = ("through_time", "exploding", "long_term", "unidirectional", "char_lm", "grid")
 DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[3] / "shared" / "corpora" / "tiny_shakespeare"
 SAMPLE_PROMPT = "ROMEO:"
 
@@ -96,7 +97,7 @@ class Experiment:
     Args:
         key: short name, also the prefix of its runs' folder names.
         title: section title.
-        kind: how the report reads it, one of `KINDS`.
+        kind: how the report reads it, a name in `training.sweep.kinds`.
         question: what it measures, in one sentence (never its outcome).
         runs: the planned runs.
         settings: the budget in words and numbers (steps, batch, units, optimizer ...).
@@ -116,23 +117,23 @@ class Experiment:
 
 
 # ------------------------------------------------------------------------------- initializations
-_DEFAULT_INIT = {
-    "simple_rnn": "Keras defaults: orthogonal recurrent kernel, glorot-uniform input kernel, zero bias",
-    "irnn": "IRNN: identity recurrent kernel, zero bias (Le et al., 2015)",
-    "lstm": "Keras defaults: orthogonal recurrent kernel, forget-gate bias 1",
-    "gru": "Keras defaults: orthogonal recurrent kernel, all biases 0 (update gate 0.5)",
-    "self_attention": "Keras defaults: glorot-uniform projections, learned position embedding",
-}
 _GATE = {"lstm": ("forget_bias", "forget-gate bias"), "gru": ("update_bias", "update-gate bias")}
 
 
 def _base(model: str) -> str:
-    return model.replace("bidirectional_", "")
+    """The architecture of a zoo model (`bidirectional_lstm` -> `lstm`)."""
+    try:
+        return zoo.get_model_info(model).architecture
+    except ValueError:  # refused with its reason when the plan is checked
+        return model
 
 
 def default_variant(model: str, **extra_params) -> Variant:
-    base = _base(model)
-    words = _DEFAULT_INIT.get(base, "Keras defaults")
+    """The builder's own initialization, in the words the zoo registers it with."""
+    try:
+        words = zoo.get_model_info(model).initialization
+    except ValueError:
+        words = "Keras defaults"
     return Variant(model, "default", words, dict(extra_params))
 
 
@@ -321,10 +322,6 @@ def _variants(models, levels: dict | str, sequence_length=None, **extra) -> list
     return out
 
 
-def _labels(experiment: Experiment) -> set:
-    return {(r.label, json.dumps(r.task_params, sort_keys=True), r.seed) for r in experiment.runs}
-
-
 def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budget=None) -> list[Experiment]:
     """The five experiments of the `seed-problems` suite at `budget`.
 
@@ -428,7 +425,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
     seeing = _variants(BIDIRECTIONAL_MODELS, s["level"])
     seeing.append(dataclasses.replace(
         default_variant("self_attention", use_causal_mask=False), setting="unmasked",
-        initialization=_DEFAULT_INIT["self_attention"] + ", no causal mask"))
+        initialization=zoo.get_model_info("self_attention").initialization + ", no causal mask"))
     train = _train(s, extra_train)
     for group, variants in (("causal", causal), ("sees the future", seeing)):
         runs = _runs(e.key, variants, "future_cloze", task_params, {}, seeds, **train)
@@ -561,10 +558,10 @@ def grid(models, tasks, seeds=(0,), training=None, name="grid", title=None, kind
         training: `GRID_TRAINING_KEYS` settings shared by every run (defaults: `GRID_DEFAULTS`).
         name: experiment key (prefix of the run folders).
         title: section title of the report.
-        kind: how the report shows it (`KINDS`; "grid" fits any task).
+        kind: how the report shows it (a name in `training.sweep.kinds`; "grid" fits any task).
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+    if kind not in kinds.list_kinds():
+        raise ValueError(f"kind must be one of {', '.join(kinds.list_kinds())}, got {kind!r}.")
     training = {**GRID_DEFAULTS, **(training or {})}
     unknown = sorted(set(training) - set(GRID_TRAINING_KEYS))
     if unknown:

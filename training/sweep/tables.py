@@ -116,49 +116,64 @@ def _metric_header(groups, prefix="Test"):
     return f"{prefix} {results.METRIC_WORDS.get(metric, metric)}"
 
 
-def table_spec(kind: str, groups) -> list[tuple[str, callable]]:
-    model = [("Model", lambda g: g["label"])]
-    params = [("Parameters", lambda g: integer_cell(g, "parameters"))]
-    init = [("Initialization", lambda g: g["initialization"])]
-    chance = [("Chance", lambda g: cell(g, "chance", 3))]
-    test = [(_metric_header(groups), lambda g: cell(g, "test_metric", 3))]
-    if kind == "through_time":
-        return model + init + params + [
-            ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
-            ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
-            ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
-            ("Lag to 1e-6 after", lambda g: lag_cell(g, "tt_lag_1e6_final")),
-        ] + test + chance + _common_tail()
-    if kind == "exploding":
-        return [
-            ("Model", lambda g: g["model"]),
-            ("Recurrent kernel", lambda g: g["initialization"].split(",")[0]),
-            ("Clipping", lambda g: f"global_clipnorm={g['clip']:g}" if g.get("clip") else "none"),
-        ] + params + [
-            ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
-            ("Median ‖g‖", lambda g: cell(g, "grad_norm_median", 3)),
-            ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
-            ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
-            ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
-            ("Diverged at step", lambda g: diverged_cell(g)),
-            ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
-            ("Test accuracy", lambda g: cell(g, "test_accuracy", 3)),
-        ] + chance + _common_tail()
-    if kind == "unidirectional":
-        return model + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
-            + init + params + test + chance + _common_tail()
-    if kind == "char_lm":
-        return model + init + params + [
-            ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
-            ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
-            ("Test bits/char", lambda g: cell(g, "test_bits_per_char", 3)),
-            ("Unigram baseline bits/char", lambda g: cell(g, "chance", 3)),
-        ] + _common_tail()
-    # long_term and grid: one row per variant and task value
-    return model + init + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] + params + [
-        ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
-        ("Test", lambda g: cell(g, "test_metric", 3)),
-    ] + chance + _common_tail()
+# Each kind of experiment (training.sweep.kinds) names one of these: groups -> [(header, cell of a group)].
+_MODEL = [("Model", lambda g: g["label"])]
+_PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
+_INITIALIZATION = [("Initialization", lambda g: g["initialization"])]
+_CHANCE = [("Chance", lambda g: cell(g, "chance", 3))]
+
+
+def _test(groups):
+    return [(_metric_header(groups), lambda g: cell(g, "test_metric", 3))]
+
+
+def through_time_columns(groups) -> list[tuple[str, callable]]:
+    return _MODEL + _INITIALIZATION + _PARAMETERS + [
+        ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
+        ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
+        ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
+        ("Lag to 1e-6 after", lambda g: lag_cell(g, "tt_lag_1e6_final")),
+    ] + _test(groups) + _CHANCE + _common_tail()
+
+
+def exploding_columns(groups) -> list[tuple[str, callable]]:
+    return [
+        ("Model", lambda g: g["model"]),
+        ("Recurrent kernel", lambda g: g["initialization"].split(",")[0]),
+        ("Clipping", lambda g: f"global_clipnorm={g['clip']:g}" if g.get("clip") else "none"),
+    ] + _PARAMETERS + [
+        ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
+        ("Median ‖g‖", lambda g: cell(g, "grad_norm_median", 3)),
+        ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
+        ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
+        ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
+        ("Diverged at step", lambda g: diverged_cell(g)),
+        ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
+        ("Test accuracy", lambda g: cell(g, "test_accuracy", 3)),
+    ] + _CHANCE + _common_tail()
+
+
+def unidirectional_columns(groups) -> list[tuple[str, callable]]:
+    return _MODEL + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
+        + _INITIALIZATION + _PARAMETERS + _test(groups) + _CHANCE + _common_tail()
+
+
+def char_lm_columns(groups) -> list[tuple[str, callable]]:
+    return _MODEL + _INITIALIZATION + _PARAMETERS + [
+        ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
+        ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
+        ("Test bits/char", lambda g: cell(g, "test_bits_per_char", 3)),
+        ("Unigram baseline bits/char", lambda g: cell(g, "chance", 3)),
+    ] + _common_tail()
+
+
+def variant_task_columns(groups) -> list[tuple[str, callable]]:
+    """One row per variant and task value, each with its own metric (long_term and grids)."""
+    return _MODEL + _INITIALIZATION + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] \
+        + _PARAMETERS + [
+            ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
+            ("Test", lambda g: cell(g, "test_metric", 3)),
+        ] + _CHANCE + _common_tail()
 
 
 def _percent(group, field):
@@ -174,14 +189,20 @@ def diverged_cell(group):
     return ", ".join("no" if s is None else str(s) for s in steps)
 
 
-def make_table(kind, groups) -> dict:
-    spec = table_spec(kind, groups)
-    return {"columns": [h for h, _ in spec], "rows": [[fn(g) for _, fn in spec] for g in groups]}
+def make_table(columns, groups) -> dict:
+    """{"columns": headers, "rows": one list of cells per group} from `columns` = [(header, cell function)]."""
+    return {"columns": [h for h, _ in columns], "rows": [[fn(g) for _, fn in columns] for g in groups]}
 
 
 def group_gap(group):
     """The recall gap of a group's runs."""
     return json.loads(group["rows"][0]["task_params"]).get("gap")
+
+
+def recall_gap_tables(groups) -> list[tuple[str, dict]]:
+    """The long-term experiment's second table, with its introduction (none with fewer than two gaps)."""
+    table = recall_gap_table(groups)
+    return [("Recall test accuracy by gap (mean ± std over seeds):", table)] if table else []
 
 
 def recall_gap_table(groups) -> dict | None:

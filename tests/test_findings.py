@@ -1,0 +1,80 @@
+"""The report's generated sentences on synthetic rows: each case is one the logic could get wrong."""
+
+import json
+
+from training.sweep import findings, kinds
+from training.sweep.tables import aggregate, make_table
+
+
+def row(label, seed=0, status="finished", task="recall", task_values="gap=10", metric="accuracy", chance=0.25,
+        **fields):
+    model = fields.pop("model", label.split(" ")[0])
+    return {"experiment": "e", "id": f"{label}-{task_values}-{seed}", "label": label, "model": model,
+            "setting": fields.pop("setting", "default"), "initialization": "init", "task": task,
+            "task_values": task_values, "task_params": json.dumps(fields.pop("task_params", {"gap": 10})),
+            "seed": seed, "status": status, "error": fields.pop("error", None), "metric": metric,
+            "chance": chance, **fields}
+
+
+def sentences(kind, rows):
+    groups = aggregate(rows)
+    return kinds.get_kind(kind).findings(groups, rows) + findings.failures(groups)
+
+
+def test_grid_ranks_best_first_by_the_metric_direction_and_counts_who_beat_chance():
+    rows = [row("a", test_metric=0.9), row("b", test_metric=0.3), row("c", test_metric=0.2)]
+    (text,) = sentences("grid", rows)
+    assert text.index("a 0.9") < text.index("b 0.3") < text.index("c 0.2")
+    assert "beaten by 2 of 3" in text
+    mse = [row(m, task="adding", task_values="length=10", metric="mse", chance=0.167, test_metric=v)
+           for m, v in (("a", 0.17), ("b", 0.01))]
+    (text,) = sentences("grid", mse)
+    assert text.index("b 0.01") < text.index("a 0.17")  # lower MSE first
+    assert "beaten by 1 of 2" in text
+
+
+def test_exploding_counts_the_settings_that_diverged_with_and_without_clipping():
+    rows = [
+        row("simple_rnn g1", model="simple_rnn", gain=1.0, clip=None, grad_norm_max=2.0, grad_norm_median=1.0),
+        row("simple_rnn g3", model="simple_rnn", gain=3.0, clip=None, status="diverged", diverged_step=7),
+        row("simple_rnn g3 clip", model="simple_rnn", gain=3.0, clip=1.0, grad_clipped_fraction=0.5),
+    ]
+    text = sentences("exploding", rows)
+    assert "Without clipping, 1 of 2 settings diverged" in text[0] and "gain 3 (step 7)" in text[0]
+    assert text[1] == "With global_clipnorm=1, none of the 1 settings diverged."
+    assert "simple_rnn at gain 3 diverged without clipping and stayed finite with clipping." in text
+    no_divergence = sentences("exploding", rows[:1] + rows[2:])
+    assert "Without clipping, none of the 1 settings diverged." in no_divergence
+
+
+def test_long_term_names_the_largest_gap_each_variant_solved():
+    rows = [row("lstm", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc)
+            for g, acc in ((5, 1.0), (10, 0.95), (20, 0.4))]
+    rows += [row("simple_rnn", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc)
+             for g, acc in ((5, 0.92), (10, 0.3), (20, 0.26))]
+    text = sentences("long_term", rows)
+    assert "Largest gap solved — lstm: 10; simple_rnn: 5." in text
+    assert any(t.startswith("At the longest gap (20) the best was lstm (0.4); 1 of 2 variants") for t in text)
+    assert any(t.startswith("lstm (accuracy 0.4) beat simple_rnn (0.26)") for t in text)
+
+
+def test_two_results_within_two_percent_are_reported_as_a_tie():
+    rows = [row("lstm", test_metric=0.500), row("simple_rnn", test_metric=0.505)]
+    text = sentences("long_term", [dict(r, task_params=json.dumps({"gap": 10})) for r in rows])
+    assert any("within 2% of each other" in t and "neither clearly beat" in t for t in text)
+
+
+def test_failed_and_unfinished_runs_are_reported_with_their_reason():
+    rows = [row("a", test_metric=0.9), row("b", status="failed", error="RuntimeError: no corpus"),
+            row("c", status="interrupted")]
+    text = sentences("grid", rows)
+    assert "b on recall gap=10 (seed 0) failed: RuntimeError: no corpus" in text
+    assert "c (seed 0) did not run to the end (interrupted)." in text
+
+
+def test_an_unknown_kind_is_shown_as_a_grid():
+    rows = [row("a", test_metric=0.9)]
+    groups = aggregate(rows)
+    assert kinds.get_kind("from_a_newer_checkout") is kinds.get_kind("grid")
+    table = make_table(kinds.get_kind("from_a_newer_checkout").columns(groups), groups)
+    assert table["columns"][0] == "Model" and table["rows"][0][0] == "a"
