@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-all bench venv clean
+.PHONY: demo test test-all bench venv ray clean report-screenshots
 
 venv: $(STAMP)
 
@@ -18,8 +18,22 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+# Optional: Ray, for `python -m training.compare --executor ray` (the tests of it skip without it).
+ray: $(VENV)/.ray-installed
+
+$(VENV)/.ray-installed: requirements-ray.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	@touch $@
+
 demo: $(STAMP)
 	$(PY) -m training.compare
+
+# Look at a report as a reader would: rebuild it and write headless-Chromium screenshots of its top and of
+# each section to <sweep>/report/screens/. SWEEP defaults to the newest sweep under saved_models/.
+SWEEP ?= $(lastword $(sort $(wildcard saved_models/compare-*)))
+report-screenshots: $(STAMP)
+	@test -n "$(SWEEP)" || { echo "no sweep: run 'make demo' first or pass SWEEP=<sweep folder>"; exit 2; }
+	$(PY) -m training.report $(SWEEP) --screenshots
 
 test: $(STAMP)
 	$(PY) -m pytest

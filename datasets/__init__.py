@@ -12,6 +12,7 @@
 from datasets.registry import SPLITS, Task, get_spec, get_task, list_tasks, load_task, register_task, task_defaults
 from datasets.spec import LAST_CLASS, LAST_VALUE, OUTPUT_KINDS, PER_STEP, TaskSpec
 from datasets.vocabulary import UNKNOWN, build_vocabulary, load_vocabulary, save_vocabulary
+from datasets.ngram import ngram_baselines
 
 # The registry: one import per task module.
 from datasets import recall  # noqa: E402,F401
@@ -33,6 +34,7 @@ __all__ = [
     "UNKNOWN",
     "build_vocabulary",
     "load_vocabulary",
+    "ngram_baselines",
     "save_vocabulary",
     "get_spec",
     "get_task",

@@ -46,20 +46,22 @@ def test_tiny_sweep_writes_every_run_and_a_self_contained_report(tiny_sweep):
         assert (run.path / "gradients.csv").is_file()
 
     html = (report_dir / "report.html").read_text()
-    for section in ("How to rerun", "1. Grid: simple_rnn, lstm on recall, adding", "Summary",
-                    "What the numbers show", "Every run"):
+    for section in ("How to rerun", "1. Grid: simple_rnn, lstm on recall, adding", "Summary", "Contents",
+                    "What the numbers show", "Every run", "<strong>Initializations</strong>"):
         assert section in html, section
     images = re.findall(r'<img [^>]*src="([^"]+)"', html)
     assert len(images) >= 3 and all(src.startswith("data:image/png;base64,") for src in images)
     assert "http://" not in html and "https://" not in html  # opens offline
     pngs = sorted(report_dir.glob("*.png"))
-    assert len(pngs) == len(images) and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    # every figure embedded; the summary at the top repeats each experiment's headline figure
+    assert len(pngs) == len(set(images)) and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
     results = json.loads((report_dir / "results.json").read_text())
     assert {r["id"] for r in results["runs"]} == ids
     assert results["sweep"]["command"].startswith("python -m training.compare --models simple_rnn,lstm")
     table = results["experiments"][0]["table"]
-    assert table["columns"][:2] == ["Model", "Initialization"] and len(table["rows"]) == 4
+    assert table["columns"][:2] == ["Model", "Task"] and len(table["rows"]) == 4
+    assert "Test [95% CI]" in table["columns"] and "Initialization" not in table["columns"]  # in a legend
     frame = pd.read_csv(report_dir / "results.csv")
     assert len(frame) == 4 and set(frame["id"]) == ids
     recall = frame[frame["task"] == "recall"]
@@ -88,6 +90,34 @@ def test_report_rebuilt_from_the_folder_gives_the_same_tables(tiny_sweep, capsys
     assert [e["findings"] for e in after["experiments"]] == [e["findings"] for e in before["experiments"]]
     assert (folder / "report" / "results.csv").read_text() == csv_before
     assert (folder / "report" / "report.md").read_text() == md_before
+
+
+def test_results_load_into_pandas_with_typed_columns_and_the_docs_snippet_runs(tiny_sweep, capsys):
+    """docs/sweeps-at-scale.md: the column types, and its three-line snippet on a real sweep."""
+    folder, _ = tiny_sweep
+    frame = pd.read_csv(folder / "report" / "results.csv", dtype_backend="numpy_nullable")
+    for column in ("experiment", "id", "label", "model", "task", "task_values", "status", "metric", "run_dir"):
+        assert frame[column].dtype == "string", column
+    for column in ("seed", "steps", "batch_size", "parameters", "units"):
+        assert frame[column].dtype == "Int64", column
+    for column in ("test_metric", "chance", "learning_rate", "tokens_per_second", "wall_seconds", "grad_norm_max"):
+        assert frame[column].dtype == "Float64", column
+    rows = json.loads((folder / "report" / "results.json").read_text())["runs"]
+    from_json = pd.DataFrame(rows).convert_dtypes()
+    assert from_json["seed"].dtype == "Int64" and from_json["test_metric"].dtype == "Float64"
+
+    docs = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "sweeps-at-scale.md").read_text()
+    snippet = docs.split("## Results in pandas", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) == 3
+    exec(snippet.replace("saved_models/<sweep>", str(folder)), {})
+    table = capsys.readouterr().out
+    assert "simple_rnn" in table and "lstm" in table and "gap=4" in table and "length=10" in table
+
+
+def test_the_sweep_writes_tensorboard_hparams_summaries(tiny_sweep):
+    folder, _ = tiny_sweep
+    assert len(list(folder.glob("events.out.tfevents.*.hparams"))) == 1
+    assert len(list(folder.glob("runs/*/tensorboard/events.out.tfevents.*.hparams"))) == 4
 
 
 def test_grid_file_with_two_workers_then_resume_trains_the_same_numbers(tmp_path, tiny_sweep, capsys):
@@ -204,20 +234,38 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
             ids = [r.id for r in e.runs]
             assert len(ids) == len(set(ids)) and e.question
             assert all(r.initialization for r in e.runs)
-            # every model of an experiment gets the same steps, batch and data stream
-            same = {(r.config["epochs"] * r.config["steps_per_epoch"], r.config["batch_size"], r.seed,
-                     json.dumps(r.task_params, sort_keys=True)) for r in e.runs}
-            assert len({s[:2] for s in same}) == 1
+            # every model trained on one task of an experiment gets the same steps, batch and data stream
+            groups = {}
+            for r in e.runs:
+                key = (r.task, json.dumps({k: v for k, v in r.task_params.items() if k != "answer_delay"},
+                                          sort_keys=True))
+                groups.setdefault(key, set()).add((r.config["epochs"] * r.config["steps_per_epoch"],
+                                                   r.config["batch_size"]))
+            assert all(len(budgets) == 1 for budgets in groups.values()), groups
     settings = {(r.model, r.setting) for r in full["vanishing"].runs}
     for model in ("simple_rnn", "irnn", "lstm", "gru"):
         assert (model, "default") in settings and (model, "glorot") in settings
     assert {("lstm", "forget_bias_3"), ("lstm", "chrono"), ("gru", "update_bias_3"), ("gru", "chrono")} <= settings
-    gains = {(r.model, r.extra["gain"], r.extra["clip"]) for r in full["exploding"].runs}
+    assert {("lstm", "orthogonal"), ("gru", "orthogonal")} <= settings  # per gate block: one change vs glorot
+    assert {("simple_rnn", "gain_0.5"), ("simple_rnn", "gain_0.8"), ("simple_rnn", "gain_1.5")} <= settings
+    assert all(r.config["theory"] and r.config["curve_every"] > 0 for r in quick["vanishing"].runs)
+    sgd = [r for r in full["exploding"].runs if r.task == "recall"]
+    gains = {(r.model, r.extra["gain"], r.extra["clip"]) for r in sgd}
     assert gains == {(m, g, c) for m in ("simple_rnn", "irnn") for g in (1.0, 1.5, 2.0) for c in (None, 1.0)}
-    assert all(r.config["optimizer"] == "sgd" for r in full["exploding"].runs)
+    assert all(r.config["optimizer"] == "sgd" for r in sgd)
+    adding = [r for r in quick["exploding"].runs if r.task == "adding"]
+    assert {(r.model, r.config["optimizer"], r.config["global_clipnorm"]) for r in adding} == {
+        ("irnn", "adam", None), ("irnn", "adam", 1.0)}  # clipping makes this one succeed
+    assert {r.task for r in quick["long_term"].runs} == {"recall", "adding", "copy_memory", "temporal_order"}
+    assert {"lstm [forget_bias_3]", "lstm [chrono]", "gru [update_bias_3]"} <= {r.label for r in quick["long_term"].runs}
+    assert {r.seed for e in quick.values() if e.key != "char_lm" for r in e.runs} == {0, 1, 2}
+    assert all(r.task_params.get("eval_size", 1000) >= 1000 for e in quick.values() for r in e.runs)
+    assert all(r.config["units"] >= 128 for r in quick["char_lm"].runs)
     assert max(r.task_params["gap"] for r in quick["long_term"].runs if r.task == "recall") >= 100
     directions = {r.extra["direction"] for r in quick["unidirectional"].runs}
-    assert directions == {"causal", "sees the future"}
+    assert directions == {"causal", "causal, answers late", "sees the future"}
+    late = [r for r in quick["unidirectional"].runs if r.extra["direction"] == "causal, answers late"]
+    assert all(r.task_params["answer_delay"] > 0 for r in late)
     assert all(r.task_params["manual_dir"] == str(tmp_path) for r in quick["char_lm"].runs)
     assert all(r.extra["sample_length"] > 0 for r in quick["char_lm"].runs)
     assert all(e.omitted for e in quick.values())  # the quick budget says what it left out

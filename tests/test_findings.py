@@ -1,4 +1,5 @@
-"""The report's generated sentences on synthetic rows: each case is one the logic could get wrong."""
+"""The report's generated sentences on synthetic rows: each case is one the logic could get wrong. Rows
+with `n` carry a test set of n examples (accuracy: the correct count), so comparisons can be tested."""
 
 import json
 
@@ -7,8 +8,10 @@ from training.sweep.tables import aggregate, make_table
 
 
 def row(label, seed=0, status="finished", task="recall", task_values="gap=10", metric="accuracy", chance=0.25,
-        **fields):
+        n=None, **fields):
     model = fields.pop("model", label.split(" ")[0])
+    if n and metric == "accuracy" and fields.get("test_metric") is not None:
+        fields.update(n_eval=n, n_eval_tokens=n, test_correct=round(fields["test_metric"] * n))
     return {"experiment": "e", "id": f"{label}-{task_values}-{seed}", "label": label, "model": model,
             "setting": fields.pop("setting", "default"), "initialization": "init", "task": task,
             "task_values": task_values, "task_params": json.dumps(fields.pop("task_params", {"gap": 10})),
@@ -22,15 +25,15 @@ def sentences(kind, rows):
 
 
 def test_grid_ranks_best_first_by_the_metric_direction_and_counts_who_beat_chance():
-    rows = [row("a", test_metric=0.9), row("b", test_metric=0.3), row("c", test_metric=0.2)]
-    (text,) = sentences("grid", rows)
-    assert text.index("a 0.9") < text.index("b 0.3") < text.index("c 0.2")
-    assert "beaten by 2 of 3" in text
+    rows = [row("a", test_metric=0.9, n=100), row("b", test_metric=0.3, n=100), row("c", test_metric=0.2, n=100)]
+    text = sentences("grid", rows)[0]
+    assert text.index("a (0.9") < text.index("b (0.3") < text.index("c (0.2")
+    assert "significantly beaten by 1 of 3." in text  # 30 and 20 of 100 are not significantly off 1/4
     mse = [row(m, task="adding", task_values="length=10", metric="mse", chance=0.167, test_metric=v)
            for m, v in (("a", 0.17), ("b", 0.01))]
-    (text,) = sentences("grid", mse)
-    assert text.index("b 0.01") < text.index("a 0.17")  # lower MSE first
-    assert "beaten by 1 of 2" in text
+    text = sentences("grid", mse)[0]
+    assert text.index("b (0.01)") < text.index("a (0.17)")  # lower MSE first
+    assert "(2 could not be tested)" in text  # no per-example losses: no test against the baseline
 
 
 def test_exploding_counts_the_settings_that_diverged_with_and_without_clipping():
@@ -48,20 +51,25 @@ def test_exploding_counts_the_settings_that_diverged_with_and_without_clipping()
 
 
 def test_long_term_names_the_largest_gap_each_variant_solved():
-    rows = [row("lstm", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc)
+    rows = [row("lstm", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc, n=100)
             for g, acc in ((5, 1.0), (10, 0.95), (20, 0.4))]
-    rows += [row("simple_rnn", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc)
+    rows += [row("simple_rnn", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc, n=100)
              for g, acc in ((5, 0.92), (10, 0.3), (20, 0.26))]
     text = sentences("long_term", rows)
     assert "Largest gap solved — lstm: 10; simple_rnn: 5." in text
-    assert any(t.startswith("At the longest gap (20) the best was lstm (0.4); 1 of 2 variants") for t in text)
-    assert any(t.startswith("lstm (accuracy 0.4) beat simple_rnn (0.26)") for t in text)
+    assert any(t.startswith("At the longest gap (20) the best was lstm (0.4 [") and "1 of 2 variants were at chance"
+               in t for t in text)
+    assert any(t.startswith("lstm (0.4) beat simple_rnn (0.26) at gap 20") and "two-proportion z-test" in t
+               for t in text)
 
 
-def test_two_results_within_two_percent_are_reported_as_a_tie():
-    rows = [row("lstm", test_metric=0.500), row("simple_rnn", test_metric=0.505)]
-    text = sentences("long_term", [dict(r, task_params=json.dumps({"gap": 10})) for r in rows])
-    assert any("within 2% of each other" in t and "neither clearly beat" in t for t in text)
+def test_a_small_difference_on_a_small_test_set_is_a_tie_and_two_results_at_chance_are_not_ranked():
+    rows = [row("lstm", test_metric=0.50, n=200), row("simple_rnn", test_metric=0.55, n=200)]
+    text = sentences("long_term", rows)
+    assert any("tie at gap 10" in t and "within the noise" in t for t in text)
+    at_chance = [row("lstm", test_metric=0.24, n=200), row("simple_rnn", test_metric=0.27, n=200)]
+    text = sentences("long_term", at_chance)
+    assert any("both at chance" in t for t in text) and not any(" beat " in t for t in text)
 
 
 def test_failed_and_unfinished_runs_are_reported_with_their_reason():

@@ -318,6 +318,7 @@ def test_help_names_every_setting_with_its_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for field in RunConfig.field_names():
         flag = "--" + {"task_params": "task-param", "model_params": "model-param",
-                       "record_gradients": "no-record-gradients"}.get(field, field.replace("_", "-"))
+                       "record_gradients": "no-record-gradients", "tensorboard": "no-tensorboard",
+                       "through_time": "no-through-time"}.get(field, field.replace("_", "-"))
         assert flag in text, flag
     assert "(default: adam)" in text and "(default: 64)" in text

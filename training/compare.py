@@ -6,13 +6,15 @@
     python -m training.compare --models simple_rnn,lstm,gru --tasks recall,adding \\
         --task-param gap=10,30,100 --steps 300 --seeds 0,1 --param-budget 20000
     python -m training.compare --grid my_grid.json        # see training.sweep.suites.grid_from_json
+    python -m training.compare --executor ray --address auto --output /shared/sweeps/s1   # on a Ray cluster
 
 Every model of an experiment sees the same examples in the same order (the task stream depends only
 on the task parameters and the seed), for the same number of optimizer steps, and with
 `--param-budget` about the same number of parameters. Each run is an ordinary saved run under
 `<output>/runs/<run id>/` (reload it with `training.load_run`); the sweep's plan and the status of every
 run are kept in `<output>/sweep.json`, and the report is written to `<output>/report/` (rebuild it
-from the saved runs with `python -m training.report <output>`).
+from the saved runs with `python -m training.report <output>`). `tensorboard --logdir <output>` compares
+the runs in its HParams dashboard (docs/sweeps-at-scale.md).
 
 A run that fails (an exception, or a corpus that cannot be had offline) is recorded as failed with its
 reason and the sweep goes on. Mistakes in the request itself (an unknown model, a task parameter
@@ -34,7 +36,7 @@ from training.sweep import suites
 from training.sweep.document import build_report
 from training.sweep.plan import check_plan, default_output, plan_from_args  # noqa: F401  (check_plan: API)
 from training.sweep.results import SWEEP_FILE
-from training.sweep.runner import run_sweep
+from training.sweep.runner import EXECUTORS, run_sweep
 
 
 def _csv_list(kind):
@@ -102,9 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", help="sweep folder (default: saved_models/compare-<name>-<budget>-<time>)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --output, keeping finished runs")
     g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
-    g.add_argument("--jobs", type=int, default=1,
-                   help="worker processes training runs side by side (2 nearly halves a quick sweep on 2 cores; "
-                        "the numbers do not change)")
+    g.add_argument("--jobs", type=int, default=None,
+                   help="worker processes training runs side by side (default: 2 for the quick budget, else 1; "
+                        "2 nearly halves a sweep on 2 cores; the numbers do not change); with --executor ray the "
+                        "CPUs of the local Ray instance (1: all)")
+    g.add_argument("--executor", choices=EXECUTORS,
+                   help="how runs are trained: local (in this process), processes (--jobs worker processes), ray "
+                        "(one Ray task each, on --address or a local instance; `make ray`). Default: local for "
+                        "--jobs 1, else processes")
+    g.add_argument("--address", help="Ray cluster for --executor ray: auto, HOST:6379 or ray://HOST:10001 "
+                                     "(--output must then be on storage every node mounts; docs/sweeps-at-scale.md)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
     return p
 
@@ -125,8 +134,9 @@ def main(argv=None) -> int:
             return 0
         output = (pathlib.Path(args.output) if args.output
                   else default_output(description["name"], description["budget"]))
+        jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
-                          jobs=args.jobs)
+                          jobs=jobs, executor=args.executor, address=args.address)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

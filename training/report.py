@@ -30,6 +30,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.report",
                                 description="Rebuild the report of a comparison sweep from its saved runs.")
     p.add_argument("folder", help="the sweep folder that `python -m training.compare` printed (or its report/)")
+    p.add_argument("--screenshots", action="store_true",
+                   help="also look at the page as a reader would: headless-Chromium screenshots of its top and of "
+                        "each section in <sweep>/report/screens/ (needs chromium on PATH)")
     args = p.parse_args(argv)
     folder = pathlib.Path(args.folder)
     if folder.name == REPORT_DIR and not (folder / SWEEP_FILE).is_file():
@@ -40,6 +43,15 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"report: {out}")
+    if args.screenshots:
+        from training.sweep import screenshots
+
+        try:
+            shots = screenshots.take(out / "report.html", out / "screens")
+        except (RuntimeError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"screenshots: {len(shots)} in {out / 'screens'}")
     return 0
 
 

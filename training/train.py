@@ -11,11 +11,13 @@ and a config file into a RunConfig and prints the result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pathlib
 import sys
 
 from training.core.config import OPTIMIZERS, STRATEGIES, RunConfig
+from training.core.console import EpochLine
 from training.core.loop import RunError, train
 
 
@@ -68,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--per-variable", action="store_true", dest="per_variable", help="also record every variable's norm")
     g.add_argument("--through-time-every", type=int, dest="through_time_every", help="through-time profile every N steps (0: at the start and after every epoch)")
     g.add_argument("--probe-size", type=int, dest="probe_size", help="examples in the through-time probe batch")
+    g.add_argument("--no-through-time", action="store_false", dest="through_time",
+                   help="record no gradient-through-time profile")
+    g.add_argument("--curve-every", type=int, dest="curve_every",
+                   help="learning curve (curve.csv): validation loss/accuracy every N steps (0: none)")
+    g.add_argument("--curve-examples", type=int, dest="curve_examples", help="validation examples behind each curve point")
+    g.add_argument("--theory", action="store_true", help="the recurrent Jacobian's spectral norm/radius at init (zoo.dynamics)")
+    g.add_argument("--no-tensorboard", action="store_false", dest="tensorboard", help="write no TensorBoard logs")
     g = p.add_argument_group("run")
     g.add_argument("--config", help="JSON file of settings (flags override it)")
     g.add_argument("--run-name", dest="run_name", help="folder name under saved_models/ (default: chosen for you)")
@@ -76,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--export", action="store_true", help="also write a TensorFlow SavedModel to <run>/export")
     g.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/ in the checkout)")
     g.add_argument("--list", action="store_true", help="list models and tasks and exit")
-    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    shown = g.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true",
+                       help="print only errors and the last line (where the run was saved); no warnings")
+    shown.add_argument("--verbose", action="store_true",
+                       help="Keras's progress bar with every logged number instead of one line per epoch")
     defaults = RunConfig().to_dict()
     for action in p._actions:  # flags only override, so show the RunConfig default in the help
         if (action.dest in defaults and action.help and defaults[action.dest] is not None
@@ -109,21 +122,43 @@ def main(argv=None) -> int:
             print("models:", ", ".join(zoo.list_models()))
             print("tasks: ", ", ".join(datasets.list_tasks()))
             return 0
-        options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "list") if k in vars(args)}
+        options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "verbose", "list")
+                   if k in vars(args)}
         config = config_from_args(args)
-        result = train(
-            config,
-            root=options.get("root"),
-            resume=options.get("resume"),
-            dry_run=options.get("dry_run", False),
-            export=options.get("export", False),
-            verbose=0 if options.get("quiet") else 1,
-        )
+        # the console: one line per epoch (default), Keras's own bar (--verbose), or nothing (--quiet)
+        console = [] if options.get("quiet") or options.get("verbose") else [EpochLine()]
+        with _no_warnings() if options.get("quiet") else contextlib.nullcontext():
+            result = train(
+                config,
+                root=options.get("root"),
+                resume=options.get("resume"),
+                dry_run=options.get("dry_run", False),
+                export=options.get("export", False),
+                verbose=1 if options.get("verbose") else 0,
+                callbacks=console,
+            )
     except (ValueError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     _print_summary(result)
     return 0 if result["status"] in ("finished",) else 1
+
+
+@contextlib.contextmanager
+def _no_warnings():
+    """--quiet: no Python warnings, and TensorFlow's Python logger shows errors only, while inside."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _print_summary(result: dict) -> None:

@@ -33,7 +33,8 @@ def build_lstm(*, bidirectional, model_name, implementation="auto", **kwargs):
 @register_model(
     "lstm",
     sees_future=reads_backwards,
-    initialization="Keras defaults: orthogonal recurrent kernel, forget-gate bias 1",
+    initialization="Keras defaults: one orthogonal (units, 4 units) recurrent matrix across the 4 gates (each gate "
+                   "block then has spectral radius about 0.5), forget-gate bias 1",
 )
 def lstm(
     *,

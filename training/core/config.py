@@ -36,6 +36,13 @@ class RunConfig:
         through_time_every: record the gradient-through-time profile every N steps (0: at the start
             and after every epoch).
         probe_size: examples in the fixed probe batch of the through-time profile.
+        through_time: record the gradient-through-time profile at all.
+        curve_every: a learning-curve point (validation loss and accuracy on `curve_examples` fixed
+            examples, `curve.csv`) before training and every N steps; 0: none.
+        curve_examples: validation examples behind each curve point.
+        theory: compute the recurrent Jacobian's spectral norm and radius at initialisation
+            (`zoo.dynamics`) into metadata.json's `theory`.
+        tensorboard: write TensorBoard logs.
         strategy: "default" or "mirrored" (tf.distribute.MirroredStrategy over all local devices).
         run_name: folder under saved_models/; chosen for you when None.
     """
@@ -65,6 +72,11 @@ class RunConfig:
     per_variable: bool = False
     through_time_every: int = 0
     probe_size: int = 32
+    through_time: bool = True
+    curve_every: int = 0
+    curve_examples: int = 256
+    theory: bool = False
+    tensorboard: bool = True
     strategy: str = "default"
     run_name: str | None = None
 
@@ -79,6 +91,10 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or left out, got {value!r}.")
+        for name in ("curve_every", "curve_examples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
         if not isinstance(self.through_time_every, int) or self.through_time_every < 0:
             raise ValueError(f"through_time_every must be an integer >= 0, got {self.through_time_every!r}.")
         if self.optimizer not in OPTIMIZERS:

@@ -19,7 +19,7 @@ import time
 
 import keras
 
-from training.core import runs
+from training.core import diagnostics, runs
 from training.core.build import (build_model, compile_model, derived_metrics, evaluate_model, load_data,
                                  make_strategy, seed_everything)
 from training.core.config import RunConfig
@@ -140,9 +140,16 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
         recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step)
         grad_callbacks = gradient_callbacks(config, run_dir, spec, data)
         earlier_rows = _keep_earlier_rows(run_dir, ["gradients.csv"], initial_epoch * config.steps_per_epoch) if resume else {}
-        all_callbacks = [*grad_callbacks, recorder, *callbacks]
-        if not dry_run:
+        guard = diagnostics.NonFiniteGuard()  # NaN/Inf loss or weights: diverged, recorded gradients or not
+        curve = None
+        if config.curve_every and not dry_run:
+            curve = diagnostics.LearningCurve(
+                diagnostics.curve_batches(data["validation"], config.curve_examples, config.batch_size),
+                spec.output, config.curve_every, config.total_steps)
+        all_callbacks = [*grad_callbacks, guard, *([curve] if curve else []), recorder, *callbacks]
+        if not dry_run and config.tensorboard:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
+        theory = _theory(model, data, config) if config.theory and not resume else None
 
         if not resume and not dry_run:
             runs.write_json(run_dir / "config.json", config.to_dict())
@@ -190,7 +197,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             status = "interrupted"
         if earlier_rows:
             _prepend_rows(run_dir, earlier_rows)
-        divergence = next((cb for cb in grad_callbacks if getattr(cb, "diverged", False)), None)
+        divergence = next((cb for cb in [*grad_callbacks, guard] if getattr(cb, "diverged", False)), None)
         if divergence is not None:
             status = "diverged"
 
@@ -210,11 +217,9 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             metadata["final_epoch"] = history_rows[-1]
         if dry_run:
             return {**metadata, "run_dir": None}
-        if status == "diverged":
-            metadata["test"] = None  # the weights are not finite: there is nothing to evaluate
-        elif status != "interrupted":
-            test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
-            metadata["test"] = evaluate_model(model, test_ds, spec)
+        if theory is not None:
+            metadata["theory"] = theory
+        metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status))
         runs.save_model(model, run_dir / "model.keras")
         if export:
             metadata["export"] = str(export_model(model, run_dir / "export"))
@@ -223,6 +228,96 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
     finally:
         if dry_run:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _theory(model, data, config) -> dict | None:
+    """zoo.dynamics at initialisation on the first 8 examples of the probe batch (None without a
+    unidirectional recurrent layer)."""
+    from zoo.dynamics import recurrent_jacobian_theory
+
+    inputs = next(iter(data["validation"].unbatch().batch(8).take(1)))[0].numpy()
+    result = recurrent_jacobian_theory(model, inputs)
+    if result is None:
+        return None
+    return {
+        "jacobian_spectral_norm": result["spectral_norm"],
+        "jacobian_spectral_radius": result["spectral_radius"],
+        "predicted_decay": result["decay_radius_decades_per_step"],
+        "bound_decay": result["decay_norm_decades_per_step"],
+        "where": "first recurrent layer at initialisation, per-step Jacobian d s_t / d s_(t-1) along 8 validation "
+                 "examples (geometric means; decades per step, positive = vanishing)",
+    }
+
+
+def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status) -> dict:
+    """Test metrics from a per-example pass (and its file), the learning curve, the gradient that
+    reached the first step at initialisation, the hidden-state norm, the degenerate verdict and, for
+    language models, the n-gram baselines (see training.core.diagnostics and results-schema.md)."""
+    import numpy as np
+
+    from training.instruments import GradientRecorder, GradientThroughTime
+
+    out = {}
+    tt = next((cb for cb in grad_callbacks if isinstance(cb, GradientThroughTime)), None)
+    if tt is not None and tt.steps and tt.steps[0] == 0 and "embedding" in tt.profiles:
+        from training.instruments import summarize_profile
+
+        profile = np.asarray(tt.profiles["embedding"][0], np.float64)
+        if profile[-1] > 0:
+            out["gradient_at_key"] = {
+                "decades": float(np.log10(max(profile[0], 1e-300) / profile[-1])),
+                "decay_decades_per_step": summarize_profile(profile)["decay_decades_per_step"],
+                "probe": "embedding", "when": "initialisation", "first_step": 1,
+            }
+    if curve is not None and curve.rows:
+        write_history(pathlib.Path(run_dir) / diagnostics.CURVE_CSV, curve.rows)
+        out["learning_curve"] = {"file": diagnostics.CURVE_CSV, "points": len(curve.rows),
+                                 "examples": config.curve_examples, "every": config.curve_every}
+        verdict = diagnostics.still_falling([r["step"] for r in curve.rows], [r["val_loss"] for r in curve.rows])
+        if verdict is not None:
+            out["convergence"] = verdict
+    recorder = next((cb for cb in grad_callbacks if isinstance(cb, GradientRecorder)), None)
+    zero_from = None
+    if recorder is not None and recorder.records:
+        zero_from = diagnostics.zero_gradient_from_step([r["step"] for r in recorder.records],
+                                                        [r.get("grad_norm", np.nan) for r in recorder.records])
+        out["zero_gradient_from_step"] = zero_from
+    if status == "diverged":
+        out["test"] = None  # the weights are not finite: there is nothing to evaluate
+        return out
+    if status == "interrupted":
+        return out
+    test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
+    result = diagnostics.evaluate_examples(model, test_ds.unbatch().batch(256), spec.output,
+                                           predict=curve.predict_function() if curve is not None else None)
+    out["test"] = derived_metrics(result["metrics"], spec)
+    out["test_examples"] = diagnostics.write_examples(pathlib.Path(run_dir) / diagnostics.EXAMPLES_NPZ, result)
+    first = next(iter(test_ds.unbatch().batch(256).take(1)))[0].numpy()
+    hidden = diagnostics.hidden_state_norms(model, first)
+    out["hidden_state_norm"] = hidden
+    last_loss = history_rows[-1].get("loss") if history_rows else None
+    out["degenerate"] = diagnostics.degenerate(out["test"], spec.chance_loss, last_loss, hidden, zero_from,
+                                               config.total_steps)
+    if spec.language_model:
+        out["baselines"] = _baselines(config)
+    return out
+
+
+def _baselines(config) -> dict | None:
+    """The n-gram baselines of a text task ({"unigram": test nats, ..., "validation": {...}, "method"})."""
+    import datasets
+
+    try:
+        result = datasets.ngram_baselines(config.task, **config.task_params)
+    except (ValueError, OSError) as error:
+        return {"error": str(error)}
+    models = result["models"]
+    key = {"4-gram": "4gram"}
+    out = {key.get(name, name): row["test"] for name, row in models.items()}
+    out["validation"] = {key.get(name, name): row["validation"] for name, row in models.items()}
+    out["method"] = result["smoothing"]
+    out["unit"] = result["unit"]
+    return out
 
 
 def _check_model_fits_task(config: RunConfig) -> None:
@@ -255,15 +350,20 @@ def gradient_callbacks(config, run_dir, spec, data) -> list:
     from training.instruments import GradientRecorder, GradientThroughTime
 
     callbacks = []
+    board = {} if config.tensorboard else {"tensorboard_dir": ""}  # "": no TensorBoard (None: the default folder)
     if config.record_gradients:
         callbacks.append(
-            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable)
+            GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable,
+                             **board)
         )
+    if not config.through_time:
+        return callbacks
     batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
     inputs, targets = batch[0].numpy(), batch[1].numpy()
     every_steps = config.through_time_every or None
     callbacks.append(
-        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps, every_n_epochs=None if every_steps else 1)
+        GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps,
+                            every_n_epochs=None if every_steps else 1, **board)
     )
     return callbacks
 

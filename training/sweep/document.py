@@ -2,10 +2,16 @@
 (`build_report`; `python -m training.report` and `python -m training.compare` call it):
 
     report.md      the report (tables, figures by relative path, generated text)
-    report.html    the same, self-contained: the figures are embedded, it opens offline
+    report.html    the same Markdown rendered (`training.sweep.markdown`), self-contained: the figures are
+                   embedded, it opens offline
     *.png          the figures
     results.csv    one row per run (pandas.read_csv reads it)
-    results.json   the sweep's description, every experiment's summary table and text, every run's row
+    results.json   the sweep's description, every experiment's takeaway, tables and text, every run's row
+
+A student reads it top down: the summary (one takeaway per experiment with its headline figure), then
+each experiment (takeaway, figures, the table with every number's 95% interval and flags, a legend of
+the initializations, the verdicts of the comparisons, then its setup), and only at the end how to rerun
+it and the list of runs.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import base64
 import html
 import math
 import pathlib
+import re
 import shutil
 
 from training.core.runs import write_json, write_text
-from training.sweep import results
+from training.sweep import evidence, markdown, results
 from training.sweep.findings import failures
 from training.sweep.kinds import get_kind
 from training.sweep.tables import aggregate, make_table, number
@@ -28,90 +35,106 @@ REPORT_DIR = "report"
 CSV_COLUMNS_FIRST = ("experiment", "id", "label", "model", "setting", "task", "task_values", "seed", "status",
                      "error", "parameters", "metric", "test_metric", "chance", "tokens_per_second", "wall_seconds")
 
+HOW_TO_READ = (
+    "**How to read the numbers.** A number in brackets is its 95% interval: over the seeds when a variant ran "
+    "with several (a t-interval), else over the test examples of its one run (Wilson for an accuracy, a "
+    "bootstrap over examples for a loss). A variant *beat* another only when the difference is significant "
+    "(p < 0.05, the test is named); otherwise they *tie*. Two results *at chance* (not significantly "
+    "different from guessing) are not ranked; a result *below chance*, a *degenerate* run (saturated or "
+    "overflowing: its number is not a learned solution) and a run *not converged* (its loss still falling at "
+    "the end) are flagged in the tables and the text. *unknown* means the sweep did not record it."
+)
 
 
 class Document:
-    """Blocks rendered both as Markdown and as HTML, so the two reports say the same."""
+    """A report as Markdown blocks; `html()` renders the same Markdown (`training.sweep.markdown`), so the
+    two files say the same. Level-2 headings open the sections that `html()` wraps in `<section>` and that
+    `contents()` lists."""
 
     def __init__(self):
-        self.blocks = []
+        self.blocks: list[str] = []
 
-    def heading(self, level, text, anchor=None):
-        self.blocks.append(("h", level, text, anchor))
+    def heading(self, level, text):
+        self.blocks.append("#" * level + " " + text)
 
     def para(self, text):
-        self.blocks.append(("p", text))
+        self.blocks.append(text)
+
+    def quote(self, text):
+        self.blocks.append("> " + text.replace("\n", "\n> "))
 
     def bullets(self, items):
+        items = [str(i).replace("\n", " ") for i in items]
         if items:
-            self.blocks.append(("ul", list(items)))
+            self.blocks.append("\n".join(f"- {item}" for item in items))
 
     def table(self, table):
-        self.blocks.append(("table", table["columns"], table["rows"]))
+        cols, rows = table["columns"], table["rows"]
+        align = table.get("align") or ["left"] * len(cols)
+        lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |",
+                 "|" + "|".join("---:" if a == "right" else "---" for a in align) + "|"]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        self.blocks.append("\n".join(lines))
 
     def figure(self, path, caption):
-        self.blocks.append(("img", pathlib.Path(path), caption))
+        self.blocks.append(f"![{_md_text(caption)}]({pathlib.Path(path).name})\n\n*{_md_text(caption)}*")
 
     def pre(self, title, text):
-        self.blocks.append(("pre", title, text))
+        self.blocks.append(f"**{title}**\n\n```text\n{text}\n```")
+
+    def placeholder(self) -> int:
+        """A block to fill later (the table of contents, once every heading is known)."""
+        self.blocks.append("")
+        return len(self.blocks) - 1
+
+    def contents(self) -> str:
+        """A Markdown list of links to the level-2 headings, with the anchors `markdown.render` gives them."""
+        _, headings = markdown.render(self.markdown())
+        return "\n".join(f"- [{title}](#{anchor})" for level, anchor, title in headings
+                         if level == 2 and anchor != "contents")
 
     def markdown(self) -> str:
-        out = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                out.append("#" * block[1] + " " + block[2])
-            elif kind == "p":
-                out.append(block[1])
-            elif kind == "ul":
-                out.append("\n".join(f"- {item}" for item in block[1]))
-            elif kind == "table":
-                cols, rows = block[1], block[2]
-                lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
-                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-                out.append("\n".join(lines))
-            elif kind == "img":
-                out.append(f"![{block[2]}]({block[1].name})\n\n*{block[2]}*")
-            elif kind == "pre":
-                out.append(f"**{block[1]}**\n\n```text\n{block[2]}\n```")
-        return "\n\n".join(out) + "\n"
+        return "\n\n".join(b for b in self.blocks if b) + "\n"
 
-    def html(self, title) -> str:
-        body = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                anchor = f' id="{html.escape(block[3])}"' if block[3] else ""
-                body.append(f"<h{block[1]}{anchor}>{_inline_html(block[2])}</h{block[1]}>")
-            elif kind == "p":
-                body.append(f"<p>{_inline_html(block[1])}</p>")
-            elif kind == "ul":
-                body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1]) + "</ul>")
-            elif kind == "table":
-                head = "".join(f"<th>{html.escape(str(c))}</th>" for c in block[1])
-                rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                               for row in block[2])
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-            elif kind == "img":
-                data = base64.b64encode(block[1].read_bytes()).decode("ascii")
-                body.append(f'<figure><img alt="{html.escape(block[2])}" src="data:image/png;base64,{data}">'
-                            f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
-            elif kind == "pre":
-                body.append(f"<p><strong>{html.escape(block[1])}</strong></p><pre>{html.escape(block[2])}</pre>")
+    def html(self, title, image_dir) -> str:
+        image_dir = pathlib.Path(image_dir)
+
+        def embed(src):
+            path = image_dir / src
+            if path.is_file():
+                return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+            return src
+
+        body, _ = markdown.render(self.markdown(), image_source=embed)
+        parts = []
+        for chunk in re.split(r'(?m)^(?=<h2 id=")', body):  # level-2 headings only ever start a top-level line
+            found = re.match(r'<h2 id="([^"]+)"', chunk)
+            parts.append(f'<section id="section-{found.group(1)}">{chunk}</section>' if found else chunk)
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><main>\n"
+            + "\n".join(parts) + "\n</main></body></html>\n"
         )
 
 
 _CSS = (
-    "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;"
-    "padding:0 1em;line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:0.85em}"
-    "th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}th{background:#f3f3f3}"
-    "figure{margin:1.2em 0}img{max-width:100%;border:1px solid #eee}figcaption{font-size:0.85em;color:#555}"
-    "pre{background:#f7f7f7;padding:0.7em;white-space:pre-wrap;font-size:0.85em}code{background:#f3f3f3;"
-    "padding:0 3px}h2{border-bottom:1px solid #ddd;padding-bottom:0.2em;margin-top:2em}"
+    "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d1d1f;"
+    "line-height:1.5;background:#fff}main{max-width:1180px;margin:0 auto;padding:1.5em 1.5em 4em}"
+    "h1{font-size:1.7em;margin:0.3em 0 0.4em}h2{font-size:1.35em;border-bottom:1px solid #ddd;"
+    "padding-bottom:0.2em;margin-top:2.2em}h3{font-size:1.08em;margin-top:1.6em}"
+    "p,li{max-width:60em}blockquote{margin:1em 0;padding:0.6em 1em;background:#f4f7fb;border-left:4px solid "
+    "#4a7bbd;border-radius:3px}blockquote p{margin:0.3em 0}"
+    ".table-wrap{overflow-x:auto;margin:0.8em 0}table{border-collapse:collapse;font-size:0.84em}"
+    "th,td{border:1px solid #d6d6d6;padding:3px 8px;text-align:left;vertical-align:top}"
+    "th{background:#f2f2f2;position:sticky;top:0;font-weight:600;min-width:4em}td.num{text-align:right;"
+    "white-space:nowrap;font-variant-numeric:tabular-nums}th.num{text-align:right}"
+    "td:first-child{white-space:nowrap}tbody tr:nth-child(even){background:#fafafa}"
+    "figure{margin:1.2em 0;text-align:center}figure img{max-width:100%;border:1px solid #eee}"
+    "figcaption{font-size:0.88em;color:#444;max-width:60em;margin:0.4em 0 0;text-align:left}"
+    "pre{background:#f6f6f6;padding:0.7em;white-space:pre-wrap;font-size:0.85em}"
+    "code{background:#f1f1f1;padding:0 3px;border-radius:2px;font-size:0.92em}"
+    "section#section-contents ul{columns:2;max-width:60em}a{color:#2557a7}"
 )
 
 
@@ -119,12 +142,12 @@ def _md_cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _inline_html(text: str) -> str:
-    """Escape, then turn `code` spans into <code>."""
-    parts = str(text).split("`")
-    return "".join(html.escape(p) if i % 2 == 0 else f"<code>{html.escape(p)}</code>" for i, p in enumerate(parts))
+def _md_text(value) -> str:
+    """Text that is not Markdown (a caption written with *, [ or _ literally) for a Markdown line."""
+    return str(value).replace("\n", " ").replace("[", "(").replace("]", ")")
 
 
+# ------------------------------------------------------------------------------------------ build
 def build_report(folder) -> pathlib.Path:
     """Write `<folder>/report/` from `<folder>/sweep.json` and the saved runs; returns the report folder."""
     folder = pathlib.Path(folder)
@@ -133,40 +156,66 @@ def build_report(folder) -> pathlib.Path:
     if out_dir.exists():
         shutil.rmtree(out_dir)  # the report is generated: rebuilt whole, never patched
     out_dir.mkdir(parents=True)
+    load = results.examples_loader(folder)
+
+    experiments = []
+    for number_, meta in enumerate(sweep.get("experiments", []), start=1):
+        mine = [r for r in rows if r["experiment"] == meta["key"]]
+        groups = aggregate(mine)
+        for g in groups:
+            evidence.group_result(g, load)
+        kind = get_kind(meta["kind"])
+        experiments.append({
+            "number": number_, "meta": meta, "rows": mine, "groups": groups, "kind": kind,
+            "takeaway": kind.takeaway(groups) if kind.takeaway and mine else None,
+            "figures": kind.figures(folder, mine, out_dir, meta["key"]),
+        })
 
     title = _title(sweep)
     doc = Document()
     doc.heading(1, title)
     statuses = [r["status"] for r in rows]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
-    doc.para(f"{len(rows)} runs ({counts}). Every run of an experiment saw the same examples in the same order "
-             "and trained for the same number of optimizer steps; each is a saved run under `runs/` that "
-             "`training.load_run` reloads.")
-    doc.heading(2, "How to rerun", "rerun")
-    doc.bullets(_setup_lines(sweep, folder))
+    seeds = sweep.get("seeds") or sorted({r["seed"] for r in rows})
+    doc.para(f"{len(rows)} runs ({counts}), {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per variant. Every "
+             "run of an experiment saw the same examples in the same order and trained for the same number of "
+             "optimizer steps; each is a saved run under `runs/` that `training.load_run` reloads.")
+    doc.para(HOW_TO_READ)
+    doc.heading(2, "Contents")
+    contents = doc.placeholder()
+
+    with_takeaway = [e for e in experiments if e["takeaway"]]
+    if with_takeaway:
+        doc.heading(2, "Summary: what this sweep shows")
+        for e in with_takeaway:
+            doc.heading(3, f"{e['number']}. {e['takeaway'].headline}")
+            doc.para(e["takeaway"].text)
+            if e["figures"]:
+                doc.figure(*e["figures"][0])
+            doc.para(f"Details: [{e['number']}. {e['meta']['title']}](#{_anchor(e['number'], e['meta']['title'])}).")
 
     experiments_out = []
-    for number_, meta in enumerate(sweep.get("experiments", []), start=1):
-        mine = [r for r in rows if r["experiment"] == meta["key"]]
-        groups = aggregate(mine)
-        kind = get_kind(meta["kind"])
+    for e in experiments:
+        meta, groups, mine, kind = e["meta"], e["groups"], e["rows"], e["kind"]
         table = make_table(kind.columns(groups), groups)
         findings = kind.findings(groups, mine) + failures(groups)
-        doc.heading(2, f"{number_}. {meta['title']}", meta["key"])
+        doc.heading(2, f"{e['number']}. {meta['title']}")
+        if e["takeaway"]:
+            doc.quote(f"**Takeaway.** {e['takeaway'].text}")
         doc.para(f"*Question:* {meta['question']}")
-        doc.bullets(_settings_lines(meta))
-        doc.heading(3, "Initializations")
+        for path, caption in e["figures"]:
+            doc.figure(path, caption)
+        doc.heading(3, "Results")
+        doc.table(table)
+        doc.bullets(table["notes"])
+        doc.para("**Initializations** (the labels above):")
         doc.bullets(f"`{label}`: {init}" for label, init in dict.fromkeys((g["label"], g["initialization"])
                                                                            for g in groups))
-        doc.heading(3, "Summary")
-        doc.table(table)
         extra_tables = []
         for intro, extra in kind.extra_tables(groups):
             doc.para(intro)
             doc.table(extra)
             extra_tables.append(extra)
-        for path, caption in kind.figures(folder, mine, out_dir, meta["key"]):
-            doc.figure(path, caption)
         doc.heading(3, "What the numbers show")
         doc.bullets(findings)
         if kind.samples:
@@ -174,17 +223,28 @@ def build_report(folder) -> pathlib.Path:
                 sample = next((r.get("sample") for r in g["rows"] if r.get("sample")), None)
                 if sample:
                     doc.pre(f"{g['label']} (seed {g['seeds'][0]}, temperature 0.8)", sample)
-        experiments_out.append({**meta, "table": table, "extra_tables": extra_tables, "findings": findings})
+        doc.heading(3, "Setup")
+        doc.bullets(_settings_lines(meta))
+        experiments_out.append({**meta, "takeaway": e["takeaway"] and vars(e["takeaway"]), "table": table,
+                                "extra_tables": extra_tables, "findings": findings})
 
-    doc.heading(2, "Every run", "runs")
-    doc.table({"columns": ["Run", "Experiment", "Status", "Folder or reason"],
-               "rows": [[r["id"], r["experiment"], r["status"],
-                         r.get("error") or r.get("run_dir") or "–"] for r in rows]})
+    doc.heading(2, "How to rerun")
+    doc.bullets(_setup_lines(sweep, folder))
+    doc.heading(2, "Every run")
+    doc.table({"columns": ["Run", "Experiment", "Status", "Tokens/s", "Wall (s)", "Folder or reason"],
+               "align": ["left", "left", "left", "right", "right", "left"],
+               "rows": [[r["id"], r["experiment"], r["status"], number(r.get("tokens_per_second")),
+                         number(r.get("wall_seconds")), r.get("error") or r.get("run_dir") or "–"] for r in rows]})
+    doc.blocks[contents] = doc.contents()
 
     write_text(out_dir / "report.md", doc.markdown())
-    write_text(out_dir / "report.html", doc.html(title))
+    write_text(out_dir / "report.html", doc.html(title, out_dir))
     _write_results(out_dir, sweep, rows, experiments_out)
     return out_dir
+
+
+def _anchor(number_, title) -> str:
+    return markdown.slug(f"{number_}. {title}")
 
 
 def _title(sweep) -> str:

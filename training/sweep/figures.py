@@ -1,12 +1,17 @@
 """The figures of a comparison report (matplotlib, Agg backend: no display needed).
 
-Every figure has labelled axes with units, a legend, and the chance baseline of its task where one
-exists. Each function takes the sweep folder and the rows of one experiment (`training.sweep.results`),
-writes one PNG and returns its path, or None when there is nothing to draw (for example every run
-failed, or the gradient recorder was off).
+Every figure has labelled axes with units, the chance baseline of its task where one exists, and its
+legend outside the data. Each function takes the sweep folder and the rows of one experiment
+(`training.sweep.results`), writes one PNG and returns its path, or None when there is nothing to draw
+(for example every run failed, or the gradient recorder was off).
 
-Colours name the architecture (in the zoo registry's order) and line styles the initialization, the same
-in every figure.
+What the figures refuse to hide (`training.sweep.axes`): a zero or a NaN on a log axis is a marker on the
+axis edge, not a gap; a loss that spans 10^14 gets a log axis; an interval is drawn only where one was
+measured (over seeds, or over the test examples of one run), never a zero-width bar; lines that would lie
+on top of each other go into small multiples or are offset.
+
+Colours name the architecture (in the zoo registry's order) and line styles (or markers) the
+initialization, the same in every figure.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 import zoo  # noqa: E402
-from training.sweep import results  # noqa: E402
+from training.sweep import axes, evidence, results, stats  # noqa: E402
 
 STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 DPI = 100
+CHANCE_STYLE = dict(color="0.3", linestyle=(0, (4, 3)), linewidth=1.2)
 
 
 def base_model(model: str) -> str:
@@ -54,16 +61,13 @@ def _style_map(rows) -> dict:
 
 def _save(fig, path) -> pathlib.Path:
     path = pathlib.Path(path)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")  # "tight" keeps the legends placed outside the axes
     plt.close(fig)
     return path
 
 
 def _chance_line(ax, value, label="chance"):
-    if value is None or not np.isfinite(value):
-        return
-    ax.axhline(value, color="0.3", linestyle=(0, (4, 3)), linewidth=1.2, label=f"{label} ({value:.3g})", zorder=1)
+    axes.baseline(ax, value, label)
 
 
 def _by_label(rows):
@@ -74,18 +78,44 @@ def _by_label(rows):
     return out
 
 
-def _mean_std(values):
-    values = np.array([v for v in values if v is not None], dtype=float)
-    values = values[np.isfinite(values)]
-    if not values.size:
-        return None, None
-    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+def _result(folder, rows) -> stats.Result:
+    return evidence.result_of(rows[0]["label"], rows, results.examples_loader(folder) if folder else None)
+
+
+def _interval(result: stats.Result):
+    """(value, low, high) of a result; low/high None when no interval was measured."""
+    s = result.summary
+    shown = result
+    if s["value"] is None and result.set_aside:
+        shown = stats.Result(result.label, result.metric, result.set_aside, chance=result.chance)
+        s = shown.summary
+    return s["value"], s["low"], s["high"]
+
+
+def _chance_band(ax, rows, orientation="horizontal"):
+    """The 95% range a guesser scores on this test set, shaded, with the chance line."""
+    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
+    if not chance or max(chance) - min(chance) > 1e-9:
+        return
+    value = chance[0]
+    trials = {r.get("n_eval_tokens") for r in rows if r.get("n_eval_tokens")}
+    metric = rows[0].get("metric")
+    if metric == "accuracy" and len(trials) == 1:
+        low, high = stats.chance_interval(value, int(trials.pop()))
+        (ax.axhspan if orientation == "horizontal" else ax.axvspan)(low, high, color="0.85", alpha=0.6, zorder=0,
+                                                                     linewidth=0, label="chance range (95%)")
+    if orientation == "horizontal":
+        _chance_line(ax, value, "chance" if metric == "accuracy" else "baseline")
+    else:
+        ax.axvline(value, **CHANCE_STYLE, zorder=1, label=f"{'chance' if metric == 'accuracy' else 'baseline'} "
+                                                            f"{value:.3g}")
 
 
 # --------------------------------------------------------------------------------- through time
 def through_time_profiles(folder, rows, path):
-    """||dL_T/dx_t|| against the lag T - t, one panel per architecture: dashed at initialisation, solid
-    after training (first seed of each variant)."""
+    """||dL_T/dx_t|| relative to its value at lag 0 against the lag T - t, one panel per architecture:
+    dashed at initialisation, solid after training (first seed of each variant). Zeros and NaN are
+    marked on the axis edges."""
     profiles = []
     for label, group in _by_label(rows).items():
         tt = results.gradient_records(folder, group[0])["through_time"]
@@ -96,60 +126,103 @@ def through_time_profiles(folder, rows, path):
     models = [m for m in dict.fromkeys(base_model(r["model"]) for r, _ in profiles)]
     cols = min(3, len(models))
     rows_n = math.ceil(len(models) / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.3 * rows_n), squeeze=False, sharey=True)
-    for ax in axes.flat[len(models):]:
+    fig, grid = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.9 * rows_n), squeeze=False, sharey=True)
+    for ax in grid.flat[len(models):]:
         ax.set_visible(False)
-    for ax, model in zip(axes.flat, models):
+    for ax, model in zip(grid.flat, models):
         mine = [(r, tt) for r, tt in profiles if base_model(r["model"]) == model]
+        ax.set_yscale("log")
         for i, (row, tt) in enumerate(mine):
             c = f"C{i}"
             lag = np.asarray(tt["lag"])
-            first, last = np.asarray(tt["profiles"][0], float), np.asarray(tt["profiles"][-1], float)
-            name = row["setting"]
-            ax.plot(lag, _positive(first), color=c, linestyle="--", linewidth=1.2, label=f"{name}, step 0")
-            if len(tt["steps"]) > 1:
-                ax.plot(lag, _positive(last), color=c, linestyle="-", linewidth=1.6,
-                        label=f"{name}, step {int(tt['steps'][-1])}")
-        ax.set_yscale("log")
+            order = np.argsort(lag)
+            for k, style, when in ((0, "--", "init"), (-1, "-", f"step {int(tt['steps'][-1])}")):
+                if k == -1 and len(tt["steps"]) < 2:
+                    continue
+                profile = np.asarray(tt["profiles"][k], float)[order]
+                reference = profile[0] if np.isfinite(profile[0]) and profile[0] > 0 else np.nan
+                axes.log_line(ax, lag[order], profile / reference, color=c, linestyle=style,
+                              linewidth=1.2 if k == 0 else 1.7, label=f"{row['setting']}, {when}")
+        ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=0)
         ax.set_title(model)
         ax.set_xlabel("lag T - t (steps back from the loss)")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("||dL_T / dx_t|| (embedding, log)")
-    fig.suptitle("Gradient through time: dashed = initialisation, solid = after training", fontsize=10)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    for ax in grid[:, 0]:
+        ax.set_ylabel("||dL_T/dx_t|| / value at lag 0 (log)")
+    fig.suptitle("Gradient through time relative to the last input: dashed = initialisation, solid = after "
+                 "training", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 
-def _positive(values):
-    values = np.asarray(values, dtype=float).copy()
-    values[~(values > 0)] = np.nan  # zeros and NaN cannot be drawn on a log axis
-    return values
-
-
 def decay_rates(rows, path):
-    """Decay rate of the through-time profile (decades per step), at initialisation and after training."""
+    """Decay rate of the through-time profile (decades per step): at initialisation, after training and,
+    where the run stored it, the theory's prediction from the recurrent Jacobian at initialisation. With
+    one seed a point, with several the mean and its 95% t-interval."""
     groups = [(label, g) for label, g in _by_label(rows).items()
               if any(r.get("tt_decay_init") is not None for r in g)]
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(groups) + 2), 3.8))
-    x = np.arange(len(groups))
-    for offset, key, name, hatch in ((-0.2, "tt_decay_init", "at initialisation", "//"),
-                                     (0.2, "tt_decay_final", "after training", None)):
-        means, errs, colors = [], [], []
-        for label, g in groups:
-            m, s = _mean_std(r.get(key) for r in g)
-            means.append(np.nan if m is None else m)
-            errs.append(s or 0.0)
-            colors.append(color(g[0]["model"]))
-        ax.bar(x + offset, means, width=0.4, yerr=errs, color=colors, hatch=hatch, edgecolor="0.2",
-               alpha=0.55 if hatch else 0.9, label=name)
-    ax.axhline(0, color="0.3", linewidth=0.8)
-    ax.set_xticks(x, [label for label, _ in groups], rotation=35, ha="right", fontsize=8)
-    ax.set_ylabel("decay rate (decades of ||dL_T/dx_t|| per step)")
-    ax.set_title("How fast the gradient falls with the lag (higher = vanishes faster)")
-    ax.legend(fontsize=8)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.38 * len(groups) + 1.2)))
+    y = np.arange(len(groups))[::-1]
+    for offset, key, name, marker in ((0.15, "tt_decay_init", "measured at initialisation", "o"),
+                                      (-0.15, "tt_decay_final", "measured after training", "s"),
+                                      (0.0, "theory_predicted_decay", "predicted at initialisation (Jacobian)", "x")):
+        shown = False
+        for yi, (label, g) in zip(y, groups):
+            vs = [float(r[key]) for r in g if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+            if not vs:
+                continue
+            s = stats.mean_interval(vs)
+            err = None if s["low"] is None else [[s["mean"] - s["low"]], [s["high"] - s["mean"]]]
+            ax.errorbar(s["mean"], yi + offset, xerr=err, marker=marker, color=color(g[0]["model"]),
+                        markerfacecolor="white" if marker == "s" else None, linestyle="none", capsize=3,
+                        markersize=7 if marker == "x" else 6, label=None if shown else name)
+            shown = True
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_yticks(y, [label for label, _ in groups], fontsize=8)
+    ax.set_xlabel("decay rate (decades of ||dL_T/dx_t|| per step of lag; higher = vanishes faster)")
+    seeds = max(len(g) for _, g in groups)
+    ax.set_title("How fast the gradient falls with the lag" + (f" (mean and 95% CI over {seeds} seeds)"
+                                                               if seeds > 1 else " (one seed)"), fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    axes.legend_outside(ax)
+    return _save(fig, path)
+
+
+def key_gradient_against_accuracy(folder, rows, path):
+    """The headline of the vanishing experiment: the gradient reaching the key at initialisation
+    (relative to the last input, log) against the final test accuracy, one point per variant with its 95%
+    interval, the chance range shaded."""
+    points = []
+    for label, g in _by_label(rows).items():
+        x = [r["key_gradient_decades"] for r in g if isinstance(r.get("key_gradient_decades"), (int, float))
+             and math.isfinite(r["key_gradient_decades"])]
+        if not x:
+            continue
+        value, low, high = _interval(_result(folder, g))
+        if value is None:
+            continue
+        points.append((label, g[0], float(np.mean(x)), value, low, high))
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    _chance_band(ax, rows)
+    settings = {}
+    for label, row, x, value, low, high in points:
+        marker = settings.setdefault(row["setting"], MARKERS[len(settings) % len(MARKERS)])
+        err = None if low is None else [[value - low], [high - value]]
+        ax.errorbar(10 ** x, value, yerr=err, marker=marker, markersize=7, color=color(row["model"]), capsize=3,
+                    linestyle="none", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("gradient reaching the key at initialisation, relative to the last input (log)")
+    ax.set_ylabel("test accuracy after training")
+    seeds = max(len(g) for g in _by_label(rows).values())
+    ax.set_title("Does the gradient at the start decide the outcome? "
+                 + ("(95% CI over seeds)" if seeds > 1 else "(95% Wilson interval over the test set)"), fontsize=10)
+    ax.grid(True, alpha=0.3)
+    axes.legend_outside(ax)
     return _save(fig, path)
 
 
@@ -160,16 +233,24 @@ def _exploding_panels(rows):
     return models, clips
 
 
+def _run_name(row) -> str:
+    kernel = row.get("kernel") if row.get("kernel") not in (None, "default") else ""
+    gain = row.get("gain")
+    return f"{kernel} gain {gain:g}".strip() if gain is not None else row["label"]
+
+
 def gradient_norms(folder, rows, path):
-    """Global gradient norm per step before clipping (solid) and after (dotted), log scale; a cross
-    marks the step where a run diverged. Panels: architecture x clipping."""
+    """Global gradient norm per step before clipping (solid) and after (dotted), log scale, panels
+    architecture x clipping. Steps whose norm was exactly 0 (▼) or NaN/Inf (✕) are marked on the axis
+    edges; a cross marks the step where a run diverged."""
     models, clips = _exploding_panels(rows)
     drawn = False
-    fig, axes = plt.subplots(len(models), len(clips), figsize=(5 * len(clips), 3.3 * len(models)), squeeze=False,
+    fig, grid = plt.subplots(len(models), len(clips), figsize=(5.6 * len(clips), 3.4 * len(models)), squeeze=False,
                              sharex=True)
     for i, model in enumerate(models):
         for j, clip in enumerate(clips):
-            ax = axes[i, j]
+            ax = grid[i, j]
+            ax.set_yscale("log")
             mine = [r for r in rows if r["model"] == model and r.get("clip") == clip]
             for k, row in enumerate(_first_seed(mine)):
                 steps = results.gradient_records(folder, row)["steps"]
@@ -177,66 +258,81 @@ def gradient_norms(folder, rows, path):
                     continue
                 drawn = True
                 c = f"C{k}"
-                kernel = row.get("kernel") if row.get("kernel") not in (None, "default") else ""
-                name = f"{kernel} gain {row.get('gain'):g}".strip()
+                name = _run_name(row)
                 s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
-                ax.plot(s, _positive(g), color=c, linewidth=1.2, marker=".", markersize=3,
-                        label=f"{name}: before clipping")
+                axes.log_line(ax, s, g, color=c, linewidth=1.2, label=f"{name}: before clipping")
                 if clip and "grad_norm_clipped" in steps:
-                    ax.plot(s, _positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c, linestyle=":",
-                            linewidth=1.4, label=f"{name}: after clipping")
-                if row.get("diverged_step") is not None or row.get("grad_first_nonfinite_step") is not None:
-                    step = row.get("diverged_step", row.get("grad_first_nonfinite_step"))
+                    ax.plot(s, axes_positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c,
+                            linestyle=":", linewidth=1.4, label=f"{name}: after clipping")
+                step = row.get("diverged_step", row.get("grad_first_nonfinite_step"))
+                if step is not None:
                     finite = g[np.isfinite(g) & (g > 0)]
-                    y = finite.max() if finite.size else 1.0
-                    ax.plot([step], [y], marker="x", markersize=10, color=c, linestyle="none",
-                            label=f"{name}: diverged at step {step}")
+                    ax.plot([step], [finite.max() if finite.size else 1.0], marker="x", markersize=10, color=c,
+                            linestyle="none", label=f"{name}: diverged at step {step}")
             if clip:
                 ax.axhline(clip, color="0.3", linestyle=(0, (4, 3)), linewidth=1, label=f"clip norm {clip:g}")
-            ax.set_yscale("log")
             ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
             ax.set_ylabel("global gradient norm (log)")
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=6.5, loc="best")
+            axes.legend_outside(ax)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if i == len(models) - 1:
                 ax.set_xlabel("training step")
     if not drawn:
         plt.close(fig)
         return None
-    fig.suptitle("Exploding gradients: global norm per step (SGD)", fontsize=10)
+    fig.suptitle("Exploding gradients: global norm per step", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 
+def axes_positive(values):
+    values = np.asarray(values, dtype=float).copy()
+    values[~(values > 0)] = np.nan
+    return values
+
+
 def step_losses(folder, rows, path):
-    """Training loss of every step (nats), panels architecture x clipping, with the chance loss."""
+    """Training loss of every step, panels architecture x clipping, with the chance loss. The axis is
+    logarithmic when the losses span more than three decades (an overflowing run reaches 1e14), and a
+    loss of exactly 0 or NaN is marked on the axis edge."""
     models, clips = _exploding_panels(rows)
-    drawn = False
-    fig, axes = plt.subplots(len(models), len(clips), figsize=(5 * len(clips), 3.1 * len(models)), squeeze=False,
-                             sharex=True)
+    series = {}
+    for row in _first_seed(rows):
+        steps = results.gradient_records(folder, row)["steps"]
+        if steps is not None and "step_loss" in steps:
+            series[row["id"]] = (steps["step"].to_numpy(), steps["step_loss"].to_numpy(dtype=float))
+    if not series:
+        return None
+    every = np.concatenate([v for _, v in series.values()])
+    fig, grid = plt.subplots(len(models), len(clips), figsize=(5.6 * len(clips), 3.3 * len(models)), squeeze=False,
+                             sharex=True, sharey=True)
+    scale = axes.y_scale(every)
     for i, model in enumerate(models):
         for j, clip in enumerate(clips):
-            ax = axes[i, j]
+            ax = grid[i, j]
+            if scale != "linear":
+                axes.set_y_scale(ax, every)
             mine = [r for r in rows if r["model"] == model and r.get("clip") == clip]
             for k, row in enumerate(_first_seed(mine)):
-                steps = results.gradient_records(folder, row)["steps"]
-                if steps is None or "step_loss" not in steps:
+                if row["id"] not in series:
                     continue
-                drawn = True
-                name = f"gain {row.get('gain'):g}"
-                ax.plot(steps["step"], steps["step_loss"], color=f"C{k}", linewidth=1.1, label=name)
-            _chance_line(ax, (mine[0].get("chance_loss") if mine else None), "chance loss")
+                s, v = series[row["id"]]
+                if scale == "linear":
+                    ax.plot(s, v, color=f"C{k}", linewidth=1.1, label=_run_name(row))
+                else:
+                    axes.log_line(ax, s, v, color=f"C{k}", linewidth=1.1, label=_run_name(row))
+            _chance_line(ax, mine[0].get("chance_loss") if mine else None, "chance loss")
             ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
-            ax.set_ylabel("training loss (nats)")
+            ax.set_ylabel("training loss" + (" (log)" if scale != "linear" else ""))
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7)
+            axes.legend_outside(ax)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if i == len(models) - 1:
                 ax.set_xlabel("training step")
-    if not drawn:
-        plt.close(fig)
-        return None
-    fig.suptitle("Loss per step (a gap in a line: the loss became NaN)", fontsize=10)
+    fig.suptitle("Loss per step" + (" (log axis: the losses span more than three decades)" if scale != "linear"
+                                    else ""), fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -250,9 +346,10 @@ def _first_seed(rows):
 
 
 # ------------------------------------------------------------------------- metric against a value
-def metric_against(rows, key, path, title, xlabel, log_x=False):
-    """The test metric against a task parameter (`key`, e.g. gap), one line per variant, mean ± std over
-    seeds, with the chance baseline."""
+def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
+    """The test metric against a task parameter (`key`, e.g. gap), one panel per architecture (lines
+    that reach the same value would hide each other in one panel), one line per initialization, each
+    point with its 95% interval (over seeds, or over the test set of one run), and the chance range."""
     def value(row):
         return json_params(row).get(key)
 
@@ -260,139 +357,211 @@ def metric_against(rows, key, path, title, xlabel, log_x=False):
     if not rows:
         return None
     metric = rows[0]["metric"]
+    models = list(dict.fromkeys(base_model(r["model"]) for r in rows))
     styles = _style_map(rows)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    cols = min(3, len(models))
+    n_rows = math.ceil(len(models) / cols)
+    fig, grid = plt.subplots(n_rows, cols, figsize=(4.4 * cols, 3.3 * n_rows), squeeze=False, sharey=True,
+                             sharex=True)
+    for ax in grid.flat[len(models):]:
+        ax.set_visible(False)
     drawn = False
-    for label, group in _by_label(rows).items():
-        xs = sorted({value(r) for r in group})
-        ms, ss = [], []
-        for x in xs:
-            m, s = _mean_std(r.get("test_metric") for r in group if value(r) == x)
-            ms.append(np.nan if m is None else m)
-            ss.append(s or 0.0)
-        if np.all(np.isnan(ms)):
-            continue
-        drawn = True
-        ax.errorbar(xs, ms, yerr=ss, marker="o", markersize=4, capsize=3, color=color(group[0]["model"]),
-                    linestyle=styles[group[0]["setting"]], label=label)
+    ticks = sorted({value(r) for r in rows})
+    for ax, model in zip(grid.flat, models):
+        mine = [r for r in rows if base_model(r["model"]) == model]
+        _chance_band(ax, rows)
+        labels = list(_by_label(mine).items())
+        for i, (label, group) in enumerate(labels):
+            xs = sorted({value(r) for r in group})
+            points = []
+            for x in xs:
+                v, low, high = _interval(_result(folder, [r for r in group if value(r) == x]))
+                if v is not None:
+                    points.append((x, v, low, high))
+            if not points:
+                continue
+            drawn = True
+            shift = axes.dodge(i, len(labels), 0.05)
+            px = [p[0] * (10 ** shift) if log_x else p[0] + shift * (ticks[-1] - ticks[0] or 1) for p in points]
+            err = np.array([[p[1] - p[2] if p[2] is not None else 0 for p in points],
+                            [p[3] - p[1] if p[3] is not None else 0 for p in points]])
+            ax.errorbar(px, [p[1] for p in points], yerr=err if any(p[2] is not None for p in points) else None,
+                        marker=MARKERS[i % len(MARKERS)], markersize=5, capsize=3, color=f"C{i}",
+                        linestyle=styles[group[0]["setting"]], label=group[0]["setting"])
+        if log_x:
+            ax.set_xscale("log")
+        if len(ticks) <= 12:
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
+        ax.set_title(model, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     if not drawn:
         plt.close(fig)
         return None
-    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
-    if chance and max(chance) - min(chance) < 1e-9:
-        _chance_line(ax, chance[0])
-    if log_x:
-        ax.set_xscale("log")
-    ticks = sorted({value(r) for r in rows})
-    if len(ticks) <= 12:
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    for ax in grid[-1, :]:
+        ax.set_xlabel(xlabel)
+    for ax in grid[:, 0]:
+        ax.set_ylabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
+    fig.suptitle(title + " (95% intervals; grey: the range a guesser scores)", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 
 def json_params(row) -> dict:
-    import json
-
     return json.loads(row["task_params"])
 
 
-def metric_bars(rows, path, title, group_key=None, group_names=None):
-    """The test metric of every variant as bars (mean ± std over seeds) with the chance baseline;
-    `group_key` (e.g. "direction") adds a hatch per group."""
-    groups = [(label, g) for label, g in _by_label(rows).items()]
+def metric_bars(rows, path, title, group_key=None, group_names=None, folder=None):
+    """The test metric of every variant as a point with its 95% interval (no bar: a bar's length from 0
+    means nothing for a loss), the chance line and range. `group_key` (e.g. "direction") gives each group
+    its own marker. Degenerate runs are drawn hollow and labelled; runs without a value say so."""
+    groups = list(_by_label(rows).items())
     if not groups or all(all(r.get("test_metric") is None for r in g) for _, g in groups):
         return None
     metric = rows[0]["metric"]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(groups) + 2.5), 4))
-    x = np.arange(len(groups))
+    fig, ax = plt.subplots(figsize=(8, max(2.6, 0.36 * len(groups) + 1.3)))
+    _chance_band(ax, rows, orientation="vertical")
     kinds = list(dict.fromkeys(g[0].get(group_key) for _, g in groups)) if group_key else [None]
-    hatches = {k: h for k, h in zip(kinds, (None, "//", "..", "xx"))}
-    for i, (label, g) in enumerate(groups):
-        m, s = _mean_std(r.get("test_metric") for r in g)
+    markers = {k: m for k, m in zip(kinds, MARKERS)}
+    y = np.arange(len(groups))[::-1]
+    labelled = set()
+    finite = [r["test_metric"] for r in rows if isinstance(r.get("test_metric"), (int, float))
+              and math.isfinite(r["test_metric"])]
+    left = min(finite) if finite else 0.0
+    for yi, (label, g) in zip(y, groups):
+        result = _result(folder, g)
+        v, low, high = _interval(result)
         kind = g[0].get(group_key) if group_key else None
-        ax.bar(x[i], np.nan if m is None else m, yerr=s or 0.0, color=color(g[0]["model"]), edgecolor="0.2",
-               hatch=hatches.get(kind), capsize=3,
-               label=(group_names or {}).get(kind, kind) if group_key and kind not in [
-                   gg[0].get(group_key) for _, gg in groups[:i]] else None)
-        if m is None:
-            ax.text(x[i], 0, "failed", rotation=90, ha="center", va="bottom", fontsize=8)
-    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
-    if chance and max(chance) - min(chance) < 1e-9:
-        _chance_line(ax, chance[0], "chance" if metric == "accuracy" else "baseline")
-    ax.set_xticks(x, [label for label, _ in groups], rotation=35, ha="right", fontsize=8)
-    ax.set_ylabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+        name = (group_names or {}).get(kind, kind) if group_key and kind not in labelled else None
+        labelled.add(kind)
+        if v is None:
+            ax.text(left, yi, "  no result (" + ", ".join(sorted({r["status"] for r in g})) + ")", va="center",
+                    fontsize=8, color="0.4")
+            continue
+        err = None if low is None else [[v - low], [high - v]]
+        hollow = bool(result.degenerate or (not result.measures and result.set_aside))
+        ax.errorbar(v, yi, xerr=err, marker=markers[kind], markersize=7, capsize=3, linestyle="none",
+                    color=color(g[0]["model"]), markerfacecolor="white" if hollow else None, label=name)
+        if hollow:
+            ax.annotate("degenerate", (v, yi), xytext=(6, 6), textcoords="offset points", fontsize=7, color="0.3")
+    ax.set_yticks(y, [label for label, _ in groups], fontsize=8)
+    ax.set_xlabel(f"test {results.METRIC_WORDS.get(metric, metric)}")
+    seeds = max(len(g) for _, g in groups)
+    measured = any(_interval(_result(folder, g))[1] is not None for _, g in groups)
+    ax.set_title(title + (" (no interval: the runs stored no per-example data)" if not measured else
+                          f" (mean, 95% CI over {seeds} seeds)" if seeds > 1 else " (95% interval over the test set)"),
+                 fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    axes.legend_outside(ax)
     return _save(fig, path)
 
 
 # ------------------------------------------------------------------------------ learning curves
 def validation_curves(folder, rows, path, title):
-    """The validation metric after every evaluation against the training step, one line per variant
-    (first seed), with the chance baseline. For bits per character a second axis shows nats."""
+    """The validation metric at every evaluation against the training step, one line per variant (the
+    mean over seeds with its 95% band when there are several), with the chance or unigram baseline and,
+    for text, the n-gram baselines the runs stored. With few evaluations the points are marked and the
+    title says how many."""
     metric = rows[0]["metric"] if rows else None
-    column = f"val_{metric}"
     styles = _style_map(rows)
-    fig, ax = plt.subplots(figsize=(7.5, 4.3))
-    drawn = False
-    for row in _first_seed(rows):
-        frame = results.history(folder, row)
-        if frame is None or column not in frame or "step" not in frame:
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    drawn, points = False, []
+    for label, group in _by_label(rows).items():
+        curves = []
+        for row in group:
+            frame = _validation_column(results.learning_curve(folder, row), metric)
+            if frame is not None:
+                curves.append(frame)
+        if not curves:
             continue
         drawn = True
-        ax.plot(frame["step"], frame[column], marker="o", markersize=3, color=color(row["model"]),
-                linestyle=styles[row["setting"]], label=row["label"])
+        steps = sorted(set().union(*(set(c["step"]) for c in curves)))
+        matrix = np.full((len(curves), len(steps)), np.nan)
+        for i, c in enumerate(curves):
+            index = {s: k for k, s in enumerate(steps)}
+            for s, v in zip(c["step"], c["value"]):
+                matrix[i, index[s]] = v
+        points.append(len(steps))
+        axes.band(ax, steps, matrix, color=color(group[0]["model"]), label=label,
+                  linestyle=styles[group[0]["setting"]], marker="o" if len(steps) <= 12 else None, markersize=3)
     if not drawn:
         plt.close(fig)
         return None
     chance = [r.get("chance") for r in rows if r.get("chance") is not None]
     if chance:
-        _chance_line(ax, chance[0], "unigram baseline" if metric == "bits_per_char" else "chance")
+        _chance_line(ax, chance[0], "unigram" if metric == "bits_per_char" else "chance")
+    for name in ("bigram", "trigram", "4gram"):
+        # the curves are validation numbers: the baselines scored on the validation split where stored
+        values_ = [r.get(f"baseline_val_{name}", r.get(f"baseline_{name}")) for r in rows]
+        values_ = [v for v in values_ if isinstance(v, (int, float)) and math.isfinite(v)]
+        if values_:
+            axes.baseline(ax, values_[0], name, color="0.55", linestyle=":")
     ax.set_xlabel("training step")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"validation {results.METRIC_WORDS.get(metric, metric)}")
     if metric == "bits_per_char":
-        secondary = ax.secondary_yaxis("right", functions=(lambda b: b * results.LN2, lambda n: n / results.LN2))
-        secondary.set_ylabel("validation loss (nats/char)")
-    ax.set_title(title, fontsize=10)
+        secondary = ax.secondary_yaxis(-0.14, functions=(lambda b: b * results.LN2, lambda n: n / results.LN2))
+        secondary.set_ylabel("nats/char")
+    few = min(points)
+    ax.set_title(title + (f" (only {few} evaluations per run)" if few < 8 else ""), fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    axes.legend_outside(ax)
     return _save(fig, path)
+
+
+def _validation_column(frame, metric):
+    """{step, value} of the validation metric in a learning curve: `val_<metric>`, else the validation loss
+    in the metric's unit (curve.csv stores `val_loss`: nats, or the MSE of a regression); None if absent."""
+    if frame is None or "step" not in frame:
+        return None
+    column = f"val_{metric}"
+    if column in frame:
+        values = frame[column]
+    elif "val_loss" in frame and metric in ("mse", "nll", "bits_per_char"):
+        values = frame["val_loss"] / (results.LN2 if metric == "bits_per_char" else 1.0)
+    else:
+        return None
+    out = frame[["step"]].assign(value=values).dropna()
+    return out if len(out) else None
 
 
 # ---------------------------------------------------------------------------- the figures of a kind
 # Each kind of experiment (training.sweep.kinds) names one of these:
-# (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)].
+# (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)]; the first is the
+# experiment's headline figure (the report's summary shows it).
 def _made(*pairs) -> list[tuple[pathlib.Path, str]]:
     return [(path, caption) for path, caption in pairs if path is not None]
 
 
 def through_time_figures(folder, rows, out_dir, key):
     return _made(
+        (key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
+         "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
+         "the last input, log axis) against its test accuracy after training, with its 95% interval; the grey "
+         "band is the range a guesser scores."),
         (through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
-         "||dL_T/dx_t|| against the lag (log scale): dashed at initialisation, solid after training. A line "
-         "that falls steeply means the loss at step T barely depends on early inputs."),
+         "||dL_T/dx_t|| divided by its value at lag 0, against the lag (log axis): dashed at initialisation, "
+         "solid after training. A line that falls steeply means the loss at step T barely depends on early "
+         "inputs; a triangle on the bottom edge marks an exact zero."),
         (decay_rates(rows, out_dir / f"{key}_decay.png"),
-         "Decay rate of the gradient through time (decades per step of lag), at initialisation and after "
-         "training."),
-        (metric_bars(rows, out_dir / f"{key}_accuracy.png", "Test accuracy on recall after training"),
-         "Test accuracy after training, with the chance line."),
+         "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
+         "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross)."),
     )
 
 
 def exploding_figures(folder, rows, out_dir, key):
     return _made(
         (gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
-         "Global gradient norm at every step before clipping (solid) and after (dotted), log scale; a cross "
-         "marks divergence (NaN/Inf)."),
+         "Global gradient norm at every step before clipping (solid) and after (dotted), log axis; triangles on "
+         "the bottom edge mark steps whose gradient was exactly 0, crosses on the top edge NaN/Inf, a large "
+         "cross the step where a run diverged."),
         (step_losses(folder, rows, out_dir / f"{key}_loss.png"),
-         "Training loss at every step (nats) with the chance loss."),
+         "Training loss at every step with the chance loss; a log axis when the losses span more than three "
+         "decades."),
+        (metric_bars(rows, out_dir / f"{key}_test.png", "Test metric after training", folder=folder),
+         "Test metric of every setting with its 95% interval; hollow markers are degenerate runs (their number "
+         "is not a learned solution)."),
     )
 
 
@@ -400,23 +569,28 @@ def long_term_figures(folder, rows, out_dir, key):
     recall = [r for r in rows if r["task"] == "recall"]
     pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
                              "Recall: test accuracy against the gap", "gap (distractors between key and query)",
-                             log_x=True),
-              "Test accuracy on recall against the gap, mean ± std over seeds, with the chance line 1/K.")]
+                             log_x=True, folder=folder),
+              "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over seeds, "
+              "or over the test set with one seed); the grey band is the range a guesser scores.")]
     for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
         mine = [r for r in rows if r["task"] == task]
-        pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test "
-                                  f"{results.METRIC_WORDS.get(mine[0]['metric'], mine[0]['metric'])}"),
-                      f"{task}: test {results.METRIC_WORDS.get(mine[0]['metric'])} of every variant with the "
-                      f"baseline of a prediction that ignores the input."))
+        words = results.METRIC_WORDS.get(mine[0]["metric"], mine[0]["metric"])
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test {words}",
+                                  folder=folder),
+                      f"{task}: test {words} of every variant with its 95% interval (where the runs stored "
+                      "per-example losses), and the baseline of a prediction that ignores the input."))
+    pairs.append((validation_curves(folder, recall, out_dir / f"{key}_recall_curves.png",
+                                    "Recall: validation accuracy against the training step"),
+                  "Learning curves on recall (validation accuracy at every evaluation), with the chance line."))
     return _made(*pairs)
 
 
 def unidirectional_figures(folder, rows, out_dir, key):
     return _made(
         (metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
-                     group_key="direction"),
-         "Test accuracy at the blank; hatched bars see the future (bidirectional, unmasked attention). The "
-         "dashed line is chance."),
+                     group_key="direction", folder=folder),
+         "Test accuracy at the blank with its 95% interval; the marker shape says whether the model sees the "
+         "future (bidirectional, unmasked attention). The grey band is the range a guesser scores."),
     )
 
 
@@ -424,28 +598,31 @@ def char_lm_figures(folder, rows, out_dir, key):
     return _made(
         (validation_curves(folder, rows, out_dir / f"{key}_curves.png",
                            "Tiny Shakespeare: validation loss against steps"),
-         "Validation bits per character (left) and nats per character (right) against the training step, with "
-         "the unigram baseline."),
+         "Validation bits per character against the training step (nats per character on the left axis), with "
+         "the unigram and, where stored, the n-gram baselines fitted on the training split."),
+        (metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character", folder=folder),
+         "Test bits per character of every model with its 95% interval (where the runs stored per-example "
+         "losses)."),
     )
 
 
 def grid_figures(folder, rows, out_dir, key):
-    """Per task value: validation curves and test bars; per task: the metric against every swept parameter."""
+    """Per task value: test metric and validation curves; per task: the metric against every swept parameter."""
     pairs = []
     for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
         mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
         name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
         words = " ".join(task_key).strip()
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test", folder=folder),
+                      f"{words}: test metric of every model with its 95% interval and the chance line."))
         pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
                                         f"{words}: validation against steps"),
                       f"{words}: validation metric against the training step, with the chance line."))
-        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test"),
-                      f"{words}: test metric of every model with the chance line."))
     for task in dict.fromkeys(r["task"] for r in rows):
         mine = [r for r in rows if r["task"] == task]
         for param in _swept_params(mine):
             pairs.append((metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
-                                         f"{task}: test metric against {param}", param),
+                                         f"{task}: test metric against {param}", param, folder=folder),
                           f"{task}: test metric against {param}, with the chance line where it does not change."))
     return _made(*pairs)
 

@@ -1,6 +1,10 @@
 """The generated text of a comparison report ("What the numbers show"): one function per kind of
-experiment (`training.sweep.kinds` names which), each stating from the numbers of this sweep which run did better, by how much and against
-which baseline. Nothing is written in advance."""
+experiment (`training.sweep.kinds` names which), each stating from the numbers of this sweep which run did
+better, by how much and against which baseline. Nothing is written in advance.
+
+A comparison is a verdict of `training.sweep.stats.compare`: "beat" only when the difference is
+significant (the test and its p-value are named), "tie" otherwise; two results at chance are not ranked;
+runs significantly below chance, degenerate runs and runs whose loss was still falling are flagged."""
 
 from __future__ import annotations
 
@@ -8,17 +12,10 @@ import math
 
 import numpy as np
 
-from training.sweep import results
-from training.sweep.tables import diverged_cell, group_gap, mean, number
+from training.sweep import evidence, results, stats
+from training.sweep.tables import diverged_cell, group_gap, mean, number, steps_to_solve_cell
 
-SOLVED_ACCURACY = 0.9  # "solved" in the long-term experiment: test accuracy at least this
-
-
-NEAR_CHANCE = 0.05  # "at chance": within this of the chance accuracy
-
-
-CLOSE = 0.02  # two results within 2% of each other are reported as neither beating the other
-
+SOLVED_ACCURACY = 0.9  # "solved" in the long-term experiment: test accuracy at least this (and above chance)
 
 
 def _fmt(v, digits=3):
@@ -32,19 +29,48 @@ def _find(groups, model, setting="default", **match):
     return None
 
 
-def _beat_sentence(a, b, field, higher_better, what, where=""):
-    """'A (x) beat B (y)' / 'A (x) did not beat B (y)', from the means of `field`."""
+def _result(group) -> stats.Result:
+    return evidence.group_result(group)
+
+
+def _beat_sentence(a, b, where=""):
+    """The verdict of "a against b" in one sentence (`training.sweep.stats.compare`), None if either is missing."""
     if a is None or b is None:
         return None
-    va, vb = mean(a, field), mean(b, field)
-    if va is None or vb is None:
-        return None
-    better = va > vb if higher_better else va < vb
-    if abs(va - vb) <= CLOSE * max(abs(va), abs(vb)):
-        return (f"{a['label']} ({what} {_fmt(va)}) and {b['label']} ({_fmt(vb)}) were within {100 * CLOSE:.0f}% of "
-                f"each other{where}: neither clearly beat the other.")
-    verb = "beat" if better else "did not beat"
-    return f"{a['label']} ({what} {_fmt(va)}) {verb} {b['label']} ({_fmt(vb)}){where}."
+    return stats.compare(_result(a), _result(b), where.strip()).text
+
+
+def _position(group):
+    return stats.chance_position(_result(group))
+
+
+def _value(group):
+    return _result(group).summary["value"]
+
+
+def _shown(group) -> str:
+    return f"{group['label']} ({evidence.interval_text(_result(group))})"
+
+
+def flagged(groups) -> list[str]:
+    """One sentence per kind of warning: degenerate, below chance, seeds that disagree, not converged."""
+    out = []
+    degenerate = [g for g in groups if _result(g).degenerate_reason]
+    if degenerate:
+        out.append("Degenerate, so not counted as solutions whatever their number: "
+                   + "; ".join(f"{g['label']} ({_result(g).degenerate_reason})" for g in degenerate) + ".")
+    below = [g for g in groups if _result(g).measures and _position(g) == "below"]
+    if below:
+        out.append("Significantly worse than chance (something other than learning decides these: a collapsed or "
+                   "saturated output): " + ", ".join(_shown(g) for g in below) + ".")
+    mixed = [g for g in groups if _result(g).measures and _position(g) == "mixed"]
+    if mixed:
+        out.append("Seeds disagree (some learned, some stayed at chance): " + ", ".join(
+            f"{g['label']} ({', '.join(number(m.value) for m in _result(g).measures)})" for g in mixed) + ".")
+    falling = [g["label"] for g in groups if _result(g).still_falling]
+    if falling:
+        out.append("Not converged in this budget (the loss was still falling at the end): " + ", ".join(falling) + ".")
+    return out
 
 
 def failures(groups) -> list[str]:
@@ -95,7 +121,7 @@ def findings_through_time(groups, rows) -> list[str]:
         out.append(f"After training ({step} steps) the decay rate changed most for {change['label']}: from "
                    f"{_fmt(mean(change, 'tt_decay_init'))} to {_fmt(mean(change, 'tt_decay_final'))} decades/step.")
     out += _accuracy_summary(groups)
-    return out
+    return out + flagged(groups)
 
 
 def _lag_words(group, field):
@@ -107,15 +133,15 @@ def _lag_words(group, field):
 
 
 def _accuracy_summary(groups) -> list[str]:
-    ok = [g for g in groups if mean(g, "test_metric") is not None and g["metric"] == "accuracy"]
+    ok = [g for g in groups if _result(g).measures and g["metric"] == "accuracy"]
     if not ok:
         return []
-    chance = mean(ok[0], "chance")
-    best = max(ok, key=lambda g: mean(g, "test_metric"))
-    near = [g["label"] for g in ok if chance is not None and mean(g, "test_metric") <= chance + NEAR_CHANCE]
-    text = (f"Test accuracy: best {best['label']} ({_fmt(mean(best, 'test_metric'))}), chance {_fmt(chance)}; "
-            f"{len(near)} of {len(ok)} variants stayed within {NEAR_CHANCE} of chance")
-    return [text + (f" ({', '.join(near)})." if near else ".")]
+    chance = _result(ok[0]).chance
+    best = max(ok, key=_value)
+    at = [g["label"] for g in ok if _position(g) == "at"]
+    text = (f"Test accuracy: best {_shown(best)}, chance {_fmt(chance)}; {len(at)} of {len(ok)} variants are at "
+            "chance (not significantly different from it, exact binomial test)")
+    return [text + (f": {', '.join(at)}." if at else ".")]
 
 
 def findings_exploding(groups, rows) -> list[str]:
@@ -169,7 +195,9 @@ def findings_exploding(groups, rows) -> list[str]:
             b = next((g for g in groups if g["model"] == model and g["gain"] == gain and g.get("clip")), None)
             if a and b and _isdiverged_cell(a) and not _isdiverged_cell(b):
                 out.append(f"{model} at gain {gain:g} diverged without clipping and stayed finite with clipping.")
-    return out
+            if a and b:
+                out.append("With against without clipping: " + _beat_sentence(b, a))
+    return out + flagged(groups)
 
 
 def _first(groups, **match):
@@ -182,123 +210,152 @@ def _isdiverged_cell(group):
 
 def findings_long_term(groups, rows) -> list[str]:
     out = []
-    recall = [g for g in groups if g["task"] == "recall" and mean(g, "test_metric") is not None]
+    recall = [g for g in groups if g["task"] == "recall" and _result(g).measures]
     if recall:
-        chance = mean(recall[0], "chance")
-        out.append(f"Recall: \"solved\" below means test accuracy of at least {SOLVED_ACCURACY} (chance is "
-                   f"{_fmt(chance)}).")
+        chance = _result(recall[0]).chance
+        out.append(f"Recall: \"solved\" below means test accuracy of at least {SOLVED_ACCURACY} and significantly "
+                   f"above chance ({_fmt(chance)}); with several seeds, the share of seeds that did.")
         gaps = sorted({group_gap(g) for g in recall})
         parts = []
         for label in dict.fromkeys(g["label"] for g in recall):
-            solved = [group_gap(g) for g in recall if g["label"] == label and mean(g, "test_metric") >= SOLVED_ACCURACY]
-            parts.append(f"{label}: {max(solved) if solved else 'none'}")
+            mine = [g for g in recall if g["label"] == label]
+            solved = [group_gap(g) for g in mine if _solved(g)]
+            part = f"{label}: {max(solved) if solved else 'none'}"
+            if max(len(g["rows"]) for g in mine) > 1:
+                rates = [f"gap {group_gap(g)} {evidence.success_rate(g['rows'], SOLVED_ACCURACY)[0]}/{len(g['rows'])}"
+                         for g in mine]
+                part += f" (seeds solved: {', '.join(rates)})"
+            parts.append(part)
         out.append("Largest gap solved — " + "; ".join(parts) + ".")
         longest = gaps[-1]
         at = [g for g in recall if group_gap(g) == longest]
-        best = max(at, key=lambda g: mean(g, "test_metric"))
-        out.append(f"At the longest gap ({longest}) the best was {best['label']} ({_fmt(mean(best, 'test_metric'))}); "
-                   f"{sum(mean(g, 'test_metric') <= chance + NEAR_CHANCE for g in at)} of {len(at)} variants "
-                   f"stayed within {NEAR_CHANCE} of chance.")
+        best = max(at, key=_value)
+        n_at = sum(_position(g) == "at" for g in at)
+        out.append(f"At the longest gap ({longest}) the best was {_shown(best)}; {n_at} of {len(at)} variants were "
+                   "at chance.")
         for a_model, a_set, b_model, b_set in (("lstm", "default", "simple_rnn", "default"),
                                                ("gru", "default", "simple_rnn", "default"),
                                                ("lstm", "forget_bias_3", "lstm", "default"),
+                                               ("lstm", "chrono", "lstm", "default"),
+                                               ("gru", "update_bias_3", "gru", "default"),
                                                ("simple_rnn", "glorot", "simple_rnn", "default")):
             a = next((g for g in at if g["model"] == a_model and g["setting"] == a_set), None)
             b = next((g for g in at if g["model"] == b_model and g["setting"] == b_set), None)
-            sentence = _beat_sentence(a, b, "test_metric", True, "accuracy", f" at gap {longest}")
+            sentence = _beat_sentence(a, b, f"at gap {longest}")
             if sentence:
                 out.append(sentence)
+        timed = [g for g in recall if any(r.get("steps_to_solve") is not None for r in g["rows"])]
+        if timed:
+            out.append(f"Steps until the validation accuracy first reached {SOLVED_ACCURACY}: " + "; ".join(
+                f"{g['label']} gap {group_gap(g)}: {steps_to_solve_cell(g)}" for g in timed) + ".")
     for task in dict.fromkeys(g["task"] for g in groups if g["task"] != "recall"):
-        mine = [g for g in groups if g["task"] == task and mean(g, "test_metric") is not None]
+        mine = [g for g in groups if g["task"] == task and _result(g).measures]
         if not mine:
             continue
         metric = mine[0]["metric"]
-        baseline = mean(mine[0], "chance")
+        baseline = _result(mine[0]).chance
         higher = results.HIGHER_IS_BETTER.get(metric, False)
-        ordered = sorted(mine, key=lambda g: mean(g, "test_metric"), reverse=higher)
+        ordered = sorted(mine, key=_value, reverse=higher)
         words = results.METRIC_WORDS.get(metric, metric)
-        ranking = ", ".join(f"{g['label']} {_fmt(mean(g, 'test_metric'))}" for g in ordered)
-        out.append(f"{task} {mine[0]['task_values']}: test {words} (baseline {_fmt(baseline)}) — {ranking}.")
-        if baseline:
-            below = [g["label"] for g in mine if mean(g, "test_metric") < 0.5 * baseline] if not higher else []
-            near = [g["label"] for g in mine if mean(g, "test_metric") >= 0.9 * baseline] if not higher else []
-            if not higher:
-                out.append(f"Below half the baseline: {', '.join(below) if below else 'none'}; within 10% of it or "
-                           f"above: {', '.join(near) if near else 'none'}.")
+        ranking = ", ".join(_shown(g) for g in ordered)
+        out.append(f"{task} {mine[0]['task_values']}: test {words} (baseline of a prediction that ignores the input "
+                   f"{_fmt(baseline)}) — {ranking}.")
+        better = [g["label"] for g in mine if _position(g) == "above"]
+        unknown = [g["label"] for g in mine if _position(g) is None]
+        if unknown and not better:
+            out.append(f"Whether they beat the baseline cannot be tested: this sweep stored no per-example {words}.")
+        else:
+            out.append(f"Significantly better than the baseline: {', '.join(better) if better else 'none'}.")
         s, l = _find(mine, "simple_rnn"), _find(mine, "lstm")
-        sentence = _beat_sentence(l, s, "test_metric", higher, words, f" on {task}")
+        sentence = _beat_sentence(l, s, f"on {task}")
         if sentence:
             out.append(sentence)
-    return out
+    return out + flagged(groups)
+
+
+def _solved(group) -> bool:
+    value = _value(group)
+    return value is not None and value >= SOLVED_ACCURACY and _position(group) in ("above", None)
 
 
 def findings_unidirectional(groups, rows) -> list[str]:
-    ok = [g for g in groups if mean(g, "test_metric") is not None]
+    ok = [g for g in groups if _result(g).measures]
     if not ok:
         return []
-    chance = mean(ok[0], "chance")
+    chance = _result(ok[0]).chance
     out = []
-    for direction in ("causal", "sees the future"):
+    for direction in dict.fromkeys(g.get("direction") for g in ok):
         mine = [g for g in ok if g.get("direction") == direction]
-        if not mine:
-            continue
-        accs = [mean(g, "test_metric") for g in mine]
+        accs = [_value(g) for g in mine]
         best = mine[int(np.argmax(accs))]
-        above = [g["label"] for g in mine if mean(g, "test_metric") > chance + NEAR_CHANCE]
-        out.append(f"{'Causal models' if direction == 'causal' else 'Models that see the future'}: test accuracy "
-                   f"{_fmt(min(accs))} to {_fmt(max(accs))} (best {best['label']}), chance {_fmt(chance)}; "
-                   f"{len(above)} of {len(mine)} more than {NEAR_CHANCE} above chance"
-                   + (f" ({', '.join(above)})." if above else "."))
-    causal = [mean(g, "test_metric") for g in ok if g.get("direction") == "causal"]
-    seeing = [mean(g, "test_metric") for g in ok if g.get("direction") == "sees the future"]
-    if causal and seeing:
-        gap = min(seeing) - max(causal)
-        if gap > 0:
-            out.append(f"Every model that sees the future scored above every causal model (the lowest by "
-                       f"{_fmt(gap)}).")
+        above = [g["label"] for g in mine if _position(g) == "above"]
+        name = {"causal": "Causal models", "sees the future": "Models that see the future"}.get(
+            direction, f"Models that are {direction}")
+        text = (f"{name}: test accuracy {_fmt(min(accs))} to {_fmt(max(accs))} (best {_shown(best)}), "
+                f"chance {_fmt(chance)}")
+        if any(_position(g) is None for g in mine):
+            out.append(text + "; whether they differ from chance cannot be tested (the sweep did not record the "
+                       "size of the test set).")
         else:
-            out.append("The two groups overlap: some causal model scored at least as high as some model that sees "
-                       "the future.")
-    return out
+            out.append(text + f"; {len(above)} of {len(mine)} significantly above chance"
+                       + (f" ({', '.join(above)})." if above else "."))
+    causal = [g for g in ok if g.get("direction") == "causal"]
+    seeing = [g for g in ok if g.get("direction") == "sees the future"]
+    if causal and seeing:
+        a, b = max(causal, key=_value), min(seeing, key=_value)
+        out.append("The best causal model against the weakest model that sees the future: " + _beat_sentence(b, a))
+    return out + flagged(groups)
 
 
 def findings_char_lm(groups, rows) -> list[str]:
-    ok = [g for g in groups if mean(g, "test_bits_per_char") is not None]
+    ok = [g for g in groups if _result(g).measures]
     if not ok:
         return ["No character-level run finished, so there are no numbers to compare."]
-    baseline = mean(ok[0], "chance")
-    ordered = sorted(ok, key=lambda g: mean(g, "test_bits_per_char"))
-    out = ["Test bits per character, lowest first: "
-           + ", ".join(f"{g['label']} {_fmt(mean(g, 'test_bits_per_char'))}" for g in ordered)
+    baseline = _result(ok[0]).chance
+    ordered = sorted(ok, key=_value)
+    out = ["Test bits per character, lowest first: " + ", ".join(_shown(g) for g in ordered)
            + f"; the unigram baseline (letter frequencies alone) is {_fmt(baseline)} bits/char."]
-    above = [g["label"] for g in ok if baseline is not None and mean(g, "test_bits_per_char") >= baseline]
+    for name in ("4gram", "trigram", "bigram"):
+        value = mean(ok[0], f"baseline_{name}")
+        if value is None:
+            continue
+        below = [g["label"] for g in ok if _result(g).summary["high"] is not None
+                 and _result(g).summary["high"] < value]
+        out.append(f"Below the {name} baseline ({_fmt(value)} bits/char, fitted on the training split) with their "
+                   f"whole 95% interval: {', '.join(below) if below else 'none'}.")
+        break
+    above = [g["label"] for g in ok if _position(g) in ("at", "below")]
     if above:
-        out.append(f"Not below the unigram baseline: {', '.join(above)}.")
+        out.append(f"Not significantly below the unigram baseline: {', '.join(above)}.")
     s, l, gr = _find(ok, "simple_rnn"), _find(ok, "lstm"), _find(ok, "gru")
     for a in (l, gr):
-        sentence = _beat_sentence(a, s, "test_bits_per_char", False, "bits/char")
+        sentence = _beat_sentence(a, s)
         if sentence:
             out.append(sentence)
     fastest = max(ok, key=lambda g: mean(g, "tokens_per_second") or 0)
     out.append(f"Fastest in tokens per second: {fastest['label']} ({_fmt(mean(fastest, 'tokens_per_second'))}).")
-    return out
+    return out + flagged(groups)
 
 
 def findings_grid(groups, rows) -> list[str]:
     out = []
     for key in dict.fromkeys((g["task"], g["task_values"]) for g in groups):
-        mine = [g for g in groups if (g["task"], g["task_values"]) == key and mean(g, "test_metric") is not None]
+        mine = [g for g in groups if (g["task"], g["task_values"]) == key and _result(g).measures]
         if not mine:
             continue
         metric = mine[0]["metric"]
         higher = results.HIGHER_IS_BETTER.get(metric, False)
-        chance = mean(mine[0], "chance")
-        ordered = sorted(mine, key=lambda g: mean(g, "test_metric"), reverse=higher)
+        chance = _result(mine[0]).chance
+        ordered = sorted(mine, key=_value, reverse=higher)
         words = results.METRIC_WORDS.get(metric, metric)
-        beat = [g["label"] for g in mine if chance is not None and
-                (mean(g, "test_metric") > chance if higher else mean(g, "test_metric") < chance)]
-        out.append(f"{(key[0] + ' ' + key[1]).strip()}: test {words}, best first — "
-                   + ", ".join(f"{g['label']} {_fmt(mean(g, 'test_metric'))}" for g in ordered)
-                   + (f"; chance {_fmt(chance)}, beaten by {len(beat)} of {len(mine)}." if chance is not None else "."))
-    return out
-
+        beat = [g["label"] for g in mine if _position(g) == "above"]
+        untested = sum(_position(g) is None for g in mine)
+        where = (key[0] + " " + key[1]).strip()
+        text = f"{where}: test {words}, best first — " + ", ".join(_shown(g) for g in ordered)
+        if chance is not None:
+            text += f"; chance {_fmt(chance)}, significantly beaten by {len(beat)} of {len(mine)}"
+            text += f" ({untested} could not be tested)." if untested else "."
+        out.append(text)
+        if len(ordered) > 1:
+            out.append(_beat_sentence(ordered[0], ordered[1], f"on {where}"))
+    return out + flagged(groups)

@@ -1,6 +1,7 @@
 """The kinds of experiment a sweep can hold, in one registry: each kind declares in one place how the
 report shows an experiment of that kind — the columns of its summary table, any further table, the
-sentences under "What the numbers show", its figures, and whether its runs' text samples are printed.
+sentences under "What the numbers show", the takeaway paragraph that opens it (and the report's summary),
+its figures (the first is its headline figure), and whether its runs' text samples are printed.
 
     register_kind(Kind("my_kind", columns=..., findings=..., figures=...))
     get_kind("my_kind")            # an unknown name (a newer sweep) is shown as a grid
@@ -15,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from training.sweep import figures, findings, tables
+from training.sweep import figures, findings, tables, takeaways
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Kind:
         figures: (sweep folder, rows, report folder, experiment key) -> [(png path, caption)].
         extra_tables: groups -> [(sentence introducing it, table)] shown after the summary table.
         samples: print the text each run generated (language models).
+        takeaway: groups -> `takeaways.Takeaway` (headline, paragraph from the numbers, tied to the mechanism).
     """
 
     name: str
@@ -37,6 +39,7 @@ class Kind:
     figures: Callable
     extra_tables: Callable = lambda groups: []
     samples: bool = False
+    takeaway: Callable | None = None
 
 
 _KINDS: dict[str, Kind] = {}
@@ -60,12 +63,14 @@ def list_kinds() -> list[str]:
 
 
 register_kind(Kind("through_time", tables.through_time_columns, findings.findings_through_time,
-                   figures.through_time_figures))
-register_kind(Kind("exploding", tables.exploding_columns, findings.findings_exploding, figures.exploding_figures))
+                   figures.through_time_figures, takeaway=takeaways.vanishing))
+register_kind(Kind("exploding", tables.exploding_columns, findings.findings_exploding, figures.exploding_figures,
+                   takeaway=takeaways.exploding))
 register_kind(Kind("long_term", tables.variant_task_columns, findings.findings_long_term, figures.long_term_figures,
-                   extra_tables=tables.recall_gap_tables))
+                   extra_tables=tables.recall_gap_tables, takeaway=takeaways.long_term))
 register_kind(Kind("unidirectional", tables.unidirectional_columns, findings.findings_unidirectional,
-                   figures.unidirectional_figures))
+                   figures.unidirectional_figures, takeaway=takeaways.unidirectional))
 register_kind(Kind("char_lm", tables.char_lm_columns, findings.findings_char_lm, figures.char_lm_figures,
-                   samples=True))
-register_kind(Kind("grid", tables.variant_task_columns, findings.findings_grid, figures.grid_figures))
+                   samples=True, takeaway=takeaways.char_lm))
+register_kind(Kind("grid", tables.variant_task_columns, findings.findings_grid, figures.grid_figures,
+                   takeaway=takeaways.grid))

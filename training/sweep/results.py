@@ -119,6 +119,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         "clip": extra.get("clip"),
         "kernel": extra.get("kernel"),
         "direction": extra.get("direction"),
+        "group": extra.get("group"),  # the sub-question a run answers inside its experiment (newer sweeps)
         "steps": config["epochs"] * config["steps_per_epoch"],
         "batch_size": config["batch_size"],
         "optimizer": config["optimizer"],
@@ -156,12 +157,164 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
     row["chance"] = chance_of(metric, row.get("chance_loss"), row.get("chance_accuracy"))
     row["test_metric"] = row.get(f"test_{metric}")
     row["val_metric"] = row.get(f"val_{metric}")
+    row["higher_is_better"] = HIGHER_IS_BETTER.get(metric, False)
+    row.update({key: None for key in STATISTICS_COLUMNS})
     if run_dir and run_dir.is_dir():
-        row.update(_gradient_columns(read_gradient_records(run_dir)))
+        records = read_gradient_records(run_dir)
+        row.update(_gradient_columns(records))
+        row.update(_statistics_columns(run_dir, meta or {}, spec or {}, row, records))
         sample = run_dir / "sample.txt"
         if sample.is_file():
             row["sample"] = sample.read_text(encoding="utf-8")
     return row
+
+
+# The columns of /work/notes/results-schema.md that say how far a number can be trusted; None (an empty
+# cell) when a run folder does not tell, never a guessed False.
+STATISTICS_COLUMNS = ("n_eval", "n_eval_tokens", "test_correct", "eval_set", "examples_file", "degenerate",
+                      "degenerate_reason", "hidden_state_norm_max", "zero_gradient_from_step", "loss_still_falling",
+                      "solved", "steps_to_solve", "solve_threshold", "learning_curve", "curve_points",
+                      "theory_jacobian_norm", "theory_predicted_decay", "key_gradient_decades")
+TEST_EXAMPLES_NPZ = "test_examples.npz"
+SOLVE_ACCURACY = 0.9  # the first evaluation at or above this accuracy is "steps to solve"
+SATURATED = 10.0  # a classification test loss this many times the chance loss: a saturated softmax
+
+
+def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: dict, records: dict) -> dict:
+    out = {}
+    metric = row["metric"]
+    examples = meta.get("test_examples") or {}
+    if examples:
+        out["n_eval"], out["n_eval_tokens"] = examples.get("n"), examples.get("tokens")
+        out["eval_set"] = examples.get("eval_set")
+        name = examples.get("file") or TEST_EXAMPLES_NPZ
+        if (run_dir / name).is_file():
+            out["examples_file"] = str(pathlib.PurePosixPath(row["run_dir"]) / name)
+            if metric == "accuracy":
+                arrays = read_test_examples(run_dir / name)
+                if "correct" in arrays:
+                    out["test_correct"] = int(np.asarray(arrays["correct"]).sum())
+    elif spec.get("output") == "last_class" and row.get("test_accuracy") is not None:
+        # one label per example and Keras's accuracy is correct/count over the whole test set: the count
+        # of an older run is exact
+        n = (spec.get("params") or {}).get("eval_size")
+        if isinstance(n, int) and n > 0:
+            out["n_eval"] = out["n_eval_tokens"] = n
+            out["test_correct"] = int(round(row["test_accuracy"] * n))
+    baselines = meta.get("baselines") or {}
+    for prefix, found in (("baseline_", baselines), ("baseline_val_", baselines.get("validation") or {})):
+        for name, nats in found.items():
+            if isinstance(nats, (int, float)) and not isinstance(nats, bool) and metric != "accuracy":
+                out[f"{prefix}{name}"] = chance_of(metric, float(nats), None)
+    at_key = meta.get("gradient_at_key") or {}
+    out["key_gradient_decades"] = _float(at_key.get("decades")) if at_key else row.get("tt_log10_ratio_init")
+    hidden = meta.get("hidden_state_norm")
+    if isinstance(hidden, dict):
+        out["hidden_state_norm_max"] = _float(hidden.get("max"))
+    theory = meta.get("theory") or {}
+    out["theory_jacobian_norm"] = _float(theory.get("jacobian_spectral_norm"))
+    out["theory_predicted_decay"] = _float(theory.get("predicted_decay"))
+    out["zero_gradient_from_step"] = meta.get("zero_gradient_from_step") if "zero_gradient_from_step" in meta \
+        else _zero_gradient_from(records["steps"])
+    out.update(_degenerate(meta, row, out))
+    out.update(_curve_columns(run_dir, meta, row, records))
+    return out
+
+
+def read_test_examples(path) -> dict:
+    """The per-example evaluation a run stored (`loss`, `count`, `correct` arrays), {} when unreadable."""
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError):
+        return {}
+
+
+def _zero_gradient_from(steps):
+    """The first recorded step from which every global gradient norm is exactly 0 to the end (at least 5
+    steps), None when the last one is not 0, unknown (None) without records."""
+    if steps is None or not len(steps):
+        return None
+    norms = steps["grad_norm"].to_numpy(dtype=float)
+    nonzero = np.nonzero(norms != 0)[0]
+    start = 0 if not nonzero.size else nonzero[-1] + 1
+    if start >= len(norms) or len(norms) - start < 5:
+        return None
+    return int(steps["step"].iloc[start])
+
+
+def _degenerate(meta: dict, row: dict, found: dict) -> dict:
+    """The producer's flag, or what the stored numbers show by themselves: a test loss of exactly 0, a
+    saturated softmax, a gradient stuck at 0. Without a flag and without such evidence: unknown."""
+    reasons = []
+    flag = meta.get("degenerate")
+    if isinstance(flag, dict) and flag.get("flag"):
+        reasons.append(str(flag.get("reason") or "flagged by the run"))
+    loss, chance_loss = row.get("test_loss"), row.get("chance_loss")
+    if row.get("status") == "finished" and loss == 0.0:
+        reasons.append("test loss exactly 0 in float32 (saturated outputs)")
+    elif loss is not None and chance_loss and row["metric"] == "accuracy" and loss > SATURATED * chance_loss:
+        reasons.append(f"saturated softmax: test loss {loss:.3g} nats, {loss / chance_loss:.0f}x the chance loss")
+    if found.get("zero_gradient_from_step") is not None:
+        reasons.append(f"gradient exactly 0 from step {found['zero_gradient_from_step']}")
+    if found.get("hidden_state_norm_max") is not None and found["hidden_state_norm_max"] > 1e6:
+        reasons.append(f"hidden-state norm {found['hidden_state_norm_max']:.1e}")
+    if reasons:
+        return {"degenerate": True, "degenerate_reason": "; ".join(dict.fromkeys(reasons))}
+    if isinstance(flag, dict) and "flag" in flag:
+        return {"degenerate": False, "degenerate_reason": None}
+    return {}
+
+
+def _curve_columns(run_dir: pathlib.Path, meta: dict, row: dict, records: dict) -> dict:
+    from training.sweep import stats
+
+    out = {}
+    curve = meta.get("learning_curve") or {}
+    name = curve.get("file") if isinstance(curve, dict) else None
+    path = run_dir / name if name and (run_dir / name).is_file() else run_dir / "history.csv"
+    frame = _read_csv(path)
+    if frame is not None:
+        out["learning_curve"] = str(pathlib.PurePosixPath(row["run_dir"]) / path.name)
+        out["curve_points"] = int(len(frame))
+    convergence = meta.get("convergence")
+    if isinstance(convergence, dict) and "still_falling" in convergence:
+        out["loss_still_falling"] = bool(convergence["still_falling"])
+    else:
+        steps, losses = _loss_curve(frame, records["steps"])
+        if steps is not None:
+            out["loss_still_falling"] = stats.still_falling(steps, losses)
+    solve = meta.get("solve")
+    if isinstance(solve, dict) and "threshold" in solve:
+        out["solve_threshold"], out["steps_to_solve"] = solve["threshold"], solve.get("step")
+        out["solved"] = solve.get("step") is not None
+    elif row["metric"] == "accuracy" and frame is not None and "val_accuracy" in frame and len(frame) >= 2:
+        out["solve_threshold"] = SOLVE_ACCURACY
+        out["steps_to_solve"] = stats.steps_to_reach(frame["step"], frame["val_accuracy"], SOLVE_ACCURACY)
+        out["solved"] = out["steps_to_solve"] is not None
+    return out
+
+
+def _loss_curve(frame, steps_frame):
+    """The loss curve the convergence check reads: the validation loss when evaluated at least 4 times,
+    else the training loss of every recorded step averaged over 20 bins."""
+    if frame is not None and "val_loss" in frame and "step" in frame and frame["val_loss"].notna().sum() >= 4:
+        return frame["step"].to_numpy(float), frame["val_loss"].to_numpy(float)
+    if steps_frame is not None and "step_loss" in steps_frame and len(steps_frame) >= 40:
+        s = steps_frame["step"].to_numpy(float)
+        v = steps_frame["step_loss"].to_numpy(float)
+        bins = np.array_split(np.arange(len(s)), 20)
+        return np.array([s[b].mean() for b in bins]), np.array([np.nanmean(v[b]) for b in bins])
+    return None, None
+
+
+def _read_csv(path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+    except (OSError, ValueError):
+        return None
 
 
 def _float(value):
@@ -220,12 +373,29 @@ def collect(folder) -> tuple[dict, list[dict]]:
 # ------------------------------------------------------------------------------------------ series
 def history(folder, row) -> "object | None":
     """The run's history.csv (one row per evaluation) as a DataFrame, or None."""
-    import pandas as pd
-
     if not row.get("run_dir"):
         return None
-    path = pathlib.Path(folder) / row["run_dir"] / "history.csv"
-    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+    return _read_csv(pathlib.Path(folder) / row["run_dir"] / "history.csv")
+
+
+def learning_curve(folder, row) -> "object | None":
+    """The densest learning curve the run stored (`learning_curve` of its metadata, else history.csv):
+    a DataFrame with `step` and the validation columns, or None."""
+    if not row.get("learning_curve"):
+        return history(folder, row)
+    return _read_csv(pathlib.Path(folder) / row["learning_curve"])
+
+
+def examples_loader(folder):
+    """`load(row)` -> the row's per-example test arrays (or None), for `training.sweep.evidence`."""
+    folder = pathlib.Path(folder)
+
+    def load(row):
+        if not row.get("examples_file"):
+            return None
+        return read_test_examples(folder / row["examples_file"]) or None
+
+    return load
 
 
 def gradient_records(folder, row) -> dict:

@@ -122,8 +122,12 @@ def _step_callback(progress: Progress, total_steps: int):
     return StepProgress()
 
 
+EXECUTORS = ("local", "processes", "ray")
+
+
 def run_sweep(experiments, output, *, description: dict, resume: bool = False, verbose: bool = True,
-              train_fn=None, stream=None, jobs: int = 1) -> dict:
+              train_fn=None, stream=None, jobs: int = 1, executor: str | None = None,
+              address: str | None = None) -> dict:
     """Train every planned run into `output/runs/`, keeping `output/sweep.json` up to date.
 
     Args:
@@ -134,15 +138,29 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
         verbose: show the progress display.
         train_fn: `training.core.loop.train` (tests may pass a stand-in; only with jobs=1).
         stream: where the progress goes (stderr).
-        jobs: worker processes that train runs side by side (1: in this process).
+        jobs: worker processes that train runs side by side (1: in this process); with the ray
+            executor, the CPUs of the local Ray instance (1: all of them).
+        executor: how the runs are trained: "local" (one after the other in this process),
+            "processes" (`jobs` worker processes), "ray" (Ray tasks, `training.sweep.ray_executor`);
+            default: local for jobs=1, else processes.
+        address: the Ray cluster to use (ray executor only); None starts a local instance.
 
     Returns:
         the sweep dict as written to sweep.json.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"--jobs must be a positive integer, got {jobs!r}.")
-    if train_fn is not None and jobs > 1:
-        raise ValueError("A stand-in train function works in this process only: use jobs=1.")
+    executor = executor or ("local" if jobs <= 1 else "processes")
+    if executor not in EXECUTORS:
+        raise ValueError(f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}.")
+    if train_fn is not None and executor != "local":
+        raise ValueError("A stand-in train function works in this process only: use the local executor, jobs=1.")
+    if address and executor != "ray":
+        raise ValueError("--address names a Ray cluster: use it with --executor ray.")
+    if executor == "ray":
+        from training.sweep import ray_executor
+
+        ray_executor.require_ray()
     output = pathlib.Path(output)
     unavailable = check_plan(experiments)
     previous, wall_before = {}, 0.0
@@ -176,6 +194,7 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
         "runs": entries,
     }
     write_json(output / SWEEP_FILE, sweep)
+    board = _Board(output, entries, stream)
 
     todo = [i for i, entry in enumerate(entries) if entry["status"] not in DONE]
     progress = Progress([run_cost(planned[i]) for i in todo], stream=stream) if verbose else None
@@ -184,11 +203,12 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
     def finish(k, i, outcome):
         entries[i].update(outcome["entry"])
         write_json(output / SWEEP_FILE, sweep)
+        board.run(entries[i])
         if progress:
             progress.end(k, _words(planned[i]), entries[i]["status"], entries[i]["sweep_seconds"], outcome["detail"])
 
     try:
-        if jobs <= 1:
+        if executor == "local":
             for k, i in enumerate(todo):
                 run = planned[i]
                 if progress:
@@ -201,13 +221,46 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
                     entries[i].update(status="interrupted", error="stopped by the user")
                     raise
                 finish(k, i, outcome)
-        else:
+        elif executor == "processes":
             _run_parallel(planned, todo, output, unavailable, jobs, finish, progress)
+        else:
+            _run_ray(planned, todo, output, unavailable, jobs, finish, progress, address)
     finally:
         sweep["finished"] = _now()
         sweep["wall_seconds"] = wall_before + (time.perf_counter() - started)
         write_json(output / SWEEP_FILE, sweep)
+        board.sweep()
     return sweep
+
+
+class _Board:
+    """The sweep's TensorBoard HParams summaries (`training.sweep.hparams`), kept up to date as runs
+    end. TensorBoard is a convenience here: a problem writing them is said once and never fails a run."""
+
+    def __init__(self, output, entries, stream=None):
+        from training.sweep import hparams
+
+        self.hparams, self.output, self.stream = hparams, output, stream or sys.stderr
+        self.broken = False
+        self.kinds = self._try(hparams.columns, entries)
+        self._try(hparams.write_experiment, output, entries, self.kinds)
+
+    def run(self, entry):
+        if self.kinds is not None:
+            self._try(self.hparams.write_run, self.output, entry, self.kinds)
+
+    def sweep(self):
+        self._try(self.hparams.write_sweep, self.output)
+
+    def _try(self, fn, *args):
+        if self.broken:
+            return None
+        try:
+            return fn(*args)
+        except Exception as error:  # noqa: BLE001 - never let the dashboard's files stop a sweep
+            self.broken = True
+            print(f"warning: TensorBoard HParams summaries not written ({one_line(error)})", file=self.stream)
+            return None
 
 
 def _words(run) -> str:
@@ -245,6 +298,8 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
             result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=list(callbacks))
         entry["status"] = result["status"]
         entry["run_dir"] = str(pathlib.Path(result["run_dir"]).relative_to(output)) if result.get("run_dir") else None
+        if run.extra.get("solve") and result.get("run_dir"):
+            _record_solve(pathlib.Path(result["run_dir"]), run.extra["solve"])
         if result.get("divergence"):
             detail = f"diverged at step {result['divergence'].get('step')}"
         if run.extra.get("sample_length") and result.get("run_dir") and result["status"] == "finished":
@@ -265,6 +320,17 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     return {"entry": entry, "detail": detail}
 
 
+def _record_solve(run_dir: pathlib.Path, solve: dict) -> None:
+    """The step at which the run's learning curve first reached the experiment's threshold, into its
+    metadata.json (`solve`; step null = not within the budget)."""
+    from training.core import diagnostics
+    from training.core.runs import read_json
+
+    path = run_dir / "metadata.json"
+    if path.is_file():
+        write_json(path, {**read_json(path), "solve": diagnostics.solve_record(run_dir, solve)})
+
+
 def _worker(run_dict, output, unavailable):
     run = suites.PlannedRun(**run_dict)
     return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
@@ -278,7 +344,8 @@ def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
-    pending = [(k, i) for k, i in enumerate(todo)]
+    # The longest runs first (char_lm), so that no worker starts one when the others are done.
+    pending = sorted(enumerate(todo), key=lambda ki: -run_cost(planned[ki[1]]))
     shared = [(list(k), v) for k, v in unavailable.items()]
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {}
@@ -299,6 +366,18 @@ def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
             for future in futures:
                 future.cancel()
             raise
+
+
+def _run_ray(planned, todo, output, unavailable, jobs, finish, progress, address):
+    """Every run as a Ray task (`training.sweep.ray_executor`): the same worker function as the
+    processes, so the same numbers; the folder is passed as an absolute path, the one every node sees."""
+    from training.sweep import ray_executor
+
+    shared = [(list(k), v) for k, v in unavailable.items()]
+    where = str(pathlib.Path(output).resolve())
+    items = [((k, i), (planned[i].to_dict(), where, shared)) for k, i in enumerate(todo)]
+    ray_executor.run(items, _worker, lambda key, outcome: finish(*key, outcome), output=output, address=address,
+                     num_cpus=jobs if jobs > 1 else None, progress=progress)
 
 
 def old_created(output) -> str | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pathlib
 import re
 from typing import Any
@@ -40,7 +41,7 @@ from training.core.config import RunConfig
 from training.sweep import kinds
 
 SUITES = ("seed-problems",)
-BUDGETS = ("quick", "full", "smoke")
+BUDGETS = ("quick", "standard", "full", "smoke")
 DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[3] / "shared" / "corpora" / "tiny_shakespeare"
 SAMPLE_PROMPT = "ROMEO:"
 
@@ -118,6 +119,7 @@ class Experiment:
 
 # ------------------------------------------------------------------------------- initializations
 _GATE = {"lstm": ("forget_bias", "forget-gate bias"), "gru": ("update_bias", "update-gate bias")}
+_BIAS_WORDS = {"lstm": "forget-gate bias 1", "gru": "biases 0", "simple_rnn": "zero bias", "irnn": "zero bias"}
 
 
 def _base(model: str) -> str:
@@ -138,13 +140,23 @@ def default_variant(model: str, **extra_params) -> Variant:
 
 
 def glorot_variant(model: str, **extra_params) -> Variant:
-    base = _base(model)
-    rest = {"lstm": ", forget-gate bias 1", "gru": ", biases 0"}.get(base, ", zero bias")
     return Variant(
         model,
         "glorot",
-        f"classic: glorot-uniform recurrent kernel (per gate block){rest}",
+        f"classic: glorot-uniform recurrent kernel (per gate block), {_BIAS_WORDS.get(_base(model), 'zero bias')}",
         {"recurrent_initializer": "glorot_uniform", **extra_params},
+    )
+
+
+def orthogonal_variant(model: str, **extra_params) -> Variant:
+    """Each gate block its own orthogonal matrix with gain 1: against `glorot` one change (the kernel's
+    distribution), against the default one change (how the orthogonal kernel is drawn)."""
+    return Variant(
+        model,
+        "orthogonal",
+        f"orthogonal recurrent kernel drawn per gate block (each block orthogonal, gain 1), "
+        f"{_BIAS_WORDS.get(_base(model), 'zero bias')}",
+        {"recurrent_initializer": "orthogonal", **extra_params},
     )
 
 
@@ -155,18 +167,21 @@ def gate_variant(model: str, value, **extra_params) -> Variant:
         return Variant(
             model,
             "chrono",
-            f"orthogonal recurrent kernel, chrono {words} log U(1, T_max - 1), T_max = sequence length "
+            f"Keras's recurrent kernel, chrono {words} log U(1, T_max - 1), T_max = sequence length "
             "(Tallec & Ollivier, 2018)",
             {argument: "chrono", **extra_params},
         )
     return Variant(
-        model, f"{argument}_{value:g}", f"orthogonal recurrent kernel, {words} {value:g}",
+        model, f"{argument}_{value:g}", f"Keras's recurrent kernel, {words} {value:g}",
         {argument: value, **extra_params}
     )
 
 
 def gained_variant(model: str, gain: float, initializer: str | None = None) -> Variant:
-    """The recurrent kernel scaled by `gain`: Keras's (orthogonal; identity for the IRNN) or `initializer`."""
+    """The recurrent kernel scaled by `gain`: Keras's (orthogonal; identity for the IRNN) or `initializer`.
+    Gain 1 with Keras's kernel is the default variant itself."""
+    if initializer is None and gain == 1.0:
+        return default_variant(model)
     if initializer is None:
         kernel = "identity" if model == "irnn" else "orthogonal"
         setting, params = f"gain_{gain:g}", {"recurrent_gain": gain}
@@ -176,10 +191,37 @@ def gained_variant(model: str, gain: float, initializer: str | None = None) -> V
     return Variant(model, setting, f"{kernel} recurrent kernel x {gain:g}", params)
 
 
+def variant(spec: str, **extra_params) -> Variant:
+    """A variant by name, "model:setting": setting "default", "glorot", "orthogonal" (per gate block),
+    "gain_<g>", "forget_bias_<b>" / "update_bias_<b>", "chrono", or for attention "causal_mask" /
+    "unmasked"."""
+    model, _, setting = spec.partition(":")
+    setting = setting or "default"
+    if setting == "default":
+        return default_variant(model, **extra_params)
+    if setting == "glorot":
+        return glorot_variant(model, **extra_params)
+    if setting == "orthogonal":
+        return orthogonal_variant(model, **extra_params)
+    if setting == "chrono":
+        return gate_variant(model, "chrono", **extra_params)
+    if setting.startswith("gain_"):
+        return gained_variant(model, float(setting[5:]))
+    for argument in ("forget_bias_", "update_bias_"):
+        if setting.startswith(argument):
+            return gate_variant(model, float(setting[len(argument):]), **extra_params)
+    if setting == "causal_mask":
+        return _causal_attention(default_variant(model, **extra_params))
+    if setting == "unmasked":
+        return dataclasses.replace(default_variant(model, use_causal_mask=False, **extra_params), setting="unmasked",
+                                   initialization=zoo.get_model_info(model).initialization + ", no causal mask")
+    raise ValueError(f"Unknown variant {spec!r}.")
+
+
 def init_variants(model: str, level: str, sequence_length: int | None = None, **extra_params) -> list[Variant]:
-    """The initializations of `model` run at `level`: "default" (Keras's only), "classic" (defaults and
+    """The initializations of `model` at `level`: "default" (Keras's only), "classic" (defaults and
     glorot), "bias" (defaults and gate bias 3), "gates" (classic plus gate bias 3), "all" (classic plus
-    bias 3 and chrono)."""
+    per-gate orthogonal, bias 3 and chrono)."""
     out = [default_variant(model, **extra_params)]
     base = _base(model)
     if level == "default" or base == "self_attention":
@@ -188,6 +230,8 @@ def init_variants(model: str, level: str, sequence_length: int | None = None, **
         return out + ([gate_variant(model, 3.0, **extra_params)] if base in _GATE else [])
     out.append(glorot_variant(model, **extra_params))
     if base in _GATE and level in ("gates", "all"):
+        if level == "all":
+            out.append(orthogonal_variant(model, **extra_params))
         out.append(gate_variant(model, 3.0, **extra_params))
         if level == "all":
             out.append(gate_variant(model, "chrono", **extra_params))
@@ -195,75 +239,127 @@ def init_variants(model: str, level: str, sequence_length: int | None = None, **
 
 
 # ------------------------------------------------------------------------------------------ budgets
-# Everything a budget changes, per experiment. `levels` picks the initializations per model (see
-# `init_variants`); lists of task values are swept.
+# Everything a budget changes, per experiment: sizes, steps, seeds and the variants ("model:setting",
+# see `variant`). The numbers behind each choice are in docs (design measurements: every quick setting
+# separates the variants the issue names on 1-3 seeds).
+_VANISHING_ALL = ["simple_rnn:gain_0.5", "simple_rnn:gain_0.8", "simple_rnn", "simple_rnn:gain_1.5",
+                  "simple_rnn:glorot", "irnn", "irnn:glorot",
+                  "lstm", "lstm:orthogonal", "lstm:glorot", "lstm:forget_bias_3", "lstm:chrono",
+                  "gru", "gru:orthogonal", "gru:glorot", "gru:update_bias_3", "gru:chrono", "self_attention"]
+_VANISHING_QUICK = [v for v in _VANISHING_ALL if v not in ("simple_rnn:glorot", "irnn:glorot", "self_attention")]
+_LONG_ALL = ["simple_rnn", "simple_rnn:glorot", "irnn", "lstm", "lstm:orthogonal", "lstm:glorot",
+             "lstm:forget_bias_3", "lstm:chrono", "gru", "gru:orthogonal", "gru:glorot", "gru:update_bias_3",
+             "gru:chrono", "self_attention:causal_mask"]
+_LONG_QUICK = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "lstm:chrono", "gru", "gru:update_bias_3"]
+_CAUSAL_UNI = ["simple_rnn", "lstm", "gru", "self_attention:causal_mask"]
+_SEEING_UNI = ["bidirectional_simple_rnn", "bidirectional_lstm", "bidirectional_gru", "self_attention:unmasked"]
+_CHAR_ALL = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "gru", "gru:update_bias_3", "self_attention"]
+
+# Steps-to-solve thresholds (validation metric on the curve subset) and success over seeds.
+SOLVE = {
+    "recall": {"metric": "val_accuracy", "threshold": 0.9, "higher_is_better": True},
+    "temporal_order": {"metric": "val_accuracy", "threshold": 0.9, "higher_is_better": True},
+    "future_cloze": {"metric": "val_accuracy", "threshold": 0.9, "higher_is_better": True},
+    "adding": {"metric": "val_loss", "threshold": 0.05, "higher_is_better": False},  # MSE; baseline 1/6
+}
+
+
+def _copy_solve(task_params: dict) -> dict:
+    """copy_memory: solved at half the memoryless baseline (n ln a / (T + 2n) nats per step)."""
+    n, a, t = task_params.get("num_symbols", 10), task_params.get("alphabet_size", 8), task_params["delay"]
+    return {"metric": "val_loss", "threshold": 0.5 * n * math.log(a) / (t + 2 * n), "higher_is_better": False}
+
+
 BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
     "full": {
         "seeds": [0, 1, 2],
         "eval_size": 1000,
         "vanishing": dict(gap=100, units=64, batch_size=64, steps=1000, epochs=5, learning_rate=3e-3,
-                          levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
-                                  "self_attention": "default"}),
-        "exploding": dict(gap=50, units=64, batch_size=64, steps=300, learning_rate=0.05, gains=[1.0, 1.5, 2.0],
-                          initializers=[None, "glorot_uniform"]),
-        "long_term": dict(gaps=[10, 30, 60, 100, 150], adding_length=100, units=64, batch_size=64, steps=2000,
-                          epochs=10, learning_rate=3e-3,
-                          levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
-                                  "self_attention": "default"}),
-        "unidirectional": dict(length=20, distance=5, units=64, batch_size=64, steps=1000, epochs=5,
-                               learning_rate=3e-3, level="classic"),
+                          variants=_VANISHING_ALL),
+        "exploding": dict(adding=dict(length=50, units=64, batch_size=64, steps=600, learning_rate=1e-2),
+                          sgd=dict(gap=50, units=64, batch_size=64, steps=300, learning_rate=0.05,
+                                   gains=[1.0, 1.5, 2.0], initializers=[None, "glorot_uniform"])),
+        "long_term": dict(units=64, batch_size=64, learning_rate=3e-3, steps=2000, epochs=10, variants=_LONG_ALL,
+                          tasks=[("recall", {"gap": 50}, {}), ("recall", {"gap": 100}, {}), ("recall", {"gap": 150}, {}),
+                                 ("adding", {"length": 100}, {}),
+                                 ("copy_memory", {"delay": 20, "num_symbols": 5}, {"learning_rate": 1e-2}),
+                                 ("temporal_order", {"length": 100}, {})]),
+        "unidirectional": dict(length=20, distance=5, answer_delay=2, units=64, batch_size=64, steps=1000, epochs=5,
+                               learning_rate=3e-3),
         "char_lm": dict(seq_len=100, units=256, batch_size=64, steps=5000, epochs=20, learning_rate=2e-3,
-                        validation_steps=None, sample_length=400,
-                        levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
-                                "self_attention": "default"}),
+                        validation_steps=None, sample_length=400, variants=_CHAR_ALL, seeds=[0, 1, 2]),
     },
-    # Ten minutes on two CPU cores. A short run is dominated by fixed costs (tracing the train step and
-    # the probes, evaluating, saving: ~3-5 s), so the budget runs fewer variants rather than
-    # uselessly short ones, and records step gradients only where the report plots them.
+    # At most an hour on two CPU cores, every variant.
+    "standard": {
+        "seeds": [0, 1, 2],
+        "eval_size": 1000,
+        "vanishing": dict(gap=50, units=32, batch_size=32, steps=300, learning_rate=3e-3, variants=_VANISHING_ALL),
+        "exploding": dict(adding=dict(length=50, units=64, batch_size=32, steps=300, learning_rate=1e-2),
+                          sgd=dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05,
+                                   gains=[1.0, 1.5, 2.0], initializers=[None])),
+        "long_term": dict(units=32, batch_size=32, learning_rate=3e-3, steps=300, variants=_LONG_ALL,
+                          tasks=[("recall", {"gap": 100}, {}), ("adding", {"length": 50}, {}),
+                                 ("copy_memory", {"delay": 10, "num_symbols": 5},
+                                  {"learning_rate": 1e-2, "units": 64, "steps": 400}),
+                                 ("temporal_order", {"length": 60}, {"steps": 400})]),
+        "unidirectional": dict(length=20, distance=5, answer_delay=2, units=32, batch_size=32, steps=150,
+                               learning_rate=3e-3),
+        "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
+                        sample_length=200, variants=_CHAR_ALL, seeds=[0]),
+    },
+    # `make demo`: at most 15 minutes on two CPU cores (two worker processes), three seeds for the
+    # synthetic experiments, 1,000 evaluation examples (binomial SE 0.01 at chance 1/8).
     "quick": {
-        "seeds": [0],
-        "eval_size": 256,
-        "vanishing": dict(gap=50, units=32, batch_size=32, steps=150, epochs=1, learning_rate=3e-3,
-                          levels={"simple_rnn": "classic", "irnn": "classic", "lstm": "all", "gru": "all",
-                                  "self_attention": "default"}),
-        "exploding": dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05, gains=[1.0, 1.5, 2.0],
-                          initializers=[None]),
-        "long_term": dict(gaps=[10, 30, 100], adding_length=50, units=32, batch_size=32, steps=200, epochs=1,
-                          learning_rate=3e-3, record_gradients=False,
-                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "gates", "gru": "classic",
-                                  "self_attention": "default"}),
-        "unidirectional": dict(length=20, distance=5, units=32, batch_size=32, steps=150, epochs=1,
-                               learning_rate=3e-3, level="default", record_gradients=False),
-        "char_lm": dict(seq_len=64, units=64, batch_size=32, steps=240, epochs=3, learning_rate=3e-3,
-                        validation_steps=10, sample_length=200, record_gradients=False,
-                        levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
-                                "self_attention": "default"}),
+        "seeds": [0, 1, 2],
+        "eval_size": 1000,
+        "jobs": 2,
+        "vanishing": dict(gap=50, units=32, batch_size=32, steps=200, learning_rate=3e-3, record_gradients=False,
+                          variants=_VANISHING_QUICK),
+        "exploding": dict(adding=dict(length=50, units=64, batch_size=32, steps=200, learning_rate=1e-2),
+                          sgd=dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05,
+                                   gains=[1.0, 2.0], initializers=[None])),
+        "long_term": dict(units=32, batch_size=32, learning_rate=3e-3, steps=200, record_gradients=False,
+                          through_time=False, variants=_LONG_QUICK,
+                          tasks=[("recall", {"gap": 100}, {}), ("adding", {"length": 50}, {}),
+                                 ("copy_memory", {"delay": 10, "num_symbols": 5},
+                                  {"learning_rate": 1e-2, "units": 64, "steps": 400}),
+                                 ("temporal_order", {"length": 60}, {"steps": 400})]),
+        "unidirectional": dict(length=20, distance=5, answer_delay=2, units=32, batch_size=32, steps=100,
+                               learning_rate=3e-3, record_gradients=False, through_time=False),
+        "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
+                        sample_length=200, record_gradients=False, through_time=False, variants=["lstm", "gru"],
+                        seeds=[0]),
     },
     # A handful of steps on tiny models: checks the whole pipeline in seconds; its numbers mean nothing.
     "smoke": {
         "seeds": [0],
         "eval_size": 64,
-        "vanishing": dict(gap=8, units=8, batch_size=16, steps=3, epochs=1, learning_rate=3e-3,
-                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
-                                  "self_attention": "default"}),
-        "exploding": dict(gap=8, units=8, batch_size=16, steps=3, learning_rate=0.05, gains=[1.0, 2.0],
-                          initializers=[None]),
-        "long_term": dict(gaps=[5, 10], adding_length=10, units=8, batch_size=16, steps=3, epochs=1,
-                          learning_rate=3e-3,
-                          levels={"simple_rnn": "classic", "irnn": "default", "lstm": "default", "gru": "default",
-                                  "self_attention": "default"}),
-        "unidirectional": dict(length=12, distance=3, units=8, batch_size=16, steps=3, epochs=1,
-                               learning_rate=3e-3, level="default"),
-        "char_lm": dict(seq_len=16, units=8, batch_size=16, steps=3, epochs=1, learning_rate=3e-3,
-                        validation_steps=2, sample_length=20,
-                        levels={"simple_rnn": "default", "irnn": "default", "lstm": "default", "gru": "default",
-                                "self_attention": "default"}),
+        "vanishing": dict(gap=8, units=8, batch_size=16, steps=3, learning_rate=3e-3,
+                          variants=["simple_rnn:gain_0.5", "simple_rnn", "irnn", "lstm", "lstm:orthogonal", "gru",
+                                    "self_attention"]),
+        "exploding": dict(adding=dict(length=10, units=8, batch_size=16, steps=3, learning_rate=1e-2),
+                          sgd=dict(gap=8, units=8, batch_size=16, steps=3, learning_rate=0.05, gains=[1.0, 2.0],
+                                   initializers=[None])),
+        "long_term": dict(units=8, batch_size=16, learning_rate=3e-3, steps=3, variants=["simple_rnn", "lstm", "gru"],
+                          tasks=[("recall", {"gap": 5}, {}), ("adding", {"length": 10}, {}),
+                                 ("copy_memory", {"delay": 5, "num_symbols": 5}, {}),
+                                 ("temporal_order", {"length": 12}, {})]),
+        "unidirectional": dict(length=12, distance=3, answer_delay=2, units=8, batch_size=16, steps=3,
+                               learning_rate=3e-3),
+        "char_lm": dict(seq_len=16, units=8, batch_size=16, steps=3, learning_rate=3e-3, validation_steps=2,
+                        sample_length=20, variants=["simple_rnn", "lstm", "gru"], seeds=[0]),
     },
 }
 
 CAUSAL_MODELS = ("simple_rnn", "irnn", "lstm", "gru", "self_attention")
 BIDIRECTIONAL_MODELS = ("bidirectional_simple_rnn", "bidirectional_lstm", "bidirectional_gru")
 EXPERIMENT_KEYS = ("vanishing", "exploding", "long_term", "unidirectional", "char_lm")
+CURVE_POINTS = 20  # learning-curve points per run
+
+
+def default_jobs(budget: str | None) -> int:
+    """Worker processes a budget uses unless --jobs says otherwise (quick: 2, one per core)."""
+    return int(BUDGET_SETTINGS.get(budget or "", {}).get("jobs", 1))
 
 
 def run_id(experiment: str, variant_label: str, task: str, task_values: dict, seed: int) -> str:
@@ -275,7 +371,8 @@ def run_id(experiment: str, variant_label: str, task: str, task_values: dict, se
 
 def _config(model, task, task_params, model_params, seed, run_name, *, units, batch_size, steps, epochs=1,
             learning_rate, optimizer="adam", global_clipnorm=None, validation_steps=None, param_budget=None,
-            through_time_every=0, record_gradients=True) -> dict:
+            through_time_every=0, record_gradients=True, curve_every=None, theory=False, tensorboard=False,
+            through_time=True) -> dict:
     if steps % epochs:
         raise ValueError(f"steps ({steps}) must be a multiple of epochs ({epochs}) so every run has the same budget.")
     config = RunConfig(
@@ -295,22 +392,25 @@ def _config(model, task, task_params, model_params, seed, run_name, *, units, ba
         seed=seed,
         record_gradients=record_gradients,
         through_time_every=through_time_every,
+        through_time=through_time,
+        curve_every=max(steps // CURVE_POINTS, 1) if curve_every is None else curve_every,
+        theory=theory,
+        tensorboard=tensorboard,
         run_name=run_name,
     )
     return config.validate().to_dict()
 
 
-def _runs(experiment: str, variants, task: str, task_params: dict, swept: dict, seeds, **train) -> list[PlannedRun]:
+def _runs(experiment: str, variants, task: str, task_params: dict, swept: dict, seeds, extra=None,
+          **train) -> list[PlannedRun]:
     """One run per variant x seed on `task` (with `swept` the task values shown in run names)."""
     out = []
-    for variant in variants:
+    for v in variants:
         for seed in seeds:
-            rid = run_id(experiment, variant.label, task, swept, seed)
-            config = _config(variant.model, task, task_params, variant.model_params, seed, rid, **train)
-            out.append(
-                PlannedRun(rid, experiment, variant.model, variant.setting, variant.label, variant.initialization,
-                           task, dict(task_params), seed, config)
-            )
+            rid = run_id(experiment, v.label, task, swept, seed)
+            config = _config(v.model, task, task_params, v.model_params, seed, rid, **train)
+            out.append(PlannedRun(rid, experiment, v.model, v.setting, v.label, v.initialization, task,
+                                  dict(task_params), seed, config, extra=dict(extra or {})))
     return out
 
 
@@ -326,8 +426,8 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
     """The five experiments of the `seed-problems` suite at `budget`.
 
     Args:
-        budget: "quick" (ten minutes on two CPU cores), "full" (the real numbers) or "smoke" (a pipeline
-            check whose numbers mean nothing).
+        budget: "quick" (`make demo`: 15 minutes on two CPU cores), "standard" (an hour, every variant),
+            "full" (the real numbers) or "smoke" (a pipeline check whose numbers mean nothing).
         corpus_dir: the folder holding Tiny Shakespeare's `input.txt`, passed to `char_lm` as TFDS's
             `manual_dir`; the shared offline copy by default.
         seeds: override the budget's seeds.
@@ -341,101 +441,131 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
     extra_train = {"param_budget": param_budget} if param_budget else {}
     experiments = []
 
-    # 1. Vanishing gradients through time.
+    # 1. Vanishing gradients through time: the gain sweep of the tanh RNN and the gated cells' inits.
     s = b["vanishing"]
     task_params = {"gap": s["gap"], "eval_size": eval_size}
-    variants = _variants(CAUSAL_MODELS, s["levels"])
     e = Experiment(
         "vanishing",
         "Vanishing gradients through time",
         "through_time",
-        f"How fast does ||dL_T/dx_t|| fall with the lag T - t on recall (gap {s['gap']}), at initialisation "
-        "and after training, for each architecture and initialization?",
-        settings=_settings(s, "recall", task_params, seeds),
+        f"How much gradient reaches the key of recall (gap {s['gap']}) at initialisation, how fast does "
+        "||dL_T/dx_t|| fall with the lag (measured, and predicted by the recurrent Jacobian's spectral radius), "
+        "and does the model then learn the task? A tanh RNN whose orthogonal recurrent kernel is scaled by a "
+        "gain, and gated cells whose recurrent kernel or gate bias is changed one at a time.",
+        settings={**_settings(s, "recall", task_params, seeds), "solve": SOLVE["recall"],
+                  "theory": "zoo.dynamics: per-step recurrent Jacobian at initialisation"},
     )
-    e.runs = _runs(e.key, variants, "recall", task_params, {"gap": s["gap"]}, seeds, **_train(s, extra_train))
+    for v in [variant(name) for name in s["variants"]]:
+        group = "tanh gain sweep" if v.model == "simple_rnn" and (v.setting.startswith("gain") or v.setting == "default") \
+            else "gated cells: one change at a time" if v.model in ("lstm", "gru") else "references"
+        gain = float(v.model_params.get("recurrent_gain", 1.0))
+        e.runs += _runs(e.key, [v], "recall", task_params, {"gap": s["gap"]}, seeds,
+                        extra={"group": group, "gain": gain, "solve": SOLVE["recall"]},
+                        theory=True, **_train(s, extra_train))
     experiments.append(e)
 
     # 2. Exploding gradients and clipping.
-    s = b["exploding"]
-    task_params = {"gap": s["gap"], "eval_size": eval_size}
+    a, g = b["exploding"]["adding"], b["exploding"]["sgd"]
     e = Experiment(
         "exploding",
         "Exploding gradients and clipping",
         "exploding",
-        f"How large does the global gradient norm get with plain SGD (learning rate {s['learning_rate']:g}) when "
-        "the recurrent kernel is scaled by a gain of " + ", ".join(f"{g:g}" for g in s["gains"])
-        + ", with and without global_clipnorm=1, and which runs diverge?",
-        settings=_settings(s, "recall", task_params, seeds, optimizer="sgd"),
+        f"Does global gradient clipping let an IRNN learn the adding problem (length {a['length']}, Adam, learning "
+        f"rate {a['learning_rate']:g}) that it fails without? And with plain SGD (learning rate {g['learning_rate']:g}) "
+        "on recall, how large does the gradient norm get when the recurrent kernel is scaled by a gain of "
+        + ", ".join(f"{x:g}" for x in g["gains"]) + ", which runs diverge, and which only look solved (hidden-state "
+        "overflow, saturated softmax, zero gradient: degenerate)?",
+        settings={"adding (Adam)": {**a, "optimizer": "adam", "clip": "none / global_clipnorm=1"},
+                  "recall (SGD)": {k: v for k, v in g.items() if k != "initializers"},
+                  "seeds": list(seeds), "eval_size": eval_size, "optimizer": "adam (adding), sgd (recall)",
+                  "steps": a["steps"], "units": a["units"], "batch_size": a["batch_size"],
+                  "step gradients recorded": "yes", "solve": SOLVE["adding"]},
     )
+    adding_params = {"length": a["length"], "eval_size": eval_size}
+    for clip in (None, 1.0):
+        v = default_variant("irnn")
+        label = v.label + (" clip" if clip else "")
+        for seed in seeds:
+            rid = run_id(e.key, label.replace(" clip", "-clip1"), "adding", {"length": a["length"]}, seed)
+            config = _config("irnn", "adding", adding_params, v.model_params, seed, rid, units=a["units"],
+                             batch_size=a["batch_size"], steps=a["steps"], learning_rate=a["learning_rate"],
+                             optimizer="adam", global_clipnorm=clip, **extra_train)
+            e.runs.append(PlannedRun(rid, e.key, "irnn", v.setting, label,
+                                     v.initialization + (", global_clipnorm=1" if clip else ", no clipping"),
+                                     "adding", dict(adding_params), seed, config,
+                                     extra={"group": "clipping rescues IRNN on adding", "gain": 1.0, "clip": clip,
+                                            "kernel": "default", "solve": SOLVE["adding"]}))
+    recall_params = {"gap": g["gap"], "eval_size": eval_size}
     for model in ("simple_rnn", "irnn"):
-        for initializer in s["initializers"]:
-            for gain in s["gains"]:
-                variant = gained_variant(model, gain, initializer)
+        for initializer in g["initializers"]:
+            for gain in g["gains"]:
+                v = gained_variant(model, gain, initializer)
                 for clip in (None, 1.0):
                     for seed in seeds:
-                        label = variant.label + (" clip" if clip else "")
-                        rid = run_id(e.key, label.replace(" clip", "-clip1"), "recall", {"gap": s["gap"]}, seed)
-                        config = _config(model, "recall", task_params, variant.model_params, seed, rid,
-                                         units=s["units"], batch_size=s["batch_size"], steps=s["steps"],
-                                         learning_rate=s["learning_rate"], optimizer="sgd", global_clipnorm=clip,
+                        label = v.label + (" clip" if clip else "")
+                        rid = run_id(e.key, label.replace(" clip", "-clip1"), "recall", {"gap": g["gap"]}, seed)
+                        config = _config(model, "recall", recall_params, v.model_params, seed, rid,
+                                         units=g["units"], batch_size=g["batch_size"], steps=g["steps"],
+                                         learning_rate=g["learning_rate"], optimizer="sgd", global_clipnorm=clip,
                                          **extra_train)
-                        run = PlannedRun(rid, e.key, model, variant.setting, label,
-                                         variant.initialization + (", global_clipnorm=1" if clip else ", no clipping"),
-                                         "recall", dict(task_params), seed, config,
-                                         extra={"gain": gain, "clip": clip, "kernel": initializer or "default"})
-                        e.runs.append(run)
+                        e.runs.append(PlannedRun(
+                            rid, e.key, model, v.setting, label,
+                            v.initialization + (", global_clipnorm=1" if clip else ", no clipping"),
+                            "recall", dict(recall_params), seed, config,
+                            extra={"group": "SGD gain sweep on recall", "gain": gain, "clip": clip,
+                                   "kernel": initializer or "default"}))
     experiments.append(e)
 
-    # 3. Long-term dependencies: recall against the gap, and the adding problem.
+    # 3. Long-term dependencies: recall, adding, copy memory, temporal order; learning curves.
     s = b["long_term"]
+    tasks = s["tasks"]
     e = Experiment(
         "long_term",
         "Long-term dependencies",
         "long_term",
-        "Which architectures and initializations carry a key across a gap of "
-        + ", ".join(map(str, s["gaps"])) + f" distractors on recall, and beat the baseline of the adding problem "
-        f"(length {s['adding_length']})?",
-        settings=_settings(s, "recall + adding", {"gap": s["gaps"], "length": s["adding_length"],
-                                                   "eval_size": eval_size}, seeds),
+        "Which architectures and initializations learn tasks whose answer depends on inputs far back ("
+        + "; ".join(f"{t} " + ", ".join(f"{k} {v}" for k, v in p.items()) for t, p, _ in tasks)
+        + "), how many steps do they need (learning curves, steps to solve), and how often over seeds?",
+        settings={**_settings(s, "recall, adding, copy_memory, temporal_order", {"eval_size": eval_size}, seeds),
+                  "tasks": [{"task": t, "params": p, **o} for t, p, o in tasks],
+                  "solve": {t: (_copy_solve(p) if t == "copy_memory" else SOLVE[t]) for t, p, _ in tasks}},
     )
-    train = _train(s, extra_train)
-    for gap in s["gaps"]:
-        variants = _variants(CAUSAL_MODELS, s["levels"])
-        variants = [_causal_attention(v) for v in variants]
-        e.runs += _runs(e.key, variants, "recall", {"gap": gap, "eval_size": eval_size}, {"gap": gap}, seeds, **train)
-    variants = [_causal_attention(v) for v in _variants(CAUSAL_MODELS, s["levels"])]
-    e.runs += _runs(e.key, variants, "adding", {"length": s["adding_length"], "eval_size": eval_size},
-                    {"length": s["adding_length"]}, seeds, **train)
+    for task, params, overrides in tasks:
+        solve = _copy_solve(params) if task == "copy_memory" else SOLVE[task]
+        train = {**_train(s, extra_train), **overrides}
+        variants = [variant(name) for name in s["variants"]]
+        e.runs += _runs(e.key, variants, task, {**params, "eval_size": eval_size}, dict(params), seeds,
+                        extra={"group": task, "solve": solve}, **train)
     experiments.append(e)
 
-    # 4. Unidirectional models on future_cloze.
+    # 4. Unidirectional models on future_cloze: at the blank, answering late, and seeing the future.
     s = b["unidirectional"]
     task_params = {"length": s["length"], "distance": s["distance"], "eval_size": eval_size}
+    late_params = {**task_params, "answer_delay": s["answer_delay"]}
     e = Experiment(
         "unidirectional",
         "Unidirectional against bidirectional models",
         "unidirectional",
         f"Can a model fill a blank whose answer is given only by a cue {s['distance']} steps after it "
-        "(future_cloze)? Causal models (SimpleRNN, LSTM, GRU, masked attention) against bidirectional RNNs "
-        "and attention without the causal mask.",
-        settings=_settings(s, "future_cloze", task_params, seeds),
+        "(future_cloze)? Causal models (SimpleRNN, LSTM, GRU, masked attention) at the blank; the same causal "
+        f"models allowed to answer {s['answer_delay']} steps after the cue (the same examples: the information "
+        "delivered in time); bidirectional RNNs and attention without the causal mask at the blank.",
+        settings={**_settings(s, "future_cloze", task_params, seeds), "answer_delay": s["answer_delay"],
+                  "solve": SOLVE["future_cloze"]},
     )
-    causal = [_causal_attention(v) for v in _variants(("simple_rnn", "lstm", "gru", "self_attention"), s["level"])]
-    seeing = _variants(BIDIRECTIONAL_MODELS, s["level"])
-    seeing.append(dataclasses.replace(
-        default_variant("self_attention", use_causal_mask=False), setting="unmasked",
-        initialization=zoo.get_model_info("self_attention").initialization + ", no causal mask"))
     train = _train(s, extra_train)
-    for group, variants in (("causal", causal), ("sees the future", seeing)):
-        runs = _runs(e.key, variants, "future_cloze", task_params, {}, seeds, **train)
-        for r in runs:
-            r.extra = {"direction": group}
-        e.runs += runs
+    for direction, names, params, swept in (
+            ("causal", _CAUSAL_UNI, task_params, {}),
+            ("causal, answers late", _CAUSAL_UNI, late_params, {"late": s["answer_delay"]}),
+            ("sees the future", _SEEING_UNI, task_params, {})):
+        e.runs += _runs(e.key, [variant(n) for n in names], "future_cloze", params, swept, seeds,
+                        extra={"direction": direction, "group": direction, "solve": SOLVE["future_cloze"],
+                               "answer_delay": params.get("answer_delay")}, **train)
     experiments.append(e)
 
-    # 5. Character-level language model on Tiny Shakespeare.
+    # 5. Character-level language model on Tiny Shakespeare, beside n-gram baselines.
     s = b["char_lm"]
+    lm_seeds = list(seeds) if seeds and budget == "full" else list(s.get("seeds", seeds))
     corpus = str(pathlib.Path(corpus_dir) if corpus_dir else DEFAULT_CORPUS_DIR)
     task_params = {"seq_len": s["seq_len"], "manual_dir": corpus}
     e = Experiment(
@@ -443,13 +573,15 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
         "Real text: character-level language model on Tiny Shakespeare",
         "char_lm",
         "How low do the validation and test losses (nats and bits per character) of each causal architecture "
-        f"get on Tiny Shakespeare in the same number of steps, and what text does each generate?",
-        settings=_settings(s, "char_lm (tiny_shakespeare)", task_params, seeds),
+        "get on Tiny Shakespeare in the same number of steps, against unigram, bigram, trigram and 4-gram "
+        "baselines (interpolated Kneser-Ney, fitted on the training split), and what text does each generate?",
+        settings={**_settings(s, "char_lm (tiny_shakespeare)", task_params, lm_seeds),
+                  "baselines": "datasets.ngram_baselines: interpolated Kneser-Ney, orders 1-4, training split"},
     )
-    variants = _variants(CAUSAL_MODELS, s["levels"])
-    e.runs = _runs(e.key, variants, "char_lm", task_params, {"seq": s["seq_len"]}, seeds, **_train(s, extra_train))
-    for r in e.runs:
-        r.extra = {"sample_length": s["sample_length"], "sample_prompt": SAMPLE_PROMPT}
+    variants = [variant(name) for name in s["variants"]]
+    e.runs = _runs(e.key, variants, "char_lm", task_params, {"seq": s["seq_len"]}, lm_seeds,
+                   extra={"sample_length": s["sample_length"], "sample_prompt": SAMPLE_PROMPT},
+                   **_train(s, extra_train))
     experiments.append(e)
 
     if budget != "full":
@@ -461,7 +593,8 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
 
 def _train(s: dict, extra: dict) -> dict:
     """The training settings of a budget entry, as `_config` keywords."""
-    keys = ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps", "record_gradients")
+    keys = ("units", "batch_size", "steps", "epochs", "learning_rate", "validation_steps", "record_gradients",
+            "through_time")
     return {**{k: s[k] for k in keys if k in s}, **extra}
 
 
@@ -484,7 +617,9 @@ def _settings(s: dict, task: str, task_params: dict, seeds, optimizer="adam") ->
         if key in s:
             out[key] = s[key]
     out["step gradients recorded"] = "yes" if s.get("record_gradients", True) else "no (not plotted here)"
-    out["gradient through time recorded"] = "at the start and after every evaluation"
+    out["gradient through time recorded"] = ("at the start and after every evaluation" if s.get("through_time", True)
+                                             else "no")
+    out["learning curve"] = f"{CURVE_POINTS} points (validation subset of 256 examples)"
     return out
 
 
@@ -495,7 +630,7 @@ def _omitted(small: Experiment, full: Experiment) -> list[str]:
     missing = sorted({r.label for r in full.runs} - labels_small)
     if missing:
         notes.append("variants: " + ", ".join(missing))
-    for key in ("gap", "length", "seq_len"):
+    for key in ("gap", "length", "seq_len", "delay"):
         small_values = {r.task_params.get(key) for r in small.runs} - {None}
         full_values = {r.task_params.get(key) for r in full.runs} - {None}
         if full_values - small_values:

@@ -1,5 +1,11 @@
-"""The summary tables of a comparison report: runs grouped by variant (the seeds together), cells of
-`mean ± std`, and the columns each kind of experiment shows."""
+"""The summary tables of a comparison report: runs grouped by variant (the seeds together), and the
+columns each kind of experiment shows.
+
+Every number comes with what it is worth: the primary metric as `value [95% interval]` (over seeds when
+there are several, else over the test examples: `training.sweep.evidence`), other per-run numbers as
+`mean [95% t-interval]` over seeds or the bare value of a single seed (never `± 0` from one run), and a
+Flags column (degenerate, at or below chance, seeds that disagree, not converged). What the
+initializations are is said once, in a legend under the table, not in every row."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import math
 
 import numpy as np
 
-from training.sweep import results
+from training.sweep import evidence, results, stats
 
 
 def aggregate(rows, keys=("label", "task", "task_values")) -> list[dict]:
@@ -22,7 +28,7 @@ def aggregate(rows, keys=("label", "task", "task_values")) -> list[dict]:
         key = tuple(row.get(k) for k in keys)
         g = groups.setdefault(key, {**{k: row.get(k) for k in ("label", "model", "setting", "initialization",
                                                                    "task", "task_values", "metric", "gain", "clip",
-                                                                   "kernel", "direction", "experiment")},
+                                                                   "kernel", "direction", "group", "experiment")},
                                     "rows": [], "seeds": []})
         g["rows"].append(row)
         g["seeds"].append(row["seed"])
@@ -67,20 +73,37 @@ def number(v, digits=3) -> str:
 
 
 def cell(group, field, digits=3, scale=1.0) -> str:
-    """`mean ± std` over seeds (std only when there is more than one run), "NaN" when every run gave NaN."""
+    """One seed: its value. Several: `mean [95% t-interval]` over them. "NaN" when every run gave NaN."""
     vs = values(group, field)
     if not vs:
         return "–"
     finite = [v * scale for v in vs if math.isfinite(v)]
     if not finite:
         return "NaN"
-    m = float(np.mean(finite))
-    text = number(m, digits)
-    if len(finite) > 1:
-        text += f" ± {number(float(np.std(finite, ddof=1)), 2)}"
+    if len(finite) == 1:
+        text = number(finite[0], digits)
+    else:
+        s = stats.mean_interval(finite)
+        text = f"{number(s['mean'], digits)} [{number(s['low'], 2)}, {number(s['high'], 2)}]"
     if len(finite) < len(vs):
         text += f" ({len(vs) - len(finite)} NaN)"
     return text
+
+
+def metric_cell(group) -> str:
+    """The test metric with its 95% interval (`training.sweep.evidence.interval_text`)."""
+    return evidence.interval_text(evidence.group_result(group))
+
+
+def flags_cell(group) -> str:
+    result = evidence.group_result(group)
+    words = evidence.flags(result)
+    if any(r.get("status") != "finished" for r in group["rows"]):
+        words.insert(0, group["status"])  # diverged, failed, pending ... (finished runs say nothing)
+    for i, word in enumerate(words):
+        if result.degenerate_reason and word in ("degenerate", "some seeds degenerate"):
+            words[i] += f" ({result.degenerate_reason})"
+    return "; ".join(words) or "–"
 
 
 def integer_cell(group, field) -> str:
@@ -103,77 +126,96 @@ def lag_cell(group, field) -> str:
     return ", ".join("never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)) for v in vs)
 
 
-def _common_tail():
-    return [
-        ("Tokens/s", lambda g: cell(g, "tokens_per_second", 3)),
-        ("Wall (s)", lambda g: cell(g, "wall_seconds", 3)),
-        ("Status", lambda g: g["status"]),
-    ]
+def _tail():
+    return [("Flags", flags_cell)]
 
 
 def _metric_header(groups, prefix="Test"):
     metric = groups[0]["metric"] if groups else "accuracy"
-    return f"{prefix} {results.METRIC_WORDS.get(metric, metric)}"
+    return f"{prefix} {results.METRIC_WORDS.get(metric, metric)} [95% CI]"
+
+
+def shared_chance(groups):
+    """The chance value when every group has the same one (then it goes in the notes, not a column)."""
+    values_ = {round(mean(g, "chance"), 12) for g in groups if mean(g, "chance") is not None}
+    return values_.pop() if len(values_) == 1 else None
 
 
 # Each kind of experiment (training.sweep.kinds) names one of these: groups -> [(header, cell of a group)].
 _MODEL = [("Model", lambda g: g["label"])]
 _PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
-_INITIALIZATION = [("Initialization", lambda g: g["initialization"])]
-_CHANCE = [("Chance", lambda g: cell(g, "chance", 3))]
+
+
+def _chance(groups):
+    return [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, "chance", 3))]
 
 
 def _test(groups):
-    return [(_metric_header(groups), lambda g: cell(g, "test_metric", 3))]
+    return [(_metric_header(groups), metric_cell)]
 
 
 def through_time_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + _INITIALIZATION + _PARAMETERS + [
+    return _MODEL + _PARAMETERS + [
         ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
+        ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
         ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
+        ("Key gradient at init", lambda g: _power_cell(g, "key_gradient_decades")),
         ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
-        ("Lag to 1e-6 after", lambda g: lag_cell(g, "tt_lag_1e6_final")),
-    ] + _test(groups) + _CHANCE + _common_tail()
+    ] + _test(groups) + _chance(groups) + _tail()
 
 
 def exploding_columns(groups) -> list[tuple[str, callable]]:
-    return [
-        ("Model", lambda g: g["model"]),
-        ("Recurrent kernel", lambda g: g["initialization"].split(",")[0]),
-        ("Clipping", lambda g: f"global_clipnorm={g['clip']:g}" if g.get("clip") else "none"),
-    ] + _PARAMETERS + [
+    return _MODEL + [
         ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
-        ("Median ‖g‖", lambda g: cell(g, "grad_norm_median", 3)),
         ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
         ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
         ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
         ("Diverged at step", lambda g: diverged_cell(g)),
+        ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
         ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
-        ("Test accuracy", lambda g: cell(g, "test_accuracy", 3)),
-    ] + _CHANCE + _common_tail()
+    ] + _test(groups) + _chance(groups) + _tail()
 
 
 def unidirectional_columns(groups) -> list[tuple[str, callable]]:
     return _MODEL + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
-        + _INITIALIZATION + _PARAMETERS + _test(groups) + _CHANCE + _common_tail()
+        + _PARAMETERS + _test(groups) + _chance(groups) + _tail()
 
 
 def char_lm_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + _INITIALIZATION + _PARAMETERS + [
+    baselines = [name for name in ("bigram", "trigram", "4gram") if any(mean(g, f"baseline_{name}") is not None
+                                                                        for g in groups)]
+    return _MODEL + _PARAMETERS + [
         ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
+        ("Test bits/char [95% CI]", metric_cell),
         ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
-        ("Test bits/char", lambda g: cell(g, "test_bits_per_char", 3)),
-        ("Unigram baseline bits/char", lambda g: cell(g, "chance", 3)),
-    ] + _common_tail()
+    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, f"baseline_{name}", 3)) for name in baselines] \
+        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + _tail()
 
 
 def variant_task_columns(groups) -> list[tuple[str, callable]]:
     """One row per variant and task value, each with its own metric (long_term and grids)."""
-    return _MODEL + _INITIALIZATION + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] \
-        + _PARAMETERS + [
-            ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
-            ("Test", lambda g: cell(g, "test_metric", 3)),
-        ] + _CHANCE + _common_tail()
+    return _MODEL + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] + _PARAMETERS + [
+        ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
+        ("Test [95% CI]", metric_cell),
+        ("Steps to solve", steps_to_solve_cell),
+    ] + [("Chance", lambda g: cell(g, "chance", 3))] + _tail()
+
+
+def _power_cell(group, field):
+    m = mean(group, field)
+    return "–" if m is None else evidence.number(10 ** m, 2)
+
+
+def steps_to_solve_cell(group) -> str:
+    """Steps to reach the solve threshold on the validation set, per seed; "not in budget" when it never did,
+    "–" when the curve cannot tell."""
+    cells = []
+    for r in group["rows"]:
+        if r.get("steps_to_solve") is not None:
+            cells.append(f"{int(r['steps_to_solve']):,}")
+        elif evidence.tristate(r.get("solved")) is False:
+            cells.append("not in budget")
+    return ", ".join(cells) or "–"
 
 
 def _percent(group, field):
@@ -190,8 +232,38 @@ def diverged_cell(group):
 
 
 def make_table(columns, groups) -> dict:
-    """{"columns": headers, "rows": one list of cells per group} from `columns` = [(header, cell function)]."""
-    return {"columns": [h for h, _ in columns], "rows": [[fn(g) for _, fn in columns] for g in groups]}
+    """{"columns", "rows", "align", "notes"} from `columns` = [(header, cell function)]: `align` is "right"
+    for the numeric columns; `notes` say how the intervals were made, the shared chance value and which
+    checks this sweep could not make."""
+    spec = list(columns)
+    if any(g.get("group") for g in groups):  # sub-questions of the experiment, in their order
+        spec = [("Question", lambda g: g.get("group") or "–")] + spec
+        order = list(dict.fromkeys(g.get("group") for g in groups))
+        groups = sorted(groups, key=lambda g: order.index(g.get("group")))
+    rows = [[fn(g) for _, fn in spec] for g in groups]
+    align = ["left" if h in ("Question", "Model", "Task", "Metric", "Flags", "Sees the future") else "right"
+             for h, _ in spec]
+    return {"columns": [h for h, _ in spec], "rows": rows, "align": align, "notes": table_notes(groups)}
+
+
+def table_notes(groups) -> list[str]:
+    found = [evidence.group_result(g) for g in groups]
+    notes = [f"Intervals: {evidence.method_words(found)}."]
+    chance = shared_chance(groups)
+    metric = groups[0]["metric"] if groups else None
+    if chance is not None:
+        words = "chance" if metric == "accuracy" else "baseline of a prediction that ignores the input"
+        notes.append(f"The {words} is {number(chance)}" + _chance_range(groups, chance) + ".")
+    notes += [n[0].upper() + n[1:] + "." for n in evidence.unknown_checks(found)]
+    return notes
+
+
+def _chance_range(groups, chance) -> str:
+    trials = {r.get("n_eval_tokens") for g in groups for r in g["rows"] if r.get("n_eval_tokens")}
+    if groups and groups[0]["metric"] == "accuracy" and len(trials) == 1:
+        low, high = stats.chance_interval(chance, int(trials.pop()))
+        return f" (a guesser scores {number(low)} to {number(high)} on this test set, 95% of the time)"
+    return ""
 
 
 def group_gap(group):
@@ -202,7 +274,7 @@ def group_gap(group):
 def recall_gap_tables(groups) -> list[tuple[str, dict]]:
     """The long-term experiment's second table, with its introduction (none with fewer than two gaps)."""
     table = recall_gap_table(groups)
-    return [("Recall test accuracy by gap (mean ± std over seeds):", table)] if table else []
+    return [("Recall test accuracy by gap [95% interval]:", table)] if table else []
 
 
 def recall_gap_table(groups) -> dict | None:
@@ -217,8 +289,9 @@ def recall_gap_table(groups) -> dict | None:
         row = [label]
         for gap in gaps:
             g = next((x for x in recall if x["label"] == label and group_gap(x) == gap), None)
-            row.append(cell(g, "test_metric", 3) if g else "–")
+            row.append(metric_cell(g) if g else "–")
         rows.append(row)
     chance = next((mean(g, "chance") for g in recall if mean(g, "chance") is not None), None)
     rows.append(["chance"] + [number(chance)] * len(gaps))
-    return {"columns": ["Model"] + [f"gap {gap}" for gap in gaps], "rows": rows}
+    return {"columns": ["Model"] + [f"gap {gap}" for gap in gaps], "rows": rows,
+            "align": ["left"] + ["right"] * len(gaps), "notes": table_notes(recall)}

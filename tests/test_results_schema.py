@@ -1,0 +1,87 @@
+"""The report side of /work/notes/results-schema.md on run folders written by hand (no training): per-example
+files become intervals and paired tests, learning curves become "not converged" and steps to solve, a
+producer's degenerate flag keeps a perfect score out of the ranking."""
+
+import json
+
+import numpy as np
+import pytest
+
+from training.sweep import document, results
+
+N = 1000
+
+
+def _run(folder, rid, label, correct, *, degenerate=False, curve=None, status="finished"):
+    run_dir = folder / "runs" / rid
+    run_dir.mkdir(parents=True)
+    correct = np.asarray(correct, np.int64)
+    loss = np.where(correct == 1, 0.1, 3.0)
+    np.savez(run_dir / "test_examples.npz", loss=loss, count=np.ones(N, np.int64), correct=correct)
+    steps = np.arange(0, 501, 25)
+    curve = curve if curve is not None else 2.08 * np.exp(-steps / 40) + 0.05
+    acc = np.clip(1.0 - curve / 2.08, 0.125, 1.0)
+    lines = ["step,val_loss,val_accuracy"] + [f"{s},{v},{a}" for s, v, a in zip(steps, curve, acc)]
+    (run_dir / "curve.csv").write_text("\n".join(lines) + "\n")
+    meta = {"status": status, "parameters": 1000, "chance": {"loss": 2.079, "accuracy": 0.125},
+            "test": {"accuracy": float(correct.mean()), "loss": float(loss.mean())},
+            "test_examples": {"file": "test_examples.npz", "n": N, "tokens": N, "eval_set": "same-examples"},
+            "degenerate": {"flag": degenerate, "reason": "hidden-state norm 3.1e14; test loss exactly 0" if degenerate
+                           else ""},
+            "learning_curve": {"file": "curve.csv", "points": len(steps)}}
+    (run_dir / "metadata.json").write_text(json.dumps(meta))
+    (run_dir / "task_spec.json").write_text(json.dumps({"output": "last_class", "metrics": ["loss", "accuracy"],
+                                                        "params": {"gap": 30, "eval_size": N}}))
+    config = {"epochs": 1, "steps_per_epoch": 500, "batch_size": 32, "optimizer": "adam", "learning_rate": 3e-3}
+    return {"experiment": "grid", "id": rid, "label": label, "model": label.split()[0], "setting": "default",
+            "initialization": f"{label} init", "task": "recall", "task_params": {"gap": 30, "eval_size": N},
+            "seed": 0, "config": config, "status": status, "run_dir": f"runs/{rid}", "extra": {}}
+
+
+@pytest.fixture()
+def sweep(tmp_path):
+    rng = np.random.default_rng(0)
+    base = (rng.random(N) < 0.85).astype(np.int64)  # lstm: 85% right
+    better = base.copy()
+    better[np.nonzero(base == 0)[0][:40]] = 1  # gru: the same examples, 40 more right
+    still = 2.08 - 0.003 * np.arange(0, 501, 25)  # still falling at the end
+    runs = [_run(tmp_path, "gru", "gru", better), _run(tmp_path, "lstm", "lstm", base, curve=still),
+            _run(tmp_path, "irnn", "irnn", np.ones(N), degenerate=True)]
+    (tmp_path / "sweep.json").write_text(json.dumps({
+        "name": "grid", "seeds": [0], "experiments": [{"key": "grid", "title": "Grid", "kind": "grid",
+                                                       "question": "Which model recalls?", "settings": {}}],
+        "runs": runs}))
+    return tmp_path
+
+
+def test_rows_follow_the_schema(sweep):
+    _, rows = results.collect(sweep)
+    by = {r["id"]: r for r in rows}
+    assert by["gru"]["test_correct"] == int(by["gru"]["test_accuracy"] * N)
+    assert by["gru"]["n_eval"] == N and by["gru"]["eval_set"] == "same-examples"
+    assert by["gru"]["examples_file"] == "runs/gru/test_examples.npz"
+    assert by["gru"]["degenerate"] is False and by["irnn"]["degenerate"] is True
+    assert "3.1e14" in by["irnn"]["degenerate_reason"]
+    assert by["gru"]["loss_still_falling"] is False and by["lstm"]["loss_still_falling"] is True
+    assert by["gru"]["curve_points"] == 21 and by["gru"]["learning_curve"] == "runs/gru/curve.csv"
+    assert by["gru"]["solved"] is True and by["gru"]["steps_to_solve"] == 125
+    assert by["lstm"]["solved"] is False and by["lstm"]["steps_to_solve"] is None
+
+
+def test_report_pairs_the_shared_examples_and_sets_degenerate_runs_apart(sweep):
+    out = document.build_report(sweep)
+    report = json.loads((out / "results.json").read_text())
+    experiment = report["experiments"][0]
+    text = " ".join(experiment["findings"])
+    # 40 discordant examples, all one way: McNemar on the shared test set, not a two-proportion test
+    assert "gru (0.888" in text and "beat lstm" in text and "McNemar" in text
+    assert "Not converged in this budget" in text and "lstm" in text
+    assert "Degenerate, so not counted" in text and "irnn" in text
+    flags = {row[0]: row[-1] for row in experiment["table"]["rows"]}
+    assert flags["irnn"].startswith("degenerate (hidden-state norm 3.1e14")
+    assert "not converged" in flags["lstm"] and flags["gru"] == "–"
+    notes = " ".join(experiment["table"]["notes"])
+    assert "unknown" not in notes  # everything was recorded
+    assert "Steps to solve" in experiment["table"]["columns"]
+    md = (out / "report.md").read_text()
+    assert "the best was gru" in md  # the grid's takeaway; the degenerate irnn (1.0) is not "best"

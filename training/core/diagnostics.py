@@ -1,0 +1,316 @@
+"""What a run measures besides its headline metric, so that a number is never read for the wrong reason.
+
+- `evaluate_examples`: one pass over an evaluation split that keeps, per example, the summed loss of
+  its scored positions, how many there are, and (classification) how many were right. The split's
+  metrics follow from these sums exactly, and the report draws intervals from them
+  (`test_examples.npz`, see /work/notes/results-schema.md).
+- `LearningCurve`: validation loss and metric on a fixed subset every N steps (`curve.csv`), cheap
+  enough to give a curve of ~20 points to a run of a few hundred steps.
+- `NonFiniteGuard`: a run whose loss or weights become NaN/Inf is `diverged`, whether or not its
+  step gradients are recorded.
+- `hidden_state_norms` and `degenerate`: a ReLU network whose hidden state overflows can score a test
+  loss of exactly 0 in float32 (every softmax saturated) or stop learning with a gradient of exactly 0;
+  such a run's accuracy is not a learned solution and is flagged, never counted as a success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+CURVE_CSV = "curve.csv"
+EXAMPLES_NPZ = "test_examples.npz"
+# A hidden state this large is not a representation but an overflow on its way (float32 softmax logits
+# from it saturate); bounded cells (tanh, sigmoid gates) can never reach it.
+HIDDEN_NORM_LIMIT = 1e6
+# A last training loss this many times the chance loss means the weights left any sensible region.
+LOSS_OVER_CHANCE_LIMIT = 100.0
+
+
+# ------------------------------------------------------------------------------------------ batches
+def _parts(batch):
+    """(inputs, targets, weights or None) of a dataset element."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0], batch[1], (batch[2] if len(batch) > 2 else None)
+    raise ValueError("evaluation batches must be (inputs, targets[, sample_weights]) tuples.")
+
+
+def _example_sums(outputs, targets, weights, output_kind: str):
+    """Per-example (loss sum, scored positions, correct) of one batch, as float64 / int64 numpy."""
+    y = np.asarray(targets)
+    out = np.asarray(outputs, np.float64)
+    if output_kind == "last_value":
+        err = (out.reshape(len(y), -1)[:, 0] - y.reshape(len(y), -1)[:, 0]) ** 2
+        return err, np.ones(len(y), np.int64), None
+    # log-softmax in float64: exact enough to keep a saturated softmax's loss at its true (tiny) value
+    shifted = out - out.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    y = y.astype(np.int64)
+    nll = -np.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]  # (B,) or (B, T)
+    right = (out.argmax(axis=-1) == y).astype(np.int64)
+    if nll.ndim == 1:
+        return nll, np.ones(len(y), np.int64), right
+    mask = np.ones_like(nll) if weights is None else (np.asarray(weights) > 0).astype(np.float64)
+    return (nll * mask).sum(axis=1), mask.sum(axis=1).astype(np.int64), (right * mask).sum(axis=1).astype(np.int64)
+
+
+def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None = None, predict=None) -> dict:
+    """Per-example sums over `dataset` and the split's metrics from them.
+
+    Args:
+        model: a Keras model (token ids in; logits or a value out).
+        dataset: batches of (inputs, targets[, sample_weights]); positions with weight 0 are not scored.
+        output_kind: "per_step", "last_class" or "last_value" (the task spec's `output`).
+        max_batches: stop after this many batches.
+        predict: a traced forward function to reuse (`LearningCurve.predict_function()`).
+
+    Returns:
+        {"loss": (n,) float64 summed loss per example (nats, or squared error), "count": (n,) int64 scored
+        positions, "correct": (n,) int64 or None, "metrics": {"loss", "nll" or "mse", "accuracy"?},
+        "eval_set": sha1 of the inputs (equal for runs scored on the same examples in the same order)}
+    """
+    predict = predict or tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    losses, counts, rights = [], [], []
+    digest = hashlib.sha1()
+    for i, batch in enumerate(dataset):
+        if max_batches is not None and i >= max_batches:
+            break
+        x, y, w = _parts(batch)
+        digest.update(np.ascontiguousarray(np.asarray(x, np.int32)).tobytes())
+        loss, count, right = _example_sums(predict(x), y, w, output_kind)
+        losses.append(loss)
+        counts.append(count)
+        if right is not None:
+            rights.append(right)
+    loss = np.concatenate(losses) if losses else np.zeros([0])
+    count = np.concatenate(counts) if counts else np.zeros([0], np.int64)
+    correct = np.concatenate(rights) if rights else None
+    total = max(int(count.sum()), 1)
+    mean = float(loss.sum() / total)
+    metrics = {"loss": mean}
+    if output_kind == "last_value":
+        metrics["mse"] = mean
+    else:
+        metrics["nll"] = mean
+        metrics["accuracy"] = float(correct.sum() / total)
+    return {"loss": loss, "count": count, "correct": correct, "metrics": metrics, "eval_set": digest.hexdigest()}
+
+
+def write_examples(path, result: dict) -> dict:
+    """`test_examples.npz` from `evaluate_examples`; returns the metadata entry that names it."""
+    arrays = {"loss": result["loss"], "count": result["count"]}
+    if result["correct"] is not None:
+        arrays["correct"] = result["correct"]
+    np.savez(path, **arrays)
+    return {"file": EXAMPLES_NPZ, "n": int(len(result["loss"])), "tokens": int(result["count"].sum()),
+            "eval_set": result["eval_set"]}
+
+
+# --------------------------------------------------------------------------------- learning curve
+class LearningCurve(keras.callbacks.Callback):
+    """Validation loss and metric on a fixed subset of the validation split, before training and every
+    `every` steps (and at the last step), kept in `rows` ({"step", "val_loss", "val_<metric>", "loss"}:
+    `loss` is the mean training loss of the steps since the previous point, present only when the
+    step losses are recorded (`step_loss` in the batch logs, from GradientRecorder)).
+
+    Args:
+        batches: a list of validation batches (inputs, targets[, weights]), materialised once.
+        output_kind: the task spec's `output`.
+        every: steps between points.
+        total_steps: the run's last step (always a point).
+    """
+
+    def __init__(self, batches, output_kind: str, every: int, total_steps: int):
+        super().__init__()
+        self.batches = list(batches)
+        self.output_kind = output_kind
+        self.every = max(int(every), 1)
+        self.total_steps = int(total_steps)
+        self.rows: list[dict] = []
+        self._step = 0
+        self._train_losses: list[float] = []
+        self._predict = None
+
+    def predict_function(self):
+        """The traced forward pass the curve uses (shared with the test evaluation: one trace less)."""
+        if self._predict is None:
+            self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        return self._predict
+
+    def _point(self):
+        self.predict_function()
+        losses, counts, rights = [], [], []
+        for batch in self.batches:
+            x, y, w = _parts(batch)
+            loss, count, right = _example_sums(self._predict(x), y, w, self.output_kind)
+            losses.append(loss.sum())
+            counts.append(count.sum())
+            if right is not None:
+                rights.append(right.sum())
+        total = max(float(sum(counts)), 1.0)
+        row = {"step": self._step, "val_loss": float(sum(losses) / total)}
+        if rights:
+            row["val_accuracy"] = float(sum(rights) / total)
+        if self._train_losses:
+            row["loss"] = float(np.mean(self._train_losses))
+            self._train_losses = []
+        self.rows.append(row)
+
+    def on_train_begin(self, logs=None):
+        self._step = int(self.model.optimizer.iterations.numpy())
+        if self._step == 0:
+            self._point()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = (logs or {}).get("step_loss")  # this step's loss (GradientRecorder); Keras's "loss" is an epoch mean
+        if loss is not None:
+            self._train_losses.append(float(loss))
+        if self._step % self.every == 0 or self._step == self.total_steps:
+            self._point()
+
+
+def curve_batches(dataset, examples: int, batch_size: int) -> list:
+    """The first `examples` examples of an evaluation dataset as a few large batches (fixed, so every
+    point of every run's curve is measured on the same examples)."""
+    return [tuple(t.numpy() for t in b) for b in dataset.unbatch().batch(max(batch_size, 256)).take(
+        -(-examples // max(batch_size, 256)))] if examples > 0 else []
+
+
+# ------------------------------------------------------------------------------------- divergence
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stops training at the first step whose loss is NaN/Inf and, at the end, checks that every
+    weight is finite: `diverged`, `diverged_step`, `divergence_cause`."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged = False
+        self.diverged_step = None
+        self.divergence_cause = None
+        self._step = 0
+
+    def on_train_begin(self, logs=None):
+        self._step = int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and not self.diverged:
+            self.diverged, self.diverged_step = True, self._step
+            self.divergence_cause = f"training loss {float(loss)} at step {self._step}"
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.diverged:
+            return
+        for weight in self.model.weights:
+            if not np.all(np.isfinite(np.asarray(weight))):
+                self.diverged, self.diverged_step = True, self._step
+                self.divergence_cause = f"weight {weight.path} not finite after step {self._step}"
+                return
+
+
+# ----------------------------------------------------------------------------- hidden state, verdict
+def hidden_state_norms(model, inputs) -> dict | None:
+    """Largest and median L2 norm of the first recurrent layer's output (every step it returns, every
+    example of `inputs`); None for a model without a recurrent layer."""
+    layer = next((l for l in model.layers if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))), None)
+    if layer is None:
+        return None
+    states = np.asarray(keras.Model(model.inputs, layer.output)([np.asarray(inputs)]), np.float64)
+    norms = np.linalg.norm(states.reshape(-1, states.shape[-1]), axis=-1)
+    finite = norms[np.isfinite(norms)]
+    return {
+        "max": float(norms.max()) if np.all(np.isfinite(norms)) else float("inf"),
+        "median": float(np.median(finite)) if finite.size else float("nan"),
+        "where": f"output of {layer.name} on {len(inputs)} test examples after training",
+    }
+
+
+def zero_gradient_from_step(steps, norms) -> int | None:
+    """The first recorded step from which every global gradient norm is exactly 0 to the end (None if
+    the last one is not 0)."""
+    norms = np.asarray(norms, np.float64)
+    if not len(norms) or norms[-1] != 0:
+        return None
+    nonzero = np.flatnonzero(norms != 0)
+    first = 0 if not len(nonzero) else nonzero[-1] + 1
+    return int(np.asarray(steps)[first])
+
+
+def degenerate(test: dict | None, chance_loss: float | None, last_train_loss: float | None,
+               hidden: dict | None, zero_from: int | None, total_steps: int) -> dict:
+    """Whether the run's number is not a learned solution, with the reasons in words and numbers.
+
+    Rules: a hidden-state norm above `HIDDEN_NORM_LIMIT`; a test loss of exactly 0 (a saturated float32
+    softmax); a global gradient of exactly 0 from some step to the end; a last training loss over
+    `LOSS_OVER_CHANCE_LIMIT` times the chance loss.
+    """
+    reasons = []
+    if hidden and not (hidden["max"] <= HIDDEN_NORM_LIMIT):
+        reasons.append(f"hidden-state norm {hidden['max']:.3g} (limit {HIDDEN_NORM_LIMIT:.0e})")
+    if test and test.get("loss") == 0.0:
+        reasons.append("test loss exactly 0 (saturated softmax)")
+    if zero_from is not None and zero_from < total_steps:
+        reasons.append(f"gradient exactly 0 from step {zero_from}")
+    if last_train_loss is not None and chance_loss and (
+            not math.isfinite(last_train_loss) or last_train_loss > LOSS_OVER_CHANCE_LIMIT * chance_loss):
+        reasons.append(f"last training loss {last_train_loss:.3g} (chance {chance_loss:.3g})")
+    return {"flag": bool(reasons), "reason": "; ".join(reasons)}
+
+
+def still_falling(steps, losses) -> dict | None:
+    """The report's rule (results-schema.md) applied by the producer: a least-squares line through the
+    last 25% of the curve (>= 3 points) drops by more than 10% of the total drop from the first point to
+    the best one and by more than 1% of the final loss."""
+    steps, losses = np.asarray(steps, np.float64), np.asarray(losses, np.float64)
+    ok = np.isfinite(losses)
+    steps, losses = steps[ok], losses[ok]
+    if len(losses) < 4:
+        return None
+    tail = steps >= steps[-1] - 0.25 * (steps[-1] - steps[0])
+    if tail.sum() < 3:
+        tail = np.zeros_like(tail)
+        tail[-3:] = True
+    slope = np.polyfit(steps[tail], losses[tail], 1)[0]
+    drop = -slope * (steps[tail][-1] - steps[tail][0])
+    total = losses[0] - losses.min()
+    falling = bool(drop > 0.1 * total and drop > 0.01 * abs(losses[-1]))
+    return {"still_falling": falling,
+            "rule": "least-squares line over the last 25% of the validation curve drops by > 10% of the total drop "
+                    "and > 1% of the final loss"}
+
+
+def read_curve(run_dir) -> list[dict]:
+    """The rows of a run's curve.csv (floats; `step` an int); [] when it has none."""
+    import csv
+    import pathlib
+
+    path = pathlib.Path(run_dir) / CURVE_CSV
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} for row in csv.DictReader(f)]
+    for row in rows:
+        row["step"] = int(row["step"])
+    return rows
+
+
+def solve_record(run_dir, solve: dict) -> dict:
+    """metadata.json's `solve`: {"metric", "threshold", "higher_is_better", "step"} from the run's curve."""
+    rows = read_curve(run_dir)
+    step = solve_step(rows, solve["metric"], solve["threshold"], solve.get("higher_is_better", True)) if rows else None
+    return {**solve, "step": step, "curve_points": len(rows)}
+
+
+def solve_step(rows, key: str, threshold: float, higher_is_better: bool = True) -> int | None:
+    """The first curve step at which `key` reached `threshold` (None: not within the run)."""
+    for row in rows:
+        value = row.get(key)
+        if value is not None and (value >= threshold if higher_is_better else value <= threshold):
+            return int(row["step"])
+    return None

@@ -1,0 +1,109 @@
+"""The recurrence as a dynamical system: the Jacobian of one step, the theory beside a measured decay.
+
+Backpropagation through time multiplies the gradient by one Jacobian per step,
+
+    dL/ds_t = dL/ds_T  J_T J_{T-1} ... J_{t+1},      J_k = d s_k / d s_{k-1}
+
+where s is the whole recurrent state ((h, c) for an LSTM, h otherwise). Two numbers of the single-step
+Jacobian predict how fast that product shrinks or grows (Pascanu, Mikolov & Bengio, 2013; Bengio,
+Simard & Frasconi, 1994):
+
+- its **spectral norm** sigma_max(J): ||J_T ... J_{t+1}|| <= prod sigma_max(J_k), so a mean
+  log10 sigma_max below 0 *guarantees* vanishing at least that fast (a bound, not an estimate);
+- its **spectral radius** rho(J) (largest |eigenvalue|): the rate at which a product of copies of one
+  matrix shrinks or grows, the linearised prediction of the decay.
+
+Both are taken along the trajectory the model actually follows on a batch of token sequences at the
+current weights (at initialisation, the theory side of the through-time profile), averaged in log10
+over steps and examples, and given as decades per step of decay (positive = vanishing), the units of
+`summarize_profile`'s `decay_decades_per_step`. For a tanh RNN with recurrent matrix g * Q (Q
+orthogonal) near h = 0, J = diag(1 - h^2) g Q, so both are about log10(1 / g) decades per step: gain 0.5
+predicts 0.30. For an LSTM at its default biases near zero state the nonzero eigenvalues of J are
+f + i * o * lambda(U_g) (f, i, o the gate values): the forget gate sigma(1) = 0.73 sets the scale.
+
+    theory = recurrent_jacobian_theory(model, tokens)
+    theory["decay_norm_decades_per_step"], theory["decay_radius_decades_per_step"]
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+RECURRENT_LAYERS = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
+
+
+def first_recurrent_layer(model):
+    """The first SimpleRNN / LSTM / GRU layer of `model` (not inside a Bidirectional wrapper), or None."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            return None
+        if isinstance(layer, RECURRENT_LAYERS):
+            return layer
+    return None
+
+
+def state_jacobians(model, tokens, layer=None) -> np.ndarray:
+    """d s_t / d s_{t-1} of the first recurrent layer along its trajectory on `tokens`.
+
+    Args:
+        model: a zoo model (functional, token ids in).
+        tokens: int token ids (batch, time).
+        layer: the recurrent layer (default `first_recurrent_layer(model)`).
+
+    Returns:
+        (batch, time, S, S) float64, S the size of the state ((h, c) concatenated for an LSTM);
+        entry [b, t] is the Jacobian of the state after step t with respect to the state before it.
+    """
+    layer = layer or first_recurrent_layer(model)
+    if layer is None:
+        raise ValueError(f"model {model.name!r} has no unidirectional SimpleRNN, LSTM or GRU layer.")
+    x = keras.Model(model.inputs, layer.input)([np.asarray(tokens)])  # (batch, time, features)
+    x = tf.convert_to_tensor(x, tf.float32)
+    cell = layer.cell
+    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+    sizes = [int(s) for s in sizes]
+
+    @tf.function(reduce_retracing=True)
+    def step(x_t, state):  # (batch, features), (batch, S) -> new state, Jacobian (batch, S, S)
+        with tf.GradientTape() as tape:
+            tape.watch(state)
+            parts = tf.split(state, sizes, axis=1) if len(sizes) > 1 else [state]
+            _, new = cell(x_t, parts, training=False)
+            new_state = tf.concat(tf.nest.flatten(new), axis=1)
+        return new_state, tape.batch_jacobian(new_state, state)
+
+    state = tf.zeros([int(x.shape[0]), sum(sizes)], tf.float32)  # Keras's initial state: zeros
+    out = []
+    for t in range(int(x.shape[1])):
+        state, jacobian = step(x[:, t], state)
+        out.append(jacobian.numpy().astype(np.float64))  # (batch, S, S)
+    return np.stack(out, axis=1)
+
+
+def jacobian_theory(jacobians, skip: int = 0) -> dict:
+    """Decay predicted by per-step Jacobians (batch, time, S, S): decades per step of decay (positive =
+    vanishing) from the spectral norm (a lower bound on the decay: the product cannot shrink slower) and
+    from the spectral radius (the linearised prediction), each the mean over examples and steps
+    `skip`.. of -log10; also the means of sigma_max and rho themselves."""
+    j = np.asarray(jacobians, np.float64)[:, skip:]
+    flat = j.reshape(-1, j.shape[-2], j.shape[-1])
+    norms = np.linalg.norm(flat, ord=2, axis=(1, 2))
+    radii = np.abs(np.linalg.eigvals(flat)).max(axis=1)
+    tiny = np.finfo(np.float64).tiny
+    return {
+        "decay_norm_decades_per_step": float(-np.mean(np.log10(np.maximum(norms, tiny)))),
+        "decay_radius_decades_per_step": float(-np.mean(np.log10(np.maximum(radii, tiny)))),
+        "spectral_norm": float(np.exp(np.mean(np.log(np.maximum(norms, tiny))))),
+        "spectral_radius": float(np.exp(np.mean(np.log(np.maximum(radii, tiny))))),
+    }
+
+
+def recurrent_jacobian_theory(model, tokens, skip: int = 0) -> dict | None:
+    """`jacobian_theory` of the first recurrent layer of `model` on `tokens` (None for a model without a
+    unidirectional SimpleRNN / LSTM / GRU layer: attention, bidirectional RNNs)."""
+    layer = first_recurrent_layer(model)
+    if layer is None:
+        return None
+    return jacobian_theory(state_jacobians(model, tokens, layer), skip=skip)
