@@ -7,6 +7,12 @@ next to plain `model.fit` of the same Keras model with no callbacks. Both arms a
 in one process, each repeat a fresh `fit` of `--steps` steps whose first steps (tracing) are dropped; the
 table shows the median tokens per second of each arm and the median over repeats of the paired ratio
 zoo / plain (>= 0.95 is the target).
+
+`--bptt` times instead the zoo's recurrent layers with backpropagation through time written out
+(`zoo.bptt`) against Keras's own on the same model (Embedding 65 -> 64, the recurrent layer, Dense 65;
+Adam), at 128, 256 and 512 units by default: the arms alternate within each repeat and the speedup is
+the median over repeats of the paired ratio Keras time / written-out time. `--peer pytorch` adds the
+same model in PyTorch (when `torch` is importable; it is not a requirement) and its ratio to Keras.
 """
 
 from __future__ import annotations
@@ -18,31 +24,80 @@ import sys
 
 import tensorflow as tf
 
-from training.core.bench import BATCH, HEADER, TIME, VOCAB, WARMUP_STEPS, bench
+from training.core.bench import (
+    BATCH,
+    BPTT_HEADER,
+    BPTT_MODELS,
+    BPTT_TARGETS,
+    HEADER,
+    TIME,
+    VOCAB,
+    WARMUP_STEPS,
+    bench,
+    bench_bptt,
+)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["simple_rnn", "lstm", "gru", "self_attention"])
-    p.add_argument("--units", nargs="+", type=int, default=[128, 256])
-    p.add_argument("--steps", type=int, default=40, help="steps per timed fit (the first 3 are dropped)")
-    p.add_argument("--repeats", type=int, default=7, help="timed fits per arm; the median is reported")
+    p.add_argument("--models", nargs="+",
+                   help="default: simple_rnn lstm gru self_attention (--bptt: lstm gru simple_rnn)")
+    p.add_argument("--units", nargs="+", type=int, help="default: 128 256 (--bptt: 128 256 512)")
+    p.add_argument("--steps", type=int, help="steps per timed fit, the first 3 dropped (default 40; --bptt: 20)")
+    p.add_argument("--repeats", type=int, help="timed fits per arm; the median is reported (default 7; --bptt: 5)")
+    p.add_argument("--bptt", action="store_true",
+                   help="time zoo.bptt's written-out recurrent layers against Keras's")
+    p.add_argument("--peer", choices=["pytorch"], help="with --bptt: also the same model in PyTorch, if importable")
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args(argv)
-    if args.steps <= WARMUP_STEPS + 1 or args.repeats < 1:
+    steps = args.steps or (20 if args.bptt else 40)
+    repeats = args.repeats or (5 if args.bptt else 7)
+    if steps <= WARMUP_STEPS + 1 or repeats < 1:
         print(f"error: --steps must be > {WARMUP_STEPS + 1} and --repeats >= 1.", file=sys.stderr)
         return 2
-    print(f"batch {BATCH}, sequence {TIME}, vocabulary {VOCAB}; {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} threads; "
-          f"median of {args.repeats} alternating repeats of {args.steps} steps; zoo/plain: median of paired ratios")
-    print(HEADER)
-    rows = bench(args.models, args.units, args.steps, args.repeats)
-    worst = min(r["ratio"] for r in rows)
-    print(f"slowest zoo/plain ratio: {worst:.3f} (target >= 0.95)")
+    if args.peer and not args.bptt:
+        print("error: --peer compares the --bptt model; add --bptt.", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.models or []) - set(BPTT_MODELS)) if args.bptt else []
+    if unknown:
+        print(f"error: --bptt times {', '.join(BPTT_MODELS)}, not {', '.join(unknown)}.", file=sys.stderr)
+        return 2
+    if args.bptt:
+        rows = _bptt(args.models or list(BPTT_MODELS), args.units or [128, 256, 512], steps, repeats, args.peer)
+    else:
+        rows = _table(args.models or ["simple_rnn", "lstm", "gru", "self_attention"], args.units or [128, 256],
+                      steps, repeats)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     return 0
+
+
+def _bptt(models, units, steps, repeats, peer):
+    print(f"batch {BATCH}, sequence {TIME}, vocabulary {VOCAB}, embedding 64; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the start; median of {repeats} rotating repeats of {steps} steps; "
+          f"x/keras: median of paired ratios Keras time / x time (> 1: faster than Keras), wall time and, "
+          f"(cpu), this process's CPU time")
+    print(BPTT_HEADER)
+    rows = bench_bptt(models, units, steps, repeats, peer)
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (a shared machine slows both arms of a pair alike, "
+          f"but noisily: repeat when it is high)")
+    for r in rows:
+        target = BPTT_TARGETS[r["model"]]
+        print(f"{r['model']} {r['units']}: written-out {r['bptt_speedup']:.2f}x Keras in wall time (target >= "
+              f"{target}x: {'met' if r['bptt_speedup'] >= target else 'not met'}), {r['bptt_cpu_speedup']:.2f}x in CPU time")
+    return rows
+
+
+def _table(models, units, steps, repeats):
+    print(f"batch {BATCH}, sequence {TIME}, vocabulary {VOCAB}; {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} threads; "
+          f"median of {repeats} alternating repeats of {steps} steps; zoo/plain: median of paired ratios")
+    print(HEADER)
+    rows = bench(models, units, steps, repeats)
+    worst = min(r["ratio"] for r in rows)
+    print(f"slowest zoo/plain ratio: {worst:.3f} (target >= 0.95)")
+    return rows
 
 
 if __name__ == "__main__":

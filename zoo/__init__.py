@@ -26,6 +26,7 @@ from zoo.registry import (  # noqa: F401
 )
 from zoo.initializers import RECURRENT_INITIALIZERS  # noqa: F401
 from zoo.layers import LastStep, PositionEmbedding  # noqa: F401
+from zoo import bptt  # noqa: F401  (the written-out recurrent layers, registered for loading)
 
 # One import line per architecture: importing the module registers its builder.
 from zoo import simple_rnn, irnn, lstm, gru  # noqa: E402,F401

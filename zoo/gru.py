@@ -6,16 +6,15 @@ while z_t stays near 1. Keras starts all GRU biases at 0, i.e. z = 0.5 and memor
 positive update-gate bias (or chrono, Tallec & Ollivier, 2018) starts with longer memory.
 """
 
-import keras
-
+from zoo import bptt
 from zoo.common import gated_stack
 from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
-def build_gru(*, bidirectional, model_name, **kwargs):
+def build_gru(*, bidirectional, model_name, implementation="auto", **kwargs):
     """Shared by `gru` and `bidirectional_gru` (one builder): gates [update, reset, new]."""
     return gated_stack(
-        layer_cls=keras.layers.GRU,
+        layer_cls=bptt.layer_class("GRU", implementation),  # keras.layers.GRU or zoo.bptt.GRU
         layer_name="gru",
         gates=3,
         gate=0,
@@ -49,6 +48,7 @@ def gru(
     update_bias=0.0,
     chrono_max_length=None,
     bidirectional=False,
+    implementation="auto",
 ):
     """GRU (Cho et al., 2014): a gated cell with an update gate that interpolates old and new state.
 
@@ -68,6 +68,9 @@ def gru(
         update_bias: bias of the update gate z (Keras's default 0: z = 0.5); positive values keep more of
             the old state at the start, "chrono" draws it as log U(1, T_max - 1).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
+            written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
+            faster there). Both hold the same weights and compute the same numbers.
         bidirectional: also run the GRU backwards over the sequence and concatenate the two states
             (Schuster & Paliwal, 1997; registered as `bidirectional_gru`): every step then sees its whole context, so the
             model refuses next-token tasks (it would read the answer); `units` is each direction's size.

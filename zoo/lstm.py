@@ -7,16 +7,15 @@ forget-gate bias: Keras uses 1 (sigma(1) = 0.73, so the gradient along c decays 
 initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018) start with longer memory.
 """
 
-import keras
-
+from zoo import bptt
 from zoo.common import gated_stack
 from zoo.registry import PER_STEP, reads_backwards, register_model
 
 
-def build_lstm(*, bidirectional, model_name, **kwargs):
+def build_lstm(*, bidirectional, model_name, implementation="auto", **kwargs):
     """Shared by `lstm` and `bidirectional_lstm` (one builder): gates [input, forget, cell, output]."""
     return gated_stack(
-        layer_cls=keras.layers.LSTM,
+        layer_cls=bptt.layer_class("LSTM", implementation),  # keras.layers.LSTM or zoo.bptt.LSTM
         layer_name="lstm",
         gates=4,
         gate=1,
@@ -53,6 +52,7 @@ def lstm(
     forget_bias=1.0,
     chrono_max_length=None,
     bidirectional=False,
+    implementation="auto",
 ):
     """LSTM (Hochreiter & Schmidhuber, 1997): gated memory cells that carry the gradient across long gaps.
 
@@ -73,6 +73,9 @@ def lstm(
             start), a larger number for longer initial memory, or "chrono" (log U(1, T_max - 1), input-gate
             bias set to its negative).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
+            written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
+            faster there). Both hold the same weights and compute the same numbers.
         bidirectional: also run the LSTM backwards over the sequence and concatenate the two states
             (Graves & Schmidhuber, 2005; registered as `bidirectional_lstm`): every step then sees its whole context, so the
             model refuses next-token tasks (it would read the answer); `units` is each direction's size.

@@ -177,6 +177,12 @@ def validate_arguments(name: str, kwargs: dict) -> ModelInfo:
     dropout = kwargs.get("dropout", 0.0)
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
+    from zoo.bptt import IMPLEMENTATIONS
+
+    if kwargs.get("implementation", "auto") not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {kwargs['implementation']!r}."
+        )
     check_causality(name, kwargs)
     return info
 

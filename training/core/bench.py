@@ -28,21 +28,27 @@ WARMUP_STEPS = 3
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Wall time of every training step after the first `WARMUP_STEPS` (which include tracing)."""
+    """Wall and CPU time of every training step after the first `WARMUP_STEPS` (which include tracing).
+
+    CPU time is this process's, over all its threads: on a machine shared with other busy processes it
+    is the steadier measure of the work a step costs; wall time is what a user waits.
+    """
 
     def __init__(self):
         super().__init__()
         self.times = []
+        self.cpu_times = []
         self._last = None
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._last is None:
-            self._last = time.perf_counter()
+            self._last = (time.perf_counter(), time.process_time())
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         if batch >= WARMUP_STEPS:
-            self.times.append(now - self._last)
+            self.times.append(now[0] - self._last[0])
+            self.cpu_times.append(now[1] - self._last[1])
         self._last = now
 
 
@@ -53,16 +59,20 @@ def make_data(seed=0):
     return ds.cache().repeat().prefetch(tf.data.AUTOTUNE)
 
 
-def make_model(name, units):
+def make_model(name, units, **arguments):
     keras.utils.set_random_seed(0)
-    model = zoo.build_model(name, vocabulary_size=VOCAB, output="per_step", causal=True, sequence_length=TIME, units=units)
+    model = zoo.build_model(name, vocabulary_size=VOCAB, output="per_step", causal=True, sequence_length=TIME,
+                            units=units, **arguments)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
 
-def time_fit(model, data, steps, callbacks):
+def time_fit(model, data, steps, callbacks, cpu=False):
+    """Median seconds per step of a fresh `fit` of `steps` steps; with `cpu`, (wall, CPU) medians."""
     timer = StepTimer()
     model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[*callbacks, timer], verbose=0)
+    if cpu:
+        return statistics.median(timer.times), statistics.median(timer.cpu_times)
     return statistics.median(timer.times)
 
 
@@ -108,3 +118,135 @@ def format_row(r):
         f"{r['model']:<16}{r['units']:>6}{r['parameters']:>10,}{r['plain_tokens_per_s']:>13,.0f}"
         f"{r['zoo_tokens_per_s']:>12,.0f}{r['ratio']:>11.3f}"
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Backpropagation through time written out (zoo.bptt) against Keras's recurrent layers, and PyTorch's
+# --------------------------------------------------------------------------------------------------
+BPTT_MODELS = ("lstm", "gru", "simple_rnn")
+BPTT_TARGETS = {"lstm": 1.6, "gru": 1.2, "simple_rnn": 1.2}  # issue 13: written-out speed / Keras's
+EMBEDDING_DIM = 64  # the char-LM shapes of the comparison: Embedding 65 -> 64, recurrent layer, Dense 65
+
+
+def paired_times(arms, repeats):
+    """Times every arm once per repeat, rotating which goes first, so a drift of the machine's speed
+    (other processes come and go on a shared machine) hits the arms of one repeat alike.
+
+    Args:
+        arms: {name: a function that runs some steps and returns the median seconds per step}.
+    Returns:
+        {name: [seconds per step, one per repeat]}.
+    """
+    names = list(arms)
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            times[name].append(arms[name]())
+    return times
+
+
+def speedup(times, baseline, arm):
+    """Median over repeats of baseline time / arm time, each pair measured back to back (> 1: faster)."""
+    return statistics.median(b / a for b, a in zip(times[baseline], times[arm]))
+
+
+class TorchCharLM:
+    """The same char-LM in PyTorch (Embedding, RNN/LSTM/GRU, Linear; Adam), trained on the same batches.
+
+    Only built when asked for (`--peer pytorch`); PyTorch is not a requirement of the zoo.
+    """
+
+    def __init__(self, name, units, batches):
+        import torch
+
+        torch.manual_seed(0)
+        self.torch = torch
+        recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}[name]
+        self.embedding = torch.nn.Embedding(VOCAB, EMBEDDING_DIM)
+        self.recurrent = recurrent(EMBEDDING_DIM, units, batch_first=True)
+        self.head = torch.nn.Linear(units, VOCAB)
+        modules = (self.embedding, self.recurrent, self.head)
+        self.parameters = [p for m in modules for p in m.parameters()]
+        self.optimizer = torch.optim.Adam(self.parameters, lr=1e-3)
+        self.batches = [(torch.from_numpy(x).long(), torch.from_numpy(y).long()) for x, y in batches]
+
+    def step(self, i):
+        x, y = self.batches[i % len(self.batches)]
+        self.optimizer.zero_grad()
+        logits = self.head(self.recurrent(self.embedding(x))[0])  # (batch, time, vocabulary)
+        loss = self.torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        loss.backward()
+        self.optimizer.step()
+
+    def time_steps(self, steps):
+        """(wall, CPU) median seconds per step over `steps` steps, the first `WARMUP_STEPS` dropped."""
+        times = []
+        for i in range(steps):
+            t0 = (time.perf_counter(), time.process_time())
+            self.step(i)
+            times.append((time.perf_counter() - t0[0], time.process_time() - t0[1]))
+        times = times[WARMUP_STEPS:]
+        return statistics.median(w for w, _ in times), statistics.median(c for _, c in times)
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bench_bptt(models=BPTT_MODELS, widths=(128, 256, 512), steps=20, repeats=5, peer=None, report=print):
+    """The written-out recurrent layers (`zoo.bptt`) against Keras's, and optionally PyTorch's.
+
+    Each model is built twice by its zoo builder, `implementation="keras"` and `"bptt"`, with the same
+    seed (so the same weights); `peer="pytorch"` adds the same model in PyTorch when it is importable.
+    Returns one row per (model, units): milliseconds per step of every arm and the median paired speedups.
+    """
+    data = make_data()
+    batches = [(x.numpy(), y.numpy()) for x, y in data.take(8)]
+    if peer == "pytorch" and not torch_available():
+        report("pytorch: not importable here (it is not a requirement of the zoo: pip install torch); peer skipped")
+        peer = None
+    rows = []
+    for name in models:
+        for units in widths:
+            built = {arm: make_model(name, units, embedding_dim=EMBEDDING_DIM, implementation=arm)
+                     for arm in ("keras", "bptt")}
+            arms = {arm: (lambda m=model: time_fit(m, data, steps, [], cpu=True)) for arm, model in built.items()}
+            if peer == "pytorch":
+                torch_model = TorchCharLM(name, units, batches)
+                arms["pytorch"] = lambda: torch_model.time_steps(steps)
+            pairs = paired_times(arms, repeats)  # {arm: [(wall, cpu) per repeat]}
+            wall = {arm: [w for w, _ in pairs[arm]] for arm in arms}
+            cpu = {arm: [c for _, c in pairs[arm]] for arm in arms}
+            row = {"model": name, "units": units, "parameters": built["keras"].count_params(),
+                   "layer_classes": {arm: _recurrent_class(m) for arm, m in built.items()}}
+            for arm in arms:
+                row[f"{arm}_ms_per_step"] = 1000 * statistics.median(wall[arm])
+                row[f"{arm}_cpu_ms_per_step"] = 1000 * statistics.median(cpu[arm])
+                if arm != "keras":
+                    row[f"{arm}_speedup"] = speedup(wall, "keras", arm)
+                    row[f"{arm}_cpu_speedup"] = speedup(cpu, "keras", arm)
+            rows.append(row)
+            report(format_bptt_row(row))
+    return rows
+
+
+def _recurrent_class(model):
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.RNN))
+    return f"{type(layer).__module__.split('.')[0]}.{type(layer).__name__}"
+
+
+BPTT_HEADER = (f"{'model':<12}{'units':>6}{'keras ms':>10}{'bptt ms':>9}{'bptt/keras':>12}{'(cpu)':>8}"
+               f"{'pytorch ms':>12}{'pytorch/keras':>15}{'(cpu)':>8}")
+
+
+def format_bptt_row(r):
+    line = (f"{r['model']:<12}{r['units']:>6}{r['keras_ms_per_step']:>10.1f}{r['bptt_ms_per_step']:>9.1f}"
+            f"{r['bptt_speedup']:>11.2f}x{r['bptt_cpu_speedup']:>7.2f}x")
+    if "pytorch_ms_per_step" in r:
+        line += f"{r['pytorch_ms_per_step']:>12.1f}{r['pytorch_speedup']:>14.2f}x{r['pytorch_cpu_speedup']:>7.2f}x"
+    return line
