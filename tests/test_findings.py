@@ -50,6 +50,23 @@ def test_exploding_counts_the_settings_that_diverged_with_and_without_clipping()
     assert "Without clipping, none of the 1 settings diverged." in no_divergence
 
 
+def test_exploding_never_pairs_runs_of_two_settings_that_share_a_model_and_gain():
+    # the IRNN at gain 1 on adding (Adam) and the IRNN at gain 1 on recall (SGD): same label words, other task
+    adding = dict(model="irnn", gain=1.0, task="adding", task_values="length=50", metric="mse", chance=0.167,
+                  group="IRNN on adding (Adam)", grad_norm_max=5.0, grad_norm_median=1.0)
+    recall = dict(model="irnn", gain=1.0, group="gain sweep on recall (SGD)", grad_norm_max=3.0,
+                  grad_norm_median=1.0)
+    rows = [row("irnn", clip=None, status="diverged", diverged_step=3, **adding),
+            row("irnn clip", clip=1.0, test_metric=0.01, grad_clipped_fraction=0.9, **adding),
+            row("irnn", clip=None, test_metric=0.3, n=100, **recall)]  # recall: no clipped partner
+    text = sentences("exploding", rows)
+    assert "IRNN on adding (Adam): without clipping, 1 of 1 settings diverged" in " ".join(text)
+    assert "gain sweep on recall (SGD): without clipping, none of the 1 settings diverged." in text
+    assert sum("diverged without clipping and stayed finite with clipping" in t for t in text) == 1
+    assert any(t.startswith("IRNN on adding (Adam): irnn at gain 1 diverged without clipping") for t in text)
+    assert not any(t.startswith("gain sweep on recall (SGD): with against without clipping") for t in text)
+
+
 def test_long_term_names_the_largest_gap_each_variant_solved():
     rows = [row("lstm", task_values=f"gap={g}", task_params={"gap": g}, test_metric=acc, n=100)
             for g, acc in ((5, 1.0), (10, 0.95), (20, 0.4))]

@@ -145,6 +145,30 @@ def _accuracy_summary(groups) -> list[str]:
 
 
 def findings_exploding(groups, rows) -> list[str]:
+    """Divergence, spikes, clipped share and the clipping verdict, per setting of the experiment (the IRNN on
+    adding with Adam and the SGD gain sweep on recall are separate settings: a run is only ever compared with
+    a run of its own setting)."""
+    out = []
+    settings = dict.fromkeys(_setting_of(g) for g in groups)
+    for setting in settings:
+        mine = [g for g in groups if _setting_of(g) == setting]
+        for sentence in _exploding_setting(mine):
+            out.append(f"{setting}: {_lower_first(sentence)}" if len(settings) > 1 else sentence)
+    return out + flagged(groups)
+
+
+def _lower_first(sentence: str) -> str:
+    """"Without clipping, ..." -> "without clipping, ..." after a prefix; model names stay as they are."""
+    first = sentence.split(" ", 1)[0].rstrip(",")
+    return sentence[0].lower() + sentence[1:] if first in ("Without", "With", "No", "Share") else sentence
+
+
+def _setting_of(group) -> str:
+    """The setting of an exploding-experiment group: its `group` label, else its task."""
+    return group.get("group") or group["task"]
+
+
+def _exploding_setting(groups) -> list[str]:
     with_grads = [g for g in groups if mean(g, "grad_norm_median") is not None or
                   any(r.get("grad_steps_recorded") for r in g["rows"])]
     out = []
@@ -155,8 +179,7 @@ def findings_exploding(groups, rows) -> list[str]:
         mine = [g for g in groups if (g.get("clip") or None) == clip]
         if not mine:
             continue
-        diverged = [g for g in mine if any(r["status"] == "diverged" or r.get("diverged_step") is not None
-                                            for r in g["rows"])]
+        diverged = [g for g in mine if _isdiverged_cell(g)]
         words = "without clipping" if clip is None else f"with global_clipnorm={clip:g}"
         if diverged:
             details = ", ".join(f"{g['model']} gain {g['gain']:g} (step {diverged_cell(g)})" for g in diverged)
@@ -197,7 +220,7 @@ def findings_exploding(groups, rows) -> list[str]:
                 out.append(f"{model} at gain {gain:g} diverged without clipping and stayed finite with clipping.")
             if a and b:
                 out.append("With against without clipping: " + _beat_sentence(b, a))
-    return out + flagged(groups)
+    return out
 
 
 def _first(groups, **match):

@@ -493,7 +493,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
             e.runs.append(PlannedRun(rid, e.key, "irnn", v.setting, label,
                                      v.initialization + (", global_clipnorm=1" if clip else ", no clipping"),
                                      "adding", dict(adding_params), seed, config,
-                                     extra={"group": "clipping rescues IRNN on adding", "gain": 1.0, "clip": clip,
+                                     extra={"group": "IRNN on adding (Adam)", "gain": 1.0, "clip": clip,
                                             "kernel": "default", "solve": SOLVE["adding"]}))
     recall_params = {"gap": g["gap"], "eval_size": eval_size}
     for model in ("simple_rnn", "irnn"):
@@ -512,7 +512,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
                             rid, e.key, model, v.setting, label,
                             v.initialization + (", global_clipnorm=1" if clip else ", no clipping"),
                             "recall", dict(recall_params), seed, config,
-                            extra={"group": "SGD gain sweep on recall", "gain": gain, "clip": clip,
+                            extra={"group": "gain sweep on recall (SGD)", "gain": gain, "clip": clip,
                                    "kernel": initializer or "default"}))
     experiments.append(e)
 

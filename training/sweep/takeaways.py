@@ -154,7 +154,7 @@ def exploding(groups, load=None) -> Takeaway:
                      "keeps its direction and bounds the step, but leaves the Jacobians as they are.")
     helped, tied, other = [], [], []
     for g in unclipped:
-        same = ("model", "gain", "kernel", "task")
+        same = ("model", "gain", "kernel", "task", "group")
         partner = next((c for c in groups if c.get("clip") and all(c.get(k) == g.get(k) for k in same)), None)
         if partner is None:
             continue
