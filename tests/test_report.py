@@ -44,6 +44,7 @@ def test_old_sweep_rebuilds_with_unknown_fields(old_report):
     # an accuracy gets its binomial interval, a loss without per-example data none
     assert re.search(r"\| 0\.\d+ \[0\.\d+, 0\.\d+\] \|", md)
     assert "cannot be tested" in md
+    assert "did not record where their time went" in md  # never invented for an old sweep
 
 
 def test_old_sweep_page_is_rendered_markdown(old_report):
@@ -89,3 +90,19 @@ def test_screenshots_of_the_top_and_every_section(old_report, tmp_path):
     names = [p.name for p in shots]
     assert names[0] == "top.png" and any("summary" in n for n in names) and any("every-run" in n for n in names)
     assert all(p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 5000 for p in shots)
+
+
+def test_timing_table_splits_training_steps_from_the_fixed_cost_per_experiment():
+    from training.sweep.document import timing_table
+
+    rows = [{"experiment": "a", "wall_seconds": w, "steps_seconds": st, "first_step_seconds": 1.0,
+             "fixed_seconds": w - st} for w, st in ((10.0, 6.0), (12.0, 6.0), (20.0, 8.0))]
+    rows += [{"experiment": "b", "wall_seconds": 100.0, "steps_seconds": 90.0, "first_step_seconds": 2.0,
+              "fixed_seconds": 10.0}, {"experiment": "b", "wall_seconds": None, "fixed_seconds": None}]
+    table = timing_table(rows)
+    a, b, total = table["rows"]
+    assert a[:7] == ["a", "3", "42", "12", "6", "1", "6"]  # medians; fixed 4, 6, 12
+    assert a[7] == "52%"  # 22 of 42 s
+    assert b[:2] == ["b", "1"] and b[7] == "10%"  # the run without a clock is left out, not counted as 0
+    assert total[0] == "all" and total[2] == "142" and total[7] == "23%"  # 32 of 142 s
+    assert timing_table([{"experiment": "a", "wall_seconds": 3.0}]) is None

@@ -60,6 +60,12 @@ def test_train_save_load_evaluate_gives_the_recorded_metrics(tmp_path):
     meta = json.loads((run_dir / "metadata.json").read_text())
     assert meta["status"] == "finished" and meta["parameters"] > 0 and meta["tokens_per_second"] > 0
     assert meta["versions"]["keras"] == keras.__version__
+    # where the time went: every phase measured, together the run's wall time; 3 epochs of steps
+    seconds = meta["seconds"]
+    phases = ("start", "data", "build", "setup", "first_step", "steps", "fit_other", "evaluate", "save")
+    assert all(seconds[p] >= 0 for p in phases) and seconds["steps"] > 0 and seconds["first_step"] > 0
+    assert sum(seconds[p] for p in phases) == pytest.approx(seconds["wall"], abs=0.05)
+    assert seconds["fixed"] == pytest.approx(seconds["wall"] - seconds["steps"], abs=0.01)
     history = read_csv(run_dir / "history.csv")
     assert [int(r["epoch"]) for r in history] == [1, 2, 3]
     assert {"nll", "accuracy", "val_nll", "val_accuracy", "tokens_per_second"} <= set(history[0])

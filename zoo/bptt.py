@@ -18,8 +18,8 @@ Only h_{t-1} U depends on the previous step. Everything else is one large matrix
 steps at once: the input projection x W + b before the forward loop, and the weight gradients and
 dL/dx after the backward loop. Each loop then holds one small matmul per step (h U forwards,
 dL/da U^T backwards) and the element-wise gate arithmetic, which XLA fuses into one kernel per step.
-This is how PyTorch's and cuDNN's recurrent layers are organised, and on a CPU it is ~1.2-2x faster
-than `keras.layers.LSTM` (numbers and the command: docs/bptt.md).
+This is how PyTorch's and cuDNN's recurrent layers are organised, and on a CPU it is 1.1-1.7x faster
+than Keras's layers (numbers and the command: docs/bptt.md).
 
 `zoo.bptt.SimpleRNN`, `LSTM` and `GRU` subclass Keras's layers of the same names and only replace the
 inner loop, so weights, configs, `Bidirectional`, `initial_state`, `return_state` and `stateful` are
@@ -346,11 +346,10 @@ class GRU(_WrittenOut, keras.layers.GRU):
 
 IMPLEMENTATIONS = ("auto", "keras", "bptt")
 
-# What "auto" picks where TensorFlow sees no GPU, from `python -m training.bench --bptt` on the zoo's
-# 2-core CPU machine (docs/bptt.md): the written-out layer where it was faster in wall time. The LSTM and
-# GRU cost less CPU time per training step written out (1.4-1.7x less) but, on that machine shared with
-# other busy processes, waited longer: Keras's stays their default until a quiet machine says otherwise.
-AUTO_ON_CPU = {"SimpleRNN": "bptt", "LSTM": "keras", "GRU": "keras"}
+# What "auto" picks where TensorFlow sees no GPU, from `python -m training.bench --bptt` on the zoo's idle
+# 2-core CPU machine (docs/bptt.md): the written-out layer was faster than Keras's per training step in
+# wall time for all three at 128, 256 and 512 units (1.11-1.72x), and over whole quick-sweep runs at 32 units.
+AUTO_ON_CPU = {"SimpleRNN": "bptt", "LSTM": "bptt", "GRU": "bptt"}
 
 
 def layer_class(name, implementation="auto"):

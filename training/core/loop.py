@@ -47,6 +47,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self._start = None
         self._last_batch_end = None
         self._steps = 0
+        self.first_step_seconds = None  # this process's first training step: tracing (and XLA compiling) + 1 step
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -55,6 +56,8 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch_end = time.perf_counter()
         self._steps += 1
+        if self.first_step_seconds is None:
+            self.first_step_seconds = self._last_batch_end - self._start
         faults.point("train_step")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -73,6 +76,40 @@ class EpochRecorder(keras.callbacks.Callback):
                 self.model, self.run_dir, epoch=epoch + 1, step=int(self.model.optimizer.iterations.numpy()),
                 history=self.rows, extra={"instruments": states},
             )
+
+
+class PhaseClock:
+    """Where a run's wall time went, in seconds of this process (`metadata.json` "seconds").
+
+    Phases: "start" (checks, seeding), "data" (the task's datasets), "build" (model and optimizer), "setup" (instruments, theory,
+    first files), "first_step" (the first training step: tracing, XLA compiling, one step), "steps" (every
+    other training step, with the per-step callbacks), "fit_other" (the rest of `fit`: validation, the
+    epoch-end checkpoints and instruments), "evaluate" (test pass, examples, hidden norm, baselines) and
+    "save" (the final model); "fixed" is everything but "steps": what a run costs however short it is.
+    """
+
+    def __init__(self, start: float):
+        self.start = self.last = start
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        """The time since the last lap goes to `name`."""
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def split_fit(self, first_step: float | None, epoch_train_seconds: float) -> None:
+        """Split "fit" into the first step, the other steps and the rest (validation, epoch ends)."""
+        fit = self.seconds.pop("fit", 0.0)
+        first = min(first_step or 0.0, fit)
+        steps = min(max(epoch_train_seconds - first, 0.0), fit - first)
+        self.seconds.update(first_step=first, steps=steps, fit_other=max(fit - first - steps, 0.0))
+
+    def phases(self) -> dict:
+        out = {k: round(v, 3) for k, v in self.seconds.items()}
+        out["wall"] = round(time.perf_counter() - self.start, 3)
+        out["fixed"] = round(out["wall"] - out.get("steps", 0.0), 3)
+        return out
 
 
 def _is_number(v) -> bool:
@@ -155,10 +192,13 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
     _check_memory(config)
     seed_everything(config.seed)
     strategy = make_strategy(config.strategy)
+    clock = PhaseClock(start_time)
+    clock.lap("start")
     data, spec = load_data(config)
     _check_validation_steps(config, data)
     if config.task_params != spec.params:
         config.task_params = dict(spec.params)  # record every parameter with its default filled in
+    clock.lap("data")
 
     try:
         with strategy.scope():
@@ -170,6 +210,7 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
                 compile_model(model, spec, config)
     except (MemoryError, tf.errors.ResourceExhaustedError) as e:
         raise RunError(_os_error_sentence(e)) from None
+    clock.lap("build")
 
     if dry_run:
         run_dir = pathlib.Path(tempfile.mkdtemp(prefix="rnn-zoo-dry-run-"))
@@ -244,6 +285,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
             train_ds = train_ds.skip(initial_epoch * config.steps_per_epoch)  # the batches an uninterrupted run would see next
         epochs, steps = (1, 1) if dry_run else (config.epochs, config.steps_per_epoch)
         status = "finished"
+        clock.lap("setup")
+        epochs_before = len(history_rows)
         try:
             if dry_run or initial_epoch < config.epochs:
                 model.fit(
@@ -263,6 +306,9 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
         divergence = next((cb for cb in [*grad_callbacks, guard] if getattr(cb, "diverged", False)), None)
         if divergence is not None:
             status = "diverged"
+        clock.lap("fit")
+        clock.split_fit(recorder.first_step_seconds,
+                        sum(r.get("epoch_train_seconds", 0.0) for r in history_rows[epochs_before:]))
 
         metadata.update(
             status=status,
@@ -283,9 +329,12 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
         if theory is not None:
             metadata["theory"] = theory
         metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status))
+        clock.lap("evaluate")
         runs.save_model(model, run_dir / "model.keras", fault_point="final_save")
         if export:
             metadata["export"] = str(export_model(model, run_dir / "export"))
+        clock.lap("save")
+        metadata["seconds"] = clock.phases()
         runs.write_json(run_dir / "metadata.json", metadata)
         return {**metadata, "run_dir": str(run_dir)}
     except (OSError, MemoryError, tf.errors.ResourceExhaustedError) as e:

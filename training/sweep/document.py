@@ -228,6 +228,17 @@ def build_report(folder) -> pathlib.Path:
         experiments_out.append({**meta, "takeaway": e["takeaway"] and vars(e["takeaway"]), "table": table,
                                 "extra_tables": extra_tables, "findings": findings})
 
+    doc.heading(2, "Where the time went")
+    time_table = timing_table(rows)
+    if time_table is None:
+        doc.para("The runs of this sweep did not record where their time went (sweeps before the per-phase "
+                 "clock): unknown.")
+    else:
+        doc.para("Per run, the time spent in training steps against the fixed cost a run pays however short it is "
+                 "(loading the task, building, the first step's tracing and compiling, validation, the test "
+                 "pass, saving). Medians over each experiment's finished runs, in seconds of each run's own "
+                 f"process; {_jobs_words(sweep)}.")
+        doc.table(time_table)
     doc.heading(2, "How to rerun")
     doc.bullets(_setup_lines(sweep, folder))
     doc.heading(2, "Every run")
@@ -241,6 +252,41 @@ def build_report(folder) -> pathlib.Path:
     write_text(out_dir / "report.html", doc.html(title, out_dir))
     _write_results(out_dir, sweep, rows, experiments_out)
     return out_dir
+
+
+def timing_table(rows) -> dict | None:
+    """Per experiment: runs, median wall, training steps, first step and fixed seconds per run, and the
+    fixed share of all run time; None when no run recorded its phases."""
+    timed = [r for r in rows if r.get("fixed_seconds") is not None and r.get("wall_seconds") is not None]
+    if not timed:
+        return None
+
+    def median(vs):
+        vs = sorted(v for v in vs if v is not None)
+        return None if not vs else (vs[len(vs) // 2] if len(vs) % 2 else (vs[len(vs) // 2 - 1] + vs[len(vs) // 2]) / 2)
+
+    out = []
+    for experiment in dict.fromkeys(r["experiment"] for r in timed):
+        mine = [r for r in timed if r["experiment"] == experiment]
+        wall = sum(r["wall_seconds"] for r in mine)
+        fixed = sum(r["fixed_seconds"] for r in mine)
+        out.append([experiment, str(len(mine)), number(wall, 4), number(median(r["wall_seconds"] for r in mine)),
+                    number(median(r.get("steps_seconds") for r in mine)),
+                    number(median(r.get("first_step_seconds") for r in mine)),
+                    number(median(r["fixed_seconds"] for r in mine)), f"{100 * fixed / wall:.0f}%" if wall else "–"])
+    wall = sum(r["wall_seconds"] for r in timed)
+    fixed = sum(r["fixed_seconds"] for r in timed)
+    out.append(["all", str(len(timed)), number(wall, 4), "", "", "", "", f"{100 * fixed / wall:.0f}%" if wall else "–"])
+    return {"columns": ["Experiment", "Runs", "Run time, all runs (s)", "Run (s)", "Training steps (s)",
+                        "First step (s)", "Fixed (s)", "Fixed share"],
+            "align": ["left"] + ["right"] * 7, "rows": out}
+
+
+def _jobs_words(sweep) -> str:
+    jobs = sweep.get("jobs")
+    wall = sweep.get("wall_seconds")
+    text = (f"{jobs} worker process{'es' if jobs > 1 else ''}" if jobs else "the sweep's worker processes")
+    return text + (f" ran them in {number(wall, 4)} s of sweep wall time" if wall else "")
 
 
 def _anchor(number_, title) -> str:

@@ -147,6 +147,9 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         row["units"] = meta.get("units")
         row["tokens_per_second"] = meta.get("tokens_per_second")
         row["wall_seconds"] = meta.get("wall_seconds")
+        seconds = meta.get("seconds") or {}  # where the run's time went (training.core.loop.PhaseClock)
+        for phase in ("first_step", "steps", "fixed"):
+            row[f"{phase}_seconds"] = seconds.get(phase)
         chance = meta.get("chance") or {}
         row["chance_loss"], row["chance_accuracy"] = chance.get("loss"), chance.get("accuracy")
         for key, value in (meta.get("test") or {}).items():

@@ -190,6 +190,8 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
         "versions": versions(),
         "machine": machine(),
         "git_commit": git_commit(),
+        "executor": executor,
+        "jobs": jobs,
         "experiments": [e.meta() for e in experiments],
         "runs": entries,
     }
