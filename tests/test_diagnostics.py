@@ -98,3 +98,22 @@ def test_hidden_norm_and_still_falling():
     assert D.still_falling(steps, 2.0 - steps / 100)["still_falling"]
     assert not D.still_falling(steps, np.r_[2.0, 1.0, np.full(8, 0.5)])["still_falling"]
     assert D.solve_step([{"step": 0, "a": 0.1}, {"step": 5, "a": 0.95}], "a", 0.9) == 5
+
+
+def test_the_training_loss_at_the_end_is_read_from_the_last_steps_not_a_one_epoch_mean():
+    from types import SimpleNamespace
+
+    from training.core.loop import final_training_loss
+
+    one_epoch = SimpleNamespace(epochs=1)
+    # an IRNN that exploded early (1e9) and recovered: its epoch mean is huge, its end is not
+    records = [{"step_loss": 1e9}] * 20 + [{"step_loss": v} for v in (0.3, 0.2, 0.01, 0.012, 0.011, 0.009, 0.01,
+                                                                          0.013, 0.01, 0.011)]
+    history = [{"loss": 3.3e8}]
+    assert final_training_loss(SimpleNamespace(records=records), None, history, one_epoch) == pytest.approx(0.011)
+    assert final_training_loss(SimpleNamespace(records=records + [{"step_loss": float("nan")}]), None, history,
+                               one_epoch) == float("inf")
+    curve = SimpleNamespace(rows=[{"step": 100, "val_loss": 0.5, "loss": 0.02}])
+    assert final_training_loss(None, curve, history, one_epoch) == 0.02
+    assert final_training_loss(None, None, history, one_epoch) is None  # the mean of the whole run says nothing
+    assert final_training_loss(None, None, history, SimpleNamespace(epochs=5)) == 3.3e8

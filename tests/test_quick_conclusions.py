@@ -76,10 +76,14 @@ def conclusions(rows) -> list[tuple[str, bool]]:
           all(_at_chance(r, 1 / 8, n) for r in v("lstm")) and all(_success(r) for r in v("lstm [orthogonal]")))
     check("default GRU stays at chance; update bias 3 solves, every seed",
           all(_at_chance(r, 1 / 8, n) for r in v("gru")) and all(_success(r) for r in v("gru [update_bias_3]")))
-    key = [(r["meta"].get("gradient_at_key") or {}).get("decades") for r in _select(rows, "vanishing")]
-    solved = [_success(r) for r in _select(rows, "vanishing")]
-    check("every run whose key gradient at init is >= -1.5 decades solves; every run <= -6 decades does not",
-          all(s for k, s in zip(key, solved) if k is not None and k >= -1.5)
+    # A gradient that reaches the key is necessary, not sufficient: the ReLU IRNN's is flat at initialisation
+    # (about -0.3 decades) but its training is unstable at this learning rate (one seed degenerate, one at 0.37
+    # in the quick run at 0237de6+), so the sufficiency half is stated for the tanh and gated cells.
+    runs = _select(rows, "vanishing")
+    key = [(r["meta"].get("gradient_at_key") or {}).get("decades") for r in runs]
+    solved = [_success(r) for r in runs]
+    check("every tanh or gated run whose key gradient at init is >= -1.5 decades solves; no run <= -6 decades does",
+          all(s for r, k, s in zip(runs, key, solved) if k is not None and k >= -1.5 and r["model"] != "irnn")
           and not any(s for k, s in zip(key, solved) if k is not None and k <= -6))
     errors = [abs(r["meta"]["theory"]["predicted_decay"] - r["meta"]["gradient_at_key"]["decay_decades_per_step"])
               for g in ("simple_rnn [gain_0.5]", "simple_rnn [gain_0.8]", "simple_rnn") for r in v(g)
@@ -96,9 +100,11 @@ def conclusions(rows) -> list[tuple[str, bool]]:
           not any((r["meta"].get("degenerate") or {}).get("flag") and _success(r) for r in rows))
     # long_term
     lt = lambda label, task: _select(rows, "long_term", label, task)  # noqa: E731
-    check("recall gap 100: forget bias 3 LSTM and update bias 3 GRU solve in every seed, the default GRU in none",
-          all(_success(r) for r in lt("lstm [forget_bias_3]", "recall") + lt("gru [update_bias_3]", "recall"))
-          and not any(_success(r) for r in lt("gru", "recall")))
+    # forget bias 3 is at the edge at gap 100 in 200 steps (1 of 3 seeds in the quick run at 0237de6+: sigma(3)^100
+    # = 8e-3 of the key survives); chrono's biases reach the gap's time scale
+    check("recall gap 100: chrono LSTM and update bias 3 GRU solve in every seed, the default LSTM and GRU in none",
+          all(_success(r) for r in lt("lstm [chrono]", "recall") + lt("gru [update_bias_3]", "recall"))
+          and not any(_success(r) for r in lt("gru", "recall") + lt("lstm", "recall")))
     copy = _select(rows, "long_term", task="copy_memory")
     chance_copy = copy[0]["meta"]["chance"]["loss"]
     check("copy memory: the tanh RNN stays at the memoryless baseline; the forget-bias-3 LSTM goes below 70% of it",

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, dest="batch_size", help="global batch size")
     g.add_argument("--epochs", type=int, help="epochs; the budget is epochs x steps-per-epoch steps")
     g.add_argument("--steps-per-epoch", type=int, dest="steps_per_epoch", help="training steps per epoch")
-    g.add_argument("--validation-steps", type=int, dest="validation_steps", help="validation batches per epoch (default: the whole split)")
+    g.add_argument("--validation-steps", type=int, dest="validation_steps", help="validation batches per epoch (default: the whole split; 0: none)")
     g.add_argument("--seed", type=int, help="seeds data, initialization and dropout")
     g.add_argument("--strategy", choices=STRATEGIES, help="mirrored: tf.distribute.MirroredStrategy over local devices")
     g = p.add_argument_group("gradient recording")

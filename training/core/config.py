@@ -28,7 +28,8 @@ class RunConfig:
         clipnorm, global_clipnorm, clipvalue: Keras's gradient clipping (at most one of the first two).
         batch_size: global batch size (split across replicas under a strategy).
         epochs, steps_per_epoch: the budget is epochs x steps_per_epoch training steps.
-        validation_steps: batches of the validation split per evaluation (None: the whole split).
+        validation_steps: batches of the validation split per evaluation (None: the whole split; 0: no
+            validation pass at the epoch ends, for runs whose learning curve measures validation).
         seed: seeds Python, NumPy, TensorFlow and Keras; op determinism is enabled.
         record_gradients: record step-gradient norms (global before/after clipping, per layer).
         gradient_every: record every N-th step.
@@ -90,7 +91,10 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        for name in ("validation_steps", "param_budget", "embedding_dim"):
+        if self.validation_steps is not None and (isinstance(self.validation_steps, bool) or
+                                                  not isinstance(self.validation_steps, int) or self.validation_steps < 0):
+            raise ValueError(f"validation_steps must be an integer >= 0 or left out, got {self.validation_steps!r}.")
+        for name in ("param_budget", "embedding_dim"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or left out, got {value!r}.")

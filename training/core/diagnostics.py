@@ -58,6 +58,25 @@ def _example_sums(outputs, targets, weights, output_kind: str):
     return (nll * mask).sum(axis=1), mask.sum(axis=1).astype(np.int64), (right * mask).sum(axis=1).astype(np.int64)
 
 
+def forward_function(model):
+    """`model(x, training=False)` traced once for any batch size: the first call fixes the input's dtype and
+    every dimension but the batch (the curve's batches of 256 and a test set's last, smaller batch share
+    one trace instead of two)."""
+    traced = None
+
+    def forward(x):
+        nonlocal traced
+        x = tf.convert_to_tensor(x)
+        if traced is None:
+            spec = tf.TensorSpec([None, *x.shape[1:]], x.dtype)
+            traced = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
+        if x.shape[1:] != traced.input_signature[0].shape[1:]:  # another length: trace for it too
+            return model(x, training=False)
+        return traced(x)
+
+    return forward
+
+
 def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None = None, predict=None) -> dict:
     """Per-example sums over `dataset` and the split's metrics from them.
 
@@ -73,7 +92,7 @@ def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None 
         positions, "correct": (n,) int64 or None, "metrics": {"loss", "nll" or "mse", "accuracy"?},
         "eval_set": sha1 of the inputs (equal for runs scored on the same examples in the same order)}
     """
-    predict = predict or tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    predict = predict or forward_function(model)
     losses, counts, rights = [], [], []
     digest = hashlib.sha1()
     for i, batch in enumerate(dataset):
@@ -138,7 +157,7 @@ class LearningCurve(keras.callbacks.Callback):
     def predict_function(self):
         """The traced forward pass the curve uses (shared with the test evaluation: one trace less)."""
         if self._predict is None:
-            self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+            self._predict = forward_function(self.model)
         return self._predict
 
     def _point(self):
@@ -247,7 +266,8 @@ def degenerate(test: dict | None, chance_loss: float | None, last_train_loss: fl
     """Whether the run's number is not a learned solution, with the reasons in words and numbers.
 
     Rules: a hidden-state norm above `HIDDEN_NORM_LIMIT`; a test loss of exactly 0 (a saturated float32
-    softmax); a global gradient of exactly 0 from some step to the end; a last training loss over
+    softmax); a global gradient of exactly 0 from some step to the end; a training loss at the end
+    (`training.core.loop.final_training_loss`: the last steps, not a one-epoch run's epoch mean) over
     `LOSS_OVER_CHANCE_LIMIT` times the chance loss.
     """
     reasons = []
@@ -259,7 +279,7 @@ def degenerate(test: dict | None, chance_loss: float | None, last_train_loss: fl
         reasons.append(f"gradient exactly 0 from step {zero_from}")
     if last_train_loss is not None and chance_loss and (
             not math.isfinite(last_train_loss) or last_train_loss > LOSS_OVER_CHANCE_LIMIT * chance_loss):
-        reasons.append(f"last training loss {last_train_loss:.3g} (chance {chance_loss:.3g})")
+        reasons.append(f"training loss at the end {last_train_loss:.3g} (chance {chance_loss:.3g})")
     return {"flag": bool(reasons), "reason": "; ".join(reasons)}
 
 

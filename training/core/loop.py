@@ -294,7 +294,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
                     epochs=epochs,
                     initial_epoch=0 if dry_run else initial_epoch,
                     steps_per_epoch=steps,
-                    validation_data=data["validation"],
+                    # validation_steps 0: no pass at the epoch ends (the learning curve measures validation)
+                    validation_data=None if config.validation_steps == 0 and not dry_run else data["validation"],
                     validation_steps=1 if dry_run else config.validation_steps,
                     shuffle=False,
                     callbacks=all_callbacks,
@@ -391,7 +392,7 @@ def _check_memory(config: RunConfig) -> None:
 
 
 def _check_validation_steps(config: RunConfig, data) -> None:
-    if config.validation_steps is None:
+    if not config.validation_steps:  # the whole split, or none
         return
     batches = int(data["validation"].cardinality())
     if batches >= 0 and config.validation_steps > batches:
@@ -466,12 +467,34 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
     first = next(iter(test_ds.unbatch().batch(256).take(1)))[0].numpy()
     hidden = diagnostics.hidden_state_norms(model, first)
     out["hidden_state_norm"] = hidden
-    last_loss = history_rows[-1].get("loss") if history_rows else None
+    last_loss = final_training_loss(recorder, curve, history_rows, config)
     out["degenerate"] = diagnostics.degenerate(out["test"], spec.chance_loss, last_loss, hidden, zero_from,
                                                config.total_steps)
     if spec.language_model:
         out["baselines"] = _baselines(config)
     return out
+
+
+FINAL_LOSS_STEPS = 10
+
+
+def final_training_loss(recorder, curve, history_rows, config) -> float | None:
+    """The training loss at the end of a run: the median of the last `FINAL_LOSS_STEPS` recorded step losses,
+    else the mean step loss of the learning curve's last interval, else the last epoch's mean when the run
+    had several epochs. Never a one-epoch run's epoch mean: that averages the whole run, so one early
+    explosion (an IRNN's loss of 1e9 at step 20) would stand for the end of a run that recovered."""
+    import numpy as np
+
+    losses = [r.get("step_loss") for r in (recorder.records if recorder is not None else [])]
+    losses = [float(v) for v in losses if v is not None]
+    if losses:
+        last = np.asarray(losses[-FINAL_LOSS_STEPS:], np.float64)
+        return float(np.median(last)) if np.all(np.isfinite(last)) else float("inf")
+    if curve is not None and curve.rows and curve.rows[-1].get("loss") is not None:
+        return float(curve.rows[-1]["loss"])
+    if config.epochs > 1 and history_rows:
+        return history_rows[-1].get("loss")
+    return None
 
 
 def _baselines(config) -> dict | None:

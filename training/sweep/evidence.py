@@ -54,6 +54,19 @@ def measure_row(row: dict, load_examples=None) -> stats.Measure:
                          correct=_int(row.get("test_correct")), examples=examples, eval_set=row.get("eval_set") or None)
 
 
+def _reasons_text(reasons: list, seeds: int) -> str | None:
+    """One seed's reasons in full, the count of the others ("seed 0: ...; seeds 1, 2 too"): the reasons of
+    several seeds repeated in full made one sentence of a report ten lines long."""
+    if not reasons:
+        return None
+    if seeds == 1:
+        return reasons[0][1]
+    seed, text = reasons[0]
+    others = [str(s) for s, _ in reasons[1:]]
+    more = f"; degenerate too: seed{'s' if len(others) > 1 else ''} {', '.join(others)}" if others else ""
+    return f"{len(reasons)} of {seeds} seeds, seed {seed}: {text}{more}"
+
+
 def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     """The seeds of one variant as a `stats.Result`."""
     metric = rows[0].get("metric") or "accuracy"
@@ -62,8 +75,7 @@ def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     falling = []
     for row, degenerate in zip(rows, degenerate_flags):
         if degenerate:
-            reason = row.get("degenerate_reason") or "flagged degenerate"
-            reasons.append(f"seed {row.get('seed')}: {reason}" if len(rows) > 1 else reason)
+            reasons.append((row.get("seed"), row.get("degenerate_reason") or "flagged degenerate"))
             m = measure_row(row, load_examples)
             if m.value is not None:
                 set_aside.append(m)
@@ -83,7 +95,7 @@ def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     still = True if any(f for f in falling) else (False if falling and all(f is False for f in falling) else None)
     chance = next((_finite(r.get("chance")) for r in rows if _finite(r.get("chance")) is not None), None)
     result = stats.Result(label, metric, measures, chance=chance, degenerate=degenerate,
-                          degenerate_reason="; ".join(reasons) or None, still_falling=still, missing=missing,
+                          degenerate_reason=_reasons_text(reasons, len(rows)), still_falling=still, missing=missing,
                           seeds=len(rows), set_aside=set_aside)
     return result
 

@@ -251,6 +251,9 @@ def _zero_gradient_from(steps):
     return int(steps["step"].iloc[start])
 
 
+_TOPICS = ("test loss exactly 0", "saturated softmax", "gradient exactly 0", "hidden-state norm")
+
+
 def _degenerate(meta: dict, row: dict, found: dict) -> dict:
     """The producer's flag, or what the stored numbers show by themselves: a test loss of exactly 0, a
     saturated softmax, a gradient stuck at 0. Without a flag and without such evidence: unknown."""
@@ -267,8 +270,13 @@ def _degenerate(meta: dict, row: dict, found: dict) -> dict:
         reasons.append(f"gradient exactly 0 from step {found['zero_gradient_from_step']}")
     if found.get("hidden_state_norm_max") is not None and found["hidden_state_norm_max"] > 1e6:
         reasons.append(f"hidden-state norm {found['hidden_state_norm_max']:.1e}")
-    if reasons:
-        return {"degenerate": True, "degenerate_reason": "; ".join(dict.fromkeys(reasons))}
+    if reasons:  # the producer's reasons first; the report's own only where they add a new kind of evidence
+        kept = reasons[:1] if reasons[0] == str((flag or {}).get("reason")) else []
+        for reason in reasons[len(kept):]:
+            topic = next((t for t in _TOPICS if t in reason), reason)
+            if not any(topic in k for k in kept):
+                kept.append(reason)
+        return {"degenerate": True, "degenerate_reason": "; ".join(kept)}
     if isinstance(flag, dict) and "flag" in flag:
         return {"degenerate": False, "degenerate_reason": None}
     return {}

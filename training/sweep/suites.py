@@ -370,11 +370,14 @@ def run_id(experiment: str, variant_label: str, task: str, task_values: dict, se
 
 
 def _config(model, task, task_params, model_params, seed, run_name, *, units, batch_size, steps, epochs=1,
-            learning_rate, optimizer="adam", global_clipnorm=None, validation_steps=None, param_budget=None,
+            learning_rate, optimizer="adam", global_clipnorm=None, validation_steps=0, param_budget=None,
             through_time_every=0, record_gradients=True, curve_every=None, theory=False, tensorboard=False,
             through_time=True) -> dict:
     if steps % epochs:
         raise ValueError(f"steps ({steps}) must be a multiple of epochs ({epochs}) so every run has the same budget.")
+    # validation_steps 0 (unless a budget or grid asks for a pass): Keras's validation pass at the epoch ends is
+    # left out, because the learning curve (CURVE_POINTS points on fixed validation examples) already measures
+    # validation, and the pass's tracing was ~1 s of every short run's fixed cost.
     config = RunConfig(
         model=model,
         task=task,

@@ -136,17 +136,22 @@ def vanishing(groups, load=None) -> Takeaway:
 # ------------------------------------------------------------------------------------ exploding
 def exploding(groups, load=None) -> Takeaway:
     parts = []
+    several = len({g.get("task") for g in groups}) > 1  # IRNN on adding and the gain sweep on recall
+
+    def name(g):  # the same label ("irnn") can be in both settings: say which
+        return f"{g['label']} on {g['task']}" if several else g["label"]
+
     unclipped = [g for g in groups if not g.get("clip")]
     diverged = [g for g in unclipped if _diverged(g)]
     finite = [g for g in unclipped if not _diverged(g) and _mean(g, "grad_norm_max") is not None]
     if diverged:
         parts.append(f"Without clipping {len(diverged)} of {len(unclipped)} settings diverged (loss or weights "
-                     f"NaN/Inf): {_list(g['label'] for g in diverged)}.")
+                     f"NaN/Inf): {_list(name(g) for g in diverged)}.")
     if finite:
         top = max(finite, key=lambda g: _mean(g, "grad_norm_max"))
         ratio = _mean(top, "grad_norm_max_over_median")
         parts.append(f"The largest gradient norm of a run that stayed finite was {_n(_mean(top, 'grad_norm_max'))} "
-                     f"({top['label']}: {top['initialization']})"
+                     f"({name(top)}: {top['initialization']})"
                      + (f", {_n(ratio)} times its median step." if ratio else "."))
     if diverged or finite:
         parts.append("A recurrent gain above 1 makes the products of recurrent Jacobians grow with the lag, so "
@@ -159,10 +164,15 @@ def exploding(groups, load=None) -> Takeaway:
         if partner is None:
             continue
         v = stats.compare(result(partner, load), result(g, load))
-        if v.kind == "beat" and v.winner == partner["label"]:
-            helped.append(f"{partner['label']} ({_with_interval(partner, load)} against {_with_interval(g, load)})")
+        rescued = (v.kind == "degenerate" and result(g, load).degenerate and not result(partner, load).degenerate
+                   and _learned(partner, load))  # unclipped: no solution at all; clipped: a learned one
+        if rescued:
+            helped.append(f"{name(partner)} ({_with_interval(partner, load)}, significantly better than the "
+                          f"baseline, against a degenerate run without clipping)")
+        elif v.kind == "beat" and v.winner == partner["label"]:
+            helped.append(f"{name(partner)} ({_with_interval(partner, load)} against {_with_interval(g, load)})")
         elif v.kind in ("tie", "both at chance"):
-            tied.append(g["label"])
+            tied.append(name(g))
         else:
             other.append(v.text)
     if helped:
@@ -173,7 +183,7 @@ def exploding(groups, load=None) -> Takeaway:
     degenerate = [g for g in groups if result(g, load).degenerate or result(g, load).degenerate_reason]
     if degenerate:
         parts.append("Not successes, whatever their accuracy: " + "; ".join(
-            f"{g['label']} is degenerate ({result(g, load).degenerate_reason})" for g in degenerate) + ".")
+            f"{name(g)} is degenerate ({result(g, load).degenerate_reason})" for g in degenerate) + ".")
     if not parts:
         parts.append("No run of this experiment recorded gradients or finished, so there is nothing to report.")
     return Takeaway("Exploding gradients: what clipping does and does not fix", " ".join(parts))
