@@ -73,18 +73,20 @@ def number(v, digits=3) -> str:
 
 
 def cell(group, field, digits=3, scale=1.0) -> str:
-    """One seed: its value. Several: `mean [95% t-interval]` over them. "NaN" when every run gave NaN."""
+    """One seed: its value. Several: `mean [lowest, highest]` over them (a descriptive column: gradient
+    norms, hidden-state norms, losses and rates are heavy-tailed and positive, where a t-interval over three
+    seeds reaches below 0). The test metric has its 95% interval (`metric_cell`). "NaN" when every run gave
+    NaN."""
     vs = values(group, field)
     if not vs:
         return "–"
     finite = [v * scale for v in vs if math.isfinite(v)]
     if not finite:
         return "NaN"
-    if len(finite) == 1:
+    if len(finite) == 1 or min(finite) == max(finite):  # one seed, or the same value in every seed
         text = number(finite[0], digits)
     else:
-        s = stats.mean_interval(finite)
-        text = f"{number(s['mean'], digits)} [{number(s['low'], 2)}, {number(s['high'], 2)}]"
+        text = f"{number(sum(finite) / len(finite), digits)} [{number(min(finite), 2)}, {number(max(finite), 2)}]"
     if len(finite) < len(vs):
         text += f" ({len(vs) - len(finite)} NaN)"
     return text
@@ -249,6 +251,8 @@ def make_table(columns, groups) -> dict:
 def table_notes(groups) -> list[str]:
     found = [evidence.group_result(g) for g in groups]
     notes = [f"Intervals: {evidence.method_words(found)}."]
+    if any(len(g["rows"]) > 1 for g in groups):
+        notes.append("Other columns: mean [lowest, highest] over the seeds.")
     chance = shared_chance(groups)
     metric = groups[0]["metric"] if groups else None
     if chance is not None:
