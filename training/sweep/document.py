@@ -22,6 +22,7 @@ import math
 import pathlib
 import re
 import shutil
+import statistics
 
 from training.core.runs import write_json, write_text
 from training.sweep import evidence, markdown, results
@@ -262,8 +263,8 @@ def timing_table(rows) -> dict | None:
         return None
 
     def median(vs):
-        vs = sorted(v for v in vs if v is not None)
-        return None if not vs else (vs[len(vs) // 2] if len(vs) % 2 else (vs[len(vs) // 2 - 1] + vs[len(vs) // 2]) / 2)
+        vs = [v for v in vs if v is not None]
+        return statistics.median(vs) if vs else None
 
     out = []
     for experiment in dict.fromkeys(r["experiment"] for r in timed):
