@@ -60,6 +60,17 @@ def test_exploding_counts_only_significant_help_and_sets_degenerate_runs_apart()
     assert "rescales" in t.text
 
 
+def test_exploding_counts_a_clipped_run_that_learned_against_a_degenerate_one_as_rescued():
+    groups = [group("irnn", "irnn", acc=0.20, gain=1.0, task="adding", degenerate=True,
+                    degenerate_reason="training loss at the end 9e8"),
+              group("irnn clip", "irnn", acc=0.90, gain=1.0, clip=1.0, task="adding"),
+              group("irnn", "irnn", acc=0.12, gain=1.0, task="recall"),  # another setting, same label
+              group("irnn clip", "irnn", acc=0.13, gain=1.0, clip=1.0, task="recall")]
+    t = takeaways.exploding(groups)
+    assert "irnn clip on adding (0.9 [" in t.text and "against a degenerate run without clipping" in t.text
+    assert "irnn on adding is degenerate" in t.text and "irnn clip on recall" not in t.text.split("succeed")[1][:80]
+
+
 def test_exploding_reports_a_significant_rescue():
     groups = [group("irnn", "irnn", acc=0.20, gain=1.5, grad_norm_max=1e6),
               group("irnn clip", "irnn", acc=0.90, gain=1.5, clip=1.0)]
@@ -86,6 +97,10 @@ def test_unidirectional_names_the_causal_mask_only_when_the_split_is_clean():
     assert "causal mask" in t.text and "when it must answer, not what it can learn" in t.text
     mixed = takeaways.unidirectional([group("lstm", "lstm", acc=0.6, direction="causal"), groups[1]])
     assert "causal mask" not in mixed.text
+    # one causal model whose seeds disagree (one a little above chance by luck), none above: still the clean split
+    noisy = [group("gru", "gru", acc=[0.17, 0.12, 0.125], seeds=3, direction="causal"), *groups]
+    t = takeaways.unidirectional(noisy)
+    assert "with seeds that disagree" in t.text and "causal mask" in t.text
 
 
 def test_char_lm_compares_with_the_ngram_baselines():

@@ -259,18 +259,23 @@ def unidirectional(groups, load=None) -> Takeaway:
     for direction, mine in by_direction.items():
         values = [_value(g, load) for g in mine]
         positions = [stats.chance_position(result(g, load)) for g in mine]
-        name = {"causal": "Causal models", "sees the future": "Models that see the future"}.get(
+        name = {"causal": "Causal models answering at the blank", "sees the future": "Models that see the future",
+                "causal, answers late": "The same causal models answering after the cue"}.get(
             direction, f"Models that are {direction}")
         text = f"{name}: test accuracy {_n(min(values))} to {_n(max(values))}"
         if None in positions:
             text += " (whether that differs from chance cannot be tested: the sweep did not record the test size)."
         else:
-            text += (f", {sum(p == 'above' for p in positions)} of {len(mine)} significantly above chance and "
-                     f"{sum(p == 'at' for p in positions)} at chance.")
+            counts = [f"{sum(p == 'above' for p in positions)} of {len(mine)} significantly above chance",
+                      f"{sum(p == 'at' for p in positions)} at chance"]
+            counts += [f"{sum(p == x for p in positions)} {words}" for x, words in
+                       (("below", "significantly below chance"), ("mixed", "with seeds that disagree"))
+                       if any(p == x for p in positions)]
+            text += ", " + _list(counts) + "."
         parts.append(text)
     causal = by_direction.get("causal", [])
     seeing = by_direction.get("sees the future", [])
-    if causal and seeing and all(stats.chance_position(result(g, load)) == "at" for g in causal) and \
+    if causal and seeing and not any(stats.chance_position(result(g, load)) == "above" for g in causal) and \
             all(stats.chance_position(result(g, load)) == "above" for g in seeing):
         parts.append("The answer depends on a cue that comes after the blank; a causal model (a left-to-right "
                      "recurrence or attention with a causal mask) must answer before it has read the cue, so it "
