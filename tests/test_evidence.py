@@ -32,7 +32,13 @@ def test_seeds_give_a_t_interval_and_never_a_zero_width_one():
     r = evidence.result_of("gru", [row(s, 1.0) for s in range(3)])
     s = r.summary
     assert s["low"] < 1.0 and s["high"] > 1.0 - 1e-9 and s["high"] > s["low"]
-    assert evidence.method_words([r]) == "mean over 3 seeds [95% t-interval over seeds]"
+    assert evidence.method_words([r]) == "mean over 3 seeds [95% t-interval over seeds, cut to the metric's range]"
+
+
+def test_an_interval_over_seeds_stays_within_the_metric_range():
+    r = evidence.result_of("irnn", [row(s, a) for s, a in enumerate((0.372, 0.866, 1.0))])  # seeds disagree
+    s = r.summary
+    assert 0.0 <= s["low"] < s["value"] < s["high"] == 1.0  # the t-interval alone reaches 1.8
 
 
 def test_old_rows_are_unknown_not_false():

@@ -140,7 +140,7 @@ def method_words(results: list[stats.Result]) -> str:
         return "no finished runs"
     if seeds[-1] > 1:
         n = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
-        return f"mean over {n} seeds [95% t-interval over seeds]"
+        return f"mean over {n} seeds [95% t-interval over seeds, cut to the metric's range]"
     methods = sorted({m.method for r in results for m in r.measures if m.method})
     sizes = sorted({m.tokens or m.n for r in results for m in r.measures if (m.tokens or m.n)})
     if not methods:

@@ -447,8 +447,14 @@ class Result:
             return {"value": m.value, "low": m.low, "high": m.high, "n": 1, "method": m.method}
         floor = [_se_on_metric_scale(m, self.metric) for m in ms]
         s = mean_interval([m.value for m in ms], floor if all(f is not None for f in floor) else None)
-        return {"value": s["mean"], "low": s["low"], "high": s["high"], "n": s["n"],
-                "method": f"95% t-interval over {s['n']} seeds"}
+        # the interval lies within the metric's range: an accuracy within [0, 1], a loss, MSE, bits or
+        # perplexity at or above 0 (three seeds that disagree give a t-interval far wider than that range)
+        low, high = s["low"], s["high"]
+        if low is not None:
+            low = max(low, 0.0)
+            high = min(high, 1.0) if self.metric == "accuracy" else high
+        return {"value": s["mean"], "low": low, "high": high, "n": s["n"],
+                "method": f"95% t-interval over {s['n']} seeds, within the metric's range"}
 
 
 def _se_on_metric_scale(m: Measure, metric: str):
