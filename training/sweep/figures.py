@@ -228,9 +228,20 @@ def key_gradient_against_accuracy(folder, rows, path):
 
 # ------------------------------------------------------------------------------------ exploding
 def _exploding_panels(rows):
-    models = list(dict.fromkeys(r["model"] for r in rows))
+    """Panel rows (setting, model) and columns (clip): the IRNN on adding and the IRNN of the gain sweep on
+    recall share a model and a label, never a panel."""
+    models = list(dict.fromkeys((_setting(r), r["model"]) for r in rows))
     clips = list(dict.fromkeys(r.get("clip") for r in rows))
     return models, clips
+
+
+def _setting(row) -> str:
+    return row.get("group") or row["task"]
+
+
+def _panel_title(setting, model, clip, several) -> str:
+    clipping = "global_clipnorm=" + format(clip, "g") if clip else "no clipping"
+    return f"{setting}: {model}, {clipping}" if several else f"{model}, {clipping}"
 
 
 def _run_name(row) -> str:
@@ -244,14 +255,14 @@ def gradient_norms(folder, rows, path):
     architecture x clipping. Steps whose norm was exactly 0 (▼) or NaN/Inf (✕) are marked on the axis
     edges; a cross marks the step where a run diverged."""
     models, clips = _exploding_panels(rows)
+    several = len({setting for setting, _ in models}) > 1
     drawn = False
-    fig, grid = plt.subplots(len(models), len(clips), figsize=(5.6 * len(clips), 3.4 * len(models)), squeeze=False,
-                             sharex=True)
-    for i, model in enumerate(models):
+    fig, grid = plt.subplots(len(models), len(clips), figsize=(5.6 * len(clips), 3.4 * len(models)), squeeze=False)
+    for i, (setting, model) in enumerate(models):
         for j, clip in enumerate(clips):
             ax = grid[i, j]
             ax.set_yscale("log")
-            mine = [r for r in rows if r["model"] == model and r.get("clip") == clip]
+            mine = [r for r in rows if (_setting(r), r["model"]) == (setting, model) and r.get("clip") == clip]
             for k, row in enumerate(_first_seed(mine)):
                 steps = results.gradient_records(folder, row)["steps"]
                 if steps is None:
@@ -271,13 +282,12 @@ def gradient_norms(folder, rows, path):
                             linestyle="none", label=f"{name}: diverged at step {step}")
             if clip:
                 ax.axhline(clip, color="0.3", linestyle=(0, (4, 3)), linewidth=1, label=f"clip norm {clip:g}")
-            ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
+            ax.set_title(_panel_title(setting, model, clip, several), fontsize=10)
             ax.set_ylabel("global gradient norm (log)")
             ax.grid(True, alpha=0.3)
             axes.legend_outside(ax)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if i == len(models) - 1:
-                ax.set_xlabel("training step")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+            ax.set_xlabel("training step")
     if not drawn:
         plt.close(fig)
         return None
@@ -305,15 +315,16 @@ def step_losses(folder, rows, path):
     if not series:
         return None
     every = np.concatenate([v for _, v in series.values()])
+    several = len({setting for setting, _ in models}) > 1
     fig, grid = plt.subplots(len(models), len(clips), figsize=(5.6 * len(clips), 3.3 * len(models)), squeeze=False,
-                             sharex=True, sharey=True)
+                             sharey=True)
     scale = axes.y_scale(every)
-    for i, model in enumerate(models):
+    for i, (setting, model) in enumerate(models):
         for j, clip in enumerate(clips):
             ax = grid[i, j]
             if scale != "linear":
                 axes.set_y_scale(ax, every)
-            mine = [r for r in rows if r["model"] == model and r.get("clip") == clip]
+            mine = [r for r in rows if (_setting(r), r["model"]) == (setting, model) and r.get("clip") == clip]
             for k, row in enumerate(_first_seed(mine)):
                 if row["id"] not in series:
                     continue
@@ -323,13 +334,12 @@ def step_losses(folder, rows, path):
                 else:
                     axes.log_line(ax, s, v, color=f"C{k}", linewidth=1.1, label=_run_name(row))
             _chance_line(ax, mine[0].get("chance_loss") if mine else None, "chance loss")
-            ax.set_title(f"{model}, {'global_clipnorm=' + format(clip, 'g') if clip else 'no clipping'}", fontsize=10)
+            ax.set_title(_panel_title(setting, model, clip, several), fontsize=10)
             ax.set_ylabel("training loss" + (" (log)" if scale != "linear" else ""))
             ax.grid(True, alpha=0.3)
             axes.legend_outside(ax)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if i == len(models) - 1:
-                ax.set_xlabel("training step")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+            ax.set_xlabel("training step")
     fig.suptitle("Loss per step" + (" (log axis: the losses span more than three decades)" if scale != "linear"
                                     else ""), fontsize=10)
     fig.tight_layout()
@@ -337,10 +347,12 @@ def step_losses(folder, rows, path):
 
 
 def _first_seed(rows):
+    """The first seed of every variant (a label within its setting: the same label can be in two)."""
     seen, out = set(), []
     for r in rows:
-        if r["label"] not in seen:
-            seen.add(r["label"])
+        key = (_setting(r), r["label"])
+        if key not in seen:
+            seen.add(key)
             out.append(r)
     return out
 
