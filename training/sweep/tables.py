@@ -65,6 +65,7 @@ def number(v, digits=3) -> str:
         return "inf" if v > 0 else "-inf"
     if isinstance(v, int):
         return f"{v:,}"
+    v = v + 0.0  # -0.0 prints as "0"
     if abs(v) >= 1e7:
         return f"{v:.{digits}g}"
     if abs(v) >= 1000:
