@@ -269,6 +269,15 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
     assert all(r.task_params["manual_dir"] == str(tmp_path) for r in quick["char_lm"].runs)
     assert all(r.extra["sample_length"] > 0 for r in quick["char_lm"].runs)
     assert all(e.omitted for e in quick.values())  # the quick budget says what it left out
+    # synthetic runs leave out Keras's epoch-end validation pass (their learning curve measures validation,
+    # and every one has a curve); the char-LM keeps its pass for the validation column of its table
+    for budget in (full, quick):
+        for e in budget.values():
+            for r in e.runs:
+                if r.task == "char_lm":
+                    assert r.config["validation_steps"] != 0
+                else:
+                    assert r.config["validation_steps"] == 0 and r.config["curve_every"] > 0, r.id
     # every synthetic run of the quick plan is a valid request; a missing corpus only marks its runs
     unavailable = compare.check_plan(list(quick.values()))
     assert all(task == "char_lm" for task, _ in unavailable)

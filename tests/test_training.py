@@ -50,6 +50,18 @@ def test_a_zoo_model_learns_through_train(tmp_path):
     assert result["test"]["accuracy"] > 0.9
 
 
+def test_validation_steps_0_leaves_out_the_epoch_end_pass_and_the_curve_still_measures_validation(tmp_path):
+    result = train(tiny(epochs=2, steps_per_epoch=5, validation_steps=0, curve_every=5, record_gradients=False,
+                        run_name="noval"), root=tmp_path, verbose=0)
+    run_dir = pathlib.Path(result["run_dir"])
+    history = read_csv(run_dir / "history.csv")
+    assert len(history) == 2 and not any(k.startswith("val_") for k in history[0])
+    curve = read_csv(run_dir / "curve.csv")
+    assert [int(r["step"]) for r in curve] == [0, 5, 10] and all(float(r["val_loss"]) > 0 for r in curve)
+    with pytest.raises(ValueError, match="validation_steps must be an integer >= 0"):
+        tiny(validation_steps=-1).validate()
+
+
 def test_train_save_load_evaluate_gives_the_recorded_metrics(tmp_path):
     result = train(tiny(run_name="t1"), root=tmp_path, verbose=0)
     run_dir = pathlib.Path(result["run_dir"])
