@@ -269,7 +269,9 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
     assert all(r.task_params["manual_dir"] == str(tmp_path) for r in quick["char_lm"].runs)
     assert all(r.extra["sample_length"] > 0 for r in quick["char_lm"].runs)
     assert all(e.omitted for e in quick.values())  # the quick budget says what it left out
-    # synthetic runs leave out Keras's epoch-end validation pass (their learning curve measures validation,
+    assert all(r.config["validation_steps"] is None
+               for r in suites.grid(["lstm"], ["recall"]).runs)  # a grid validates as training.train does
+    # the suite's synthetic runs leave out Keras's epoch-end validation pass (their learning curve measures validation,
     # and every one has a curve); the char-LM keeps its pass for the validation column of its table
     for budget in (full, quick):
         for e in budget.values():
