@@ -579,11 +579,18 @@ def exploding_figures(folder, rows, out_dir, key):
 
 def long_term_figures(folder, rows, out_dir, key):
     recall = [r for r in rows if r["task"] == "recall"]
-    pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
-                             "Recall: test accuracy against the gap", "gap (distractors between key and query)",
-                             log_x=True, folder=folder),
-              "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over seeds, "
-              "or over the test set with one seed); the grey band is the range a guesser scores.")]
+    gaps = {r.get("task_values") for r in recall}
+    if len(gaps) == 1:  # one gap (the quick budget): a point per variant, not a line against the gap
+        pairs = [(metric_bars(recall, out_dir / f"{key}_recall_gap.png", f"Recall {next(iter(gaps))}: test accuracy",
+                              folder=folder),
+                  "Test accuracy on recall of every variant with its 95% interval (over seeds, or over the test set "
+                  "with one seed); the grey band is the range a guesser scores.")]
+    else:
+        pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
+                                 "Recall: test accuracy against the gap", "gap (distractors between key and query)",
+                                 log_x=True, folder=folder),
+                  "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over "
+                  "seeds, or over the test set with one seed); the grey band is the range a guesser scores.")]
     for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
         mine = [r for r in rows if r["task"] == task]
         words = results.METRIC_WORDS.get(mine[0]["metric"], mine[0]["metric"])
