@@ -23,7 +23,7 @@ gradient nearly flat at the start; a forget-gate bias of 1 makes an LSTM forget 
 every experiment runs each architecture at Keras's defaults *and* with the classic glorot-uniform
 recurrent kernel, and the gated cells also with gate biases that start with long memory (forget/update
 bias 3, chrono initialization of Tallec & Ollivier, 2018). The `quick` budget trims sizes, steps and
-variants to fit ten minutes on two CPU cores; what it left out is recorded in the sweep and printed in
+variants for two CPU cores (aimed at 15 minutes; 19 measured, docs/results.md); what it left out is recorded in the sweep and printed in
 the report.
 """
 
@@ -307,7 +307,8 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
         "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
                         sample_length=200, variants=_CHAR_ALL, seeds=[0]),
     },
-    # `make demo`: at most 15 minutes on two CPU cores (two worker processes), three seeds for the
+    # `make demo`: aimed at 15 minutes on two CPU cores (19 min 2 s measured at 114467a: docs/results.md; two
+    # worker processes), three seeds for the
     # synthetic experiments, 1,000 evaluation examples (binomial SE 0.01 at chance 1/8).
     "quick": {
         "seeds": [0, 1, 2],
@@ -429,7 +430,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
     """The five experiments of the `seed-problems` suite at `budget`.
 
     Args:
-        budget: "quick" (`make demo`: 15 minutes on two CPU cores), "standard" (an hour, every variant),
+        budget: "quick" (`make demo`: aimed at 15 minutes on two CPU cores), "standard" (an hour, every variant),
             "full" (the real numbers) or "smoke" (a pipeline check whose numbers mean nothing).
         corpus_dir: the folder holding Tiny Shakespeare's `input.txt`, passed to `char_lm` as TFDS's
             `manual_dir`; the shared offline copy by default.
