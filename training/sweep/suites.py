@@ -23,8 +23,8 @@ gradient nearly flat at the start; a forget-gate bias of 1 makes an LSTM forget 
 every experiment runs each architecture at Keras's defaults *and* with the classic glorot-uniform
 recurrent kernel, and the gated cells also with gate biases that start with long memory (forget/update
 bias 3, chrono initialization of Tallec & Ollivier, 2018). The `quick` budget trims sizes, steps and
-variants for two CPU cores (aimed at 15 minutes; 19 measured, docs/results.md); what it left out is recorded in the sweep and printed in
-the report.
+variants for two CPU cores (aimed at 15 minutes; 19 measured, docs/results.md); what it left out is
+recorded in the sweep and printed in the report.
 """
 
 from __future__ import annotations
