@@ -1,11 +1,12 @@
 """The quick budget (`make demo`) reaches the qualitative conclusions of the suite's design measurements.
 
-Slow: it trains the whole quick suite once (19 minutes on an idle 2-core machine at 114467a). Set RNN_ZOO_QUICK_SWEEP to
-the folder of a finished quick sweep to check that one instead of training.
+Slow: it trains the whole quick suite once (19 minutes on an idle 2-core machine at 114467a). Set
+RNN_ZOO_QUICK_SWEEP to the folder of a finished quick sweep to check that one instead of training.
 
 Each check is a statement about result rows (one per run: sweep.json entry + metadata.json) that the
-design measurements support (the standard budget is meant to show them too; not run yet on this suite); a quick budget that no longer shows it has lost
-an experiment's point. A degenerate run never counts as a success.
+design measurements support (the standard budget is meant to show them too; it has not been run on this
+suite yet); a quick budget that no longer shows it has lost an experiment's point. A degenerate run never
+counts as a success.
 """
 
 from __future__ import annotations
