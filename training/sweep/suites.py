@@ -307,13 +307,13 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
         "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
                         sample_length=200, variants=_CHAR_ALL, seeds=[0]),
     },
-    # `make demo`: aimed at 15 minutes on two CPU cores (19 min 2 s measured at 114467a: docs/results.md; two
-    # worker processes), three seeds for the
+    # `make demo`: aimed at 15 minutes on two CPU cores (19 min 2 s measured at 114467a with two worker
+    # processes, 17 min 37 s at ad8e661 with three: docs/results.md), three seeds for the
     # synthetic experiments, 1,000 evaluation examples (binomial SE 0.01 at chance 1/8).
     "quick": {
         "seeds": [0, 1, 2],
         "eval_size": 1000,
-        "jobs": 2,
+        "jobs": 3,  # 3 workers on 2 cores: 17 min 37 s against 19 min 2 s with 2 (the same test metrics)
         "vanishing": dict(gap=50, units=32, batch_size=32, steps=200, learning_rate=3e-3, record_gradients=False,
                           variants=_VANISHING_QUICK),
         "exploding": dict(adding=dict(length=50, units=64, batch_size=32, steps=200, learning_rate=1e-2),
@@ -359,7 +359,8 @@ CURVE_POINTS = 20  # learning-curve points per run
 
 
 def default_jobs(budget: str | None) -> int:
-    """Worker processes a budget uses unless --jobs says otherwise (quick: 2, one per core)."""
+    """Worker processes a budget uses unless --jobs says otherwise (quick: 3 on the 2-core machine: a run's
+    fixed cost is mostly single-threaded tracing, and 2 workers kept only 1.64 cores busy)."""
     return int(BUDGET_SETTINGS.get(budget or "", {}).get("jobs", 1))
 
 
