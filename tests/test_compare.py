@@ -159,6 +159,54 @@ def test_grid_file_with_two_workers_then_resume_trains_the_same_numbers(tmp_path
     assert test_metrics(out) == together
 
 
+SEEDS_GRID = {
+    "models": ["simple_rnn"],
+    "tasks": [{"task": "recall", "params": {"gap": 4, "eval_size": 64}}],
+    "seeds": [0, 1, 2],
+    "training": {"units": 8, "batch_size": 16, "steps": 4, "epochs": 2},
+}
+
+
+def test_runs_of_one_architecture_train_as_one_bundle_and_give_the_numbers_of_runs_alone(tmp_path):
+    """The three seeds go to one worker, which traces once (training.core.reuse); each run's numbers are
+    those of the same config trained alone in a fresh model."""
+    from training.core.config import RunConfig
+    from training.core.loop import train
+    from training.sweep import runner
+
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({**SEEDS_GRID, "models": ["simple_rnn", "lstm"]}))
+    planned = [r for e in suites.grid_from_json(grid) for r in e.runs]
+    groups = runner.bundles(planned, list(range(len(planned))))
+    assert sorted(sorted(planned[i].seed for _, i in g) for g in groups) == [[0, 1, 2], [0, 1, 2]]
+    assert all(len({planned[i].model for _, i in g}) == 1 for g in groups)
+
+    grid.write_text(json.dumps(SEEDS_GRID))
+    out = tmp_path / "out"
+    assert compare.main(["--grid", str(grid), "--output", str(out), "--jobs", "2", "--quiet"]) == 0
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert [r["status"] for r in sweep["runs"]] == ["finished"] * 3
+    for entry, run in zip(sweep["runs"], suites.grid_from_json(grid)[0].runs):
+        swept = json.loads((out / entry["run_dir"] / "metadata.json").read_text())
+        alone = train(RunConfig.from_dict(run.config), root=tmp_path / "alone", verbose=0)
+        assert swept["test"] == alone["test"], run.id
+
+
+def test_a_worker_that_dies_fails_the_runs_it_did_not_finish_and_the_sweep_ends(tmp_path, monkeypatch):
+    """Each worker process kills itself at its 6th training step: the first run of the bundle (4 steps)
+    finishes and is kept, the second dies mid-run, the third never starts; the sweep still ends, with the
+    reason."""
+    monkeypatch.setenv("RNN_ZOO_TEST_DIE_AT", "train_step@6")
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(SEEDS_GRID))
+    out = tmp_path / "out"
+    compare.main(["--grid", str(grid), "--output", str(out), "--jobs", "2", "--quiet"])
+    runs = json.loads((out / "sweep.json").read_text())["runs"]
+    assert [r["status"] for r in runs] == ["finished", "failed", "failed"]
+    assert all("terminated abruptly" in r["error"] for r in runs[1:])
+    assert (out / runs[0]["run_dir"] / "model.keras").is_file()
+
+
 def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, tiny_sweep):
     from training.train import train
 

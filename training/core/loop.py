@@ -132,8 +132,12 @@ def write_history(path, rows: list) -> None:
 
 
 def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: bool = False, verbose: int = 1,
-          export: bool = False, callbacks=()) -> dict:
+          export: bool = False, callbacks=(), traced_models=None) -> dict:
     """Train, evaluate and save one run; returns its metadata (with `run_dir`).
+
+    `traced_models` (a `training.core.reuse.TracedModels`, sweep workers pass one) lets a new run train a
+    model of the same architecture that an earlier run of this process has already traced, set to this
+    run's initial weights (the same numbers, without tracing again).
 
     `resume` (a run name or folder) continues a run from its last checkpoint after any death (Ctrl-C,
     kill -9, out of memory, power loss, an OS error) with the settings in its config.json, and gives
@@ -155,7 +159,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
                 preflight.check_name_length(folder, config.run_name)
             preflight.check_free_space(folder, preflight.SMALL_FILES_BYTES)
         return _train(config, run_dir=run_dir, lock=lock, root=root, dry_run=dry_run, verbose=verbose,
-                      export=export, callbacks=callbacks)
+                      export=export, callbacks=callbacks, traced_models=traced_models)
     finally:
         if lock is not None:
             lock.release()
@@ -170,7 +174,7 @@ def _os_error_sentence(error) -> str:
     return preflight.os_error_sentence(error)
 
 
-def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) -> dict:
+def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, traced_models=None) -> dict:
     import tensorflow as tf
 
     started = datetime.datetime.now().astimezone()
@@ -208,6 +212,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks) 
             else:
                 model, units = build_model(config, spec)
                 compile_model(model, spec, config)
+                if traced_models is not None and config.strategy == "default" and not dry_run:
+                    model = traced_models.adopt(model, inputs=data["train"].element_spec)
     except (MemoryError, tf.errors.ResourceExhaustedError) as e:
         raise RunError(_os_error_sentence(e)) from None
     clock.lap("build")

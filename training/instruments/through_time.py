@@ -57,6 +57,7 @@ import tensorflow as tf
 
 from training.instruments.readers import THROUGH_TIME_CSV, THROUGH_TIME_NPZ, keep_through_time_until
 from training.instruments.readers import THROUGH_TIME_TENSORBOARD as TENSORBOARD_SUBDIR
+from training.core.reuse import memo
 from training.instruments.sink import Sink
 
 FALL_FACTOR = 1e-6  # the "lag at which the norm fell by 10^6"
@@ -503,7 +504,9 @@ class GradientThroughTime(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self._probe is None or self._probe.model is not self.model:
-            self._probe = ThroughTimeProbe(self.model, loss=self._loss, probes=self._probe_names)
+            make = lambda: ThroughTimeProbe(self.model, loss=self._loss, probes=self._probe_names)  # noqa: E731
+            # One probe (one trace) per model and probe set: a run that trains a reused model reuses it.
+            self._probe = make() if self._loss is not None else memo(self.model, ("through_time", self._probe_names), make)
         self._step = int(self.model.optimizer.iterations.numpy())
         self._epoch = 0
         self._sink.open()

@@ -282,6 +282,7 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     from training.core.loop import train
 
     output = pathlib.Path(output)
+    extra = {"traced_models": _traced_models()} if train_fn in (None, train) else {}
     train_fn = train_fn or train
     runs_dir = output / RUNS_DIR
     entry = {"status": "failed", "error": None, "run_dir": None}
@@ -297,7 +298,8 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*ran out of data.*")
             warnings.filterwarnings("ignore", message=".*probe 'state' is not available.*")
-            result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=list(callbacks))
+            result = train_fn(RunConfig.from_dict(run.config), root=runs_dir, verbose=0, callbacks=list(callbacks),
+                              **extra)
         entry["status"] = result["status"]
         entry["run_dir"] = str(pathlib.Path(result["run_dir"]).relative_to(output)) if result.get("run_dir") else None
         if run.extra.get("solve") and result.get("run_dir"):
@@ -322,6 +324,20 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     return {"entry": entry, "detail": detail}
 
 
+_TRACED = None
+
+
+def _traced_models():
+    """This process's traced models (`training.core.reuse`): a run of an architecture an earlier run of the
+    worker has trained skips Keras's tracing and XLA's compiling (the numbers are the same)."""
+    global _TRACED
+    if _TRACED is None:
+        from training.core.reuse import TracedModels
+
+        _TRACED = TracedModels()
+    return _TRACED
+
+
 def _record_solve(run_dir: pathlib.Path, solve: dict) -> None:
     """The step at which the run's learning curve first reached the experiment's threshold, into its
     metadata.json (`solve`; step null = not within the budget)."""
@@ -333,37 +349,105 @@ def _record_solve(run_dir: pathlib.Path, solve: dict) -> None:
         write_json(path, {**read_json(path), "solve": diagnostics.solve_record(run_dir, solve)})
 
 
+_RESULTS = None  # a worker process's queue back to the sweep (set by _start_worker)
+
+
+def _start_worker(results):
+    global _RESULTS
+    _RESULTS = results
+
+
 def _worker(run_dict, output, unavailable):
     run = suites.PlannedRun(**run_dict)
     return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
 
 
+def _bundle_worker(bundle, output, unavailable):
+    """Train a bundle of runs [(k, i, run dict)] one after the other, each outcome sent back as it ends."""
+    unavailable = dict((tuple(k), v) for k, v in unavailable)
+    for k, i, run_dict in bundle:
+        outcome = execute_run(suites.PlannedRun(**run_dict), output, unavailable)
+        _RESULTS.put((k, i, outcome))
+
+
+def bundle_key(run) -> str:
+    """Runs that share everything but their seed, their initialisation and their name: one architecture,
+    one data shape and one optimizer, so one traced model serves them all (`training.core.reuse`)."""
+    config = {k: v for k, v in run.config.items() if k not in ("seed", "model_params", "run_name")}
+    return json.dumps([run.experiment, run.model, config], sort_keys=True, default=str)
+
+
+def bundles(planned, todo) -> list[list[tuple[int, int]]]:
+    """The runs `todo` (indices into `planned`) as [(k, i)] bundles of `bundle_key`, the most costly first."""
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for k, i in enumerate(todo):
+        groups.setdefault(bundle_key(planned[i]), []).append((k, i))
+    return sorted(groups.values(), key=lambda g: -sum(run_cost(planned[i]) for _, i in g))
+
+
 def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
-    """`jobs` worker processes, each training one run at a time (most of a short run's time is
-    single-threaded tracing, so two workers on two cores nearly halve a quick sweep). Every run seeds
-    itself, so its numbers do not depend on which worker trained it or on `jobs`."""
+    """`jobs` worker processes (most of a short run's time is single-threaded tracing, so more workers than
+    cores keep the cores busy). Runs that share an architecture go to one worker as a bundle, so that its
+    traced model serves all of them (`training.core.reuse`); the most costly bundles first (char_lm), so
+    that no worker starts one when the others are done. Every run seeds itself, so its numbers do not
+    depend on which worker trained it, on the bundles or on `jobs`."""
     import concurrent.futures
     import multiprocessing
+    import queue
 
     context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
-    # The longest runs first (char_lm), so that no worker starts one when the others are done.
-    pending = sorted(enumerate(todo), key=lambda ki: -run_cost(planned[ki[1]]))
+    results = context.Queue()
     shared = [(list(k), v) for k, v in unavailable.items()]
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    reported = set()
+
+    def report(k, i, outcome):
+        if i not in reported:
+            reported.add(i)
+            finish(k, i, outcome)
+
+    def drain(wait_seconds=0.0):
+        """What the workers have sent; waits up to `wait_seconds` for the first item."""
+        while True:
+            try:
+                report(*(results.get(timeout=wait_seconds) if wait_seconds else results.get_nowait()))
+            except queue.Empty:
+                return
+            wait_seconds = 0.0
+
+    def failed(error):
+        return {"entry": {"status": "failed", "error": one_line(error), "sweep_seconds": None},
+                "detail": one_line(error)[:160]}
+
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                                                initargs=(results,)) as pool:
         futures = {}
-        for k, i in pending:
-            futures[pool.submit(_worker, planned[i].to_dict(), str(output), shared)] = (k, i)
+        for bundle in bundles(planned, todo):
+            items = [(k, i, planned[i].to_dict()) for k, i in bundle]
+            futures[pool.submit(_bundle_worker, items, str(output), shared)] = bundle
         if progress:
-            progress.begin(0, f"{len(pending)} runs on {jobs} worker processes")
+            progress.begin(0, f"{len(todo)} runs on {jobs} worker processes")
         try:
-            for future in concurrent.futures.as_completed(futures):
-                k, i = futures[future]
+            pending = set(futures)
+            dead = {}
+            while pending:
+                done, pending = concurrent.futures.wait(pending, timeout=0.5,
+                                                        return_when=concurrent.futures.FIRST_COMPLETED)
+                drain()
+                dead.update((f, f.exception()) for f in done if f.exception() is not None)  # a worker process died
+            # Every outcome a worker sent arrives, if late; the runs of a dead worker it never sent are failed.
+            expected = {i for f in futures if f not in dead for _, i in futures[f]}
+            while not expected <= reported:
                 try:
-                    outcome = future.result()
-                except Exception as error:  # the worker process itself died
-                    outcome = {"entry": {"status": "failed", "error": one_line(error), "sweep_seconds": None},
-                               "detail": one_line(error)[:160]}
-                finish(k, i, outcome)
+                    report(*results.get(timeout=60))
+                except queue.Empty:
+                    break
+            drain()
+            for future, error in dead.items():
+                for k, i in futures[future]:
+                    report(k, i, failed(error))
+            for future in futures:
+                for k, i in futures[future]:
+                    report(k, i, failed(RuntimeError("its worker process sent no result")))
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
@@ -371,8 +455,8 @@ def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
 
 
 def _run_ray(planned, todo, output, unavailable, jobs, finish, progress, address):
-    """Every run as a Ray task (`training.sweep.ray_executor`): the same worker function as the
-    processes, so the same numbers; the folder is passed as an absolute path, the one every node sees."""
+    """Every run as a Ray task (`training.sweep.ray_executor`): the same run function as the processes
+    (`execute_run`), so the same numbers; the folder is passed as an absolute path, the one every node sees."""
     from training.sweep import ray_executor
 
     shared = [(list(k), v) for k, v in unavailable.items()]

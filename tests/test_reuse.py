@@ -1,0 +1,134 @@
+"""Reusing traced models across the runs of one process (training.core.reuse): a run that adopts an
+earlier run's traced model must train exactly as its own freshly built model would."""
+
+import csv
+import pathlib
+
+import keras
+import numpy as np
+
+from training.core import reuse
+from training.core.build import build_model, compile_model, load_data, seed_everything
+from training.core.config import RunConfig
+from training.core.loop import train
+
+BASE = dict(
+    model="lstm",
+    task="recall",
+    task_params={"gap": 6, "num_keys": 4, "eval_size": 64},
+    units=8,
+    batch_size=16,
+    epochs=2,
+    steps_per_epoch=4,
+    learning_rate=1e-2,
+    record_gradients=False,
+    through_time_every=4,
+    curve_every=4,
+    curve_examples=32,
+    theory=True,
+    validation_steps=0,
+)
+
+
+def config(**overrides):
+    return RunConfig(**{**BASE, **overrides})
+
+
+def fresh_model(cfg):
+    seed_everything(cfg.seed)
+    data, spec = load_data(cfg)
+    model, _ = build_model(cfg, spec)
+    compile_model(model, spec, cfg)
+    return model
+
+
+def numbers(run_dir):
+    """Everything a run measured, without wall times."""
+    run_dir = pathlib.Path(run_dir)
+    out = {}
+    for name in ("history.csv", "curve.csv", "gradients.csv"):
+        if (run_dir / name).exists():
+            with open(run_dir / name, newline="") as f:
+                out[name] = [{k: v for k, v in row.items() if "second" not in k and "tokens_per" not in k}
+                             for row in csv.DictReader(f)]
+    if (run_dir / "gradient_through_time.npz").exists():
+        with np.load(run_dir / "gradient_through_time.npz") as z:
+            out["through_time"] = {k: z[k].tolist() for k in z.files}
+    model = keras.models.load_model(run_dir / "model.keras")
+    out["weights"] = [w.tolist() for w in model.get_weights()]
+    return out
+
+
+def test_the_key_ignores_seeds_initializers_and_names_and_sees_the_graph():
+    key = lambda **o: reuse.architecture_key(fresh_model(config(**o)))  # noqa: E731
+    base = key()
+    keras.backend.clear_session()
+    assert key(seed=3) == base
+    assert key(model_params={"recurrent_initializer": "glorot_uniform"}) == base
+    assert key(model_params={"forget_bias": 3.0}) == base
+    # (no clear_session: layer names now differ, lstm_1 ...)
+    assert key(seed=1) == base
+    assert reuse.architecture_key(fresh_model(config()), inputs="(20,)") != reuse.architecture_key(
+        fresh_model(config()), inputs="(22,)")
+    for different in (dict(units=9), dict(learning_rate=1e-3), dict(global_clipnorm=1.0), dict(optimizer="sgd"),
+                      dict(model="gru"), dict(task="adding", task_params={"length": 6, "eval_size": 64})):
+        assert key(**different) != base, different
+
+
+def test_a_reused_model_trains_bit_for_bit_as_a_fresh_one(tmp_path):
+    """Run 1 is traced; runs 2 (another seed and initializer) and 3 (gradients recorded: the recorder traces
+    its own step) and 4 (plain again, after the recorder's hooks came off) adopt it. Each must give exactly
+    the numbers of the same run trained on its own model: losses, learning curve, through-time profiles,
+    step gradients, final weights."""
+    cache = reuse.TracedModels()
+    runs = [
+        config(seed=0, run_name="r1"),
+        config(seed=1, model_params={"recurrent_initializer": "glorot_uniform"}, run_name="r2"),
+        config(seed=2, record_gradients=True, run_name="r3"),
+        config(seed=3, model_params={"forget_bias": 3.0}, run_name="r4"),
+    ]
+    reused = []
+    for cfg in runs:
+        keras.backend.clear_session()
+        result = train(cfg, root=tmp_path / "reused", verbose=0, traced_models=cache)
+        assert result["status"] == "finished"
+        reused.append(result)
+    assert (cache.hits, cache.misses) == (3, 1)
+    for cfg, got in zip(runs[1:], reused[1:]):
+        keras.backend.clear_session()
+        alone = train(cfg, root=tmp_path / "alone", verbose=0)
+        assert got["test"] == alone["test"], cfg.run_name
+        assert got["theory"] == alone["theory"], cfg.run_name
+        mine, theirs = numbers(got["run_dir"]), numbers(alone["run_dir"])
+        assert mine.keys() == theirs.keys() and "through_time" in mine and "curve.csv" in mine
+        for name in mine:
+            assert mine[name] == theirs[name], (cfg.run_name, name)
+    assert "gradients.csv" in numbers(reused[2]["run_dir"])
+
+
+def test_a_different_architecture_is_a_new_entry_and_the_oldest_is_dropped():
+    cache = reuse.TracedModels(capacity=2)
+    models = [fresh_model(config(units=u)) for u in (4, 5, 6)]
+    assert [cache.adopt(m) is m for m in models] == [True, True, True]
+    assert cache.misses == 3 and cache.hits == 0
+    assert len(cache._models) == 2
+
+
+def test_an_untrained_entry_is_replaced_not_used():
+    """A traced model whose run died before its first step has no optimizer state to reset."""
+    cache = reuse.TracedModels()
+    first = fresh_model(config())
+    assert cache.adopt(first) is first
+    second = fresh_model(config(seed=1))
+    assert cache.adopt(second) is second and cache.hits == 0
+
+
+def test_memo_keeps_one_object_per_model_and_key():
+    model = fresh_model(config())
+    made = []
+    make = lambda: made.append(1) or object()  # noqa: E731
+    assert reuse.memo(model, "k", make) is reuse.memo(model, "k", make)
+    assert reuse.memo(model, "other", make) is not reuse.memo(model, "k", make)
+    assert len(made) == 2
+    assert reuse.memo(fresh_model(config()), "k", make) is not reuse.memo(model, "k", make)
+    assert len(made) == 3
