@@ -85,3 +85,12 @@ def test_report_pairs_the_shared_examples_and_sets_degenerate_runs_apart(sweep):
     assert "Steps to solve" in experiment["table"]["columns"]
     md = (out / "report.md").read_text()
     assert "the best was gru" in md  # the grid's takeaway; the degenerate irnn (1.0) is not "best"
+
+
+def test_a_hand_edited_bare_degenerate_flag_still_reads():
+    """metadata.json's "degenerate" is the producer's dict; a bare `true` (edited by hand) must not break
+    the report: the stored numbers still give the reason."""
+    row = {"status": "finished", "test_loss": 0.0, "chance_loss": 2.3, "metric": "accuracy"}
+    got = results._degenerate({"degenerate": True}, row, {})
+    assert got == {"degenerate": True, "degenerate_reason": "test loss exactly 0 in float32 (saturated outputs)"}
+    assert results._degenerate({"degenerate": True}, {**row, "test_loss": 1.0}, {}) == {}

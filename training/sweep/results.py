@@ -271,7 +271,8 @@ def _degenerate(meta: dict, row: dict, found: dict) -> dict:
     if found.get("hidden_state_norm_max") is not None and found["hidden_state_norm_max"] > 1e6:
         reasons.append(f"hidden-state norm {found['hidden_state_norm_max']:.1e}")
     if reasons:  # the producer's reasons first; the report's own only where they add a new kind of evidence
-        kept = reasons[:1] if reasons[0] == str((flag or {}).get("reason")) else []
+        producer = flag.get("reason") if isinstance(flag, dict) else None
+        kept = reasons[:1] if reasons[0] == str(producer) else []
         for reason in reasons[len(kept):]:
             topic = next((t for t in _TOPICS if t in reason), reason)
             if not any(topic in k for k in kept):
