@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("suite")
     g.add_argument("--suite", default="seed-problems", choices=suites.SUITES)
     g.add_argument("--budget", default="quick", choices=suites.BUDGETS,
-                   help="quick: ~10 minutes on 2 CPU cores; full: the real numbers; smoke: a pipeline check")
+                   help="quick: ~14 minutes on 2 CPU cores (make demo); standard: every variant; full: the real "
+                        "numbers, hours; smoke: a pipeline check")
     g.add_argument("--experiments", type=_csv_list(str), help="only these experiments of the suite "
                    f"({', '.join(suites.EXPERIMENT_KEYS)})")
     g.add_argument("--only-models", type=_csv_list(str), dest="only_models", help="only the runs of these models")

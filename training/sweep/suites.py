@@ -307,8 +307,8 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
         "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
                         sample_length=200, variants=_CHAR_ALL, seeds=[0]),
     },
-    # `make demo`: aimed at 15 minutes on two CPU cores (19 min 2 s measured at 114467a with two worker
-    # processes, 17 min 37 s at ad8e661 with three: docs/results.md), three seeds for the
+    # `make demo`: aimed at 15 minutes on two CPU cores (13 min 46 s measured at bfc4148 with three worker
+    # processes reusing traced models; 17 min 37 s at ad8e661: docs/results.md), three seeds for the
     # synthetic experiments, 1,000 evaluation examples (binomial SE 0.01 at chance 1/8).
     "quick": {
         "seeds": [0, 1, 2],
