@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from training.core import reuse
+from training.instruments.memo import memo
 from training.core.build import build_model, compile_model, load_data, seed_everything
 from training.core.config import RunConfig
 from training.core.loop import train
@@ -127,8 +128,8 @@ def test_memo_keeps_one_object_per_model_and_key():
     model = fresh_model(config())
     made = []
     make = lambda: made.append(1) or object()  # noqa: E731
-    assert reuse.memo(model, "k", make) is reuse.memo(model, "k", make)
-    assert reuse.memo(model, "other", make) is not reuse.memo(model, "k", make)
+    assert memo(model, "k", make) is memo(model, "k", make)
+    assert memo(model, "other", make) is not memo(model, "k", make)
     assert len(made) == 2
-    assert reuse.memo(fresh_model(config()), "k", make) is not reuse.memo(model, "k", make)
+    assert memo(fresh_model(config()), "k", make) is not memo(model, "k", make)
     assert len(made) == 3

@@ -61,9 +61,9 @@ def _example_sums(outputs, targets, weights, output_kind: str):
 def forward_function(model):
     """`model(x, training=False)` traced once for any batch size: the first call fixes the input's dtype and
     every dimension but the batch (the curve's batches of 256 and a test set's last, smaller batch share
-    one trace instead of two). One per model (`training.core.reuse.memo`): a run that trains a reused
+    one trace instead of two). One per model (`training.instruments.memo`): a run that trains a reused
     model reuses its trace too."""
-    from training.core.reuse import memo
+    from training.instruments.memo import memo
 
     return memo(model, "forward", lambda: _forward_function(model))
 

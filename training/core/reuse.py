@@ -14,8 +14,8 @@ optimizer's (step 0, zero moments). The run then trains as its own model would h
 agree after layer names and initializers are taken out, and their compile configs (optimizer, loss,
 metrics) agree; anything else is a new entry.
 
-`memo(model, key, make)` keeps a traced helper (the forward function, a through-time probe) with the model,
-so that a run that adopts the model also adopts its helpers.
+`training.instruments.memo.memo(model, key, make)` keeps a traced helper (the forward function, a
+through-time probe) with the model, so that a run that adopts the model also adopts its helpers.
 """
 
 from __future__ import annotations
@@ -92,17 +92,3 @@ def _transfer(fresh, traced) -> bool:
         target.assign(source)
     traced.stop_training = False
     return True
-
-
-_MEMO = "_rnn_zoo_memo"
-
-
-def memo(model, key, make):
-    """`make()` the first time for this model and key, the same object afterwards (it lives with the model)."""
-    store = model.__dict__.get(_MEMO)
-    if store is None:
-        store = {}
-        object.__setattr__(model, _MEMO, store)  # not tracked by Keras: no weights, not saved
-    if key not in store:
-        store[key] = make()
-    return store[key]

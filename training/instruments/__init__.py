@@ -6,6 +6,7 @@ library (pandas only inside `read_step_gradients`), never the rest of rnn-zoo.
     through_time     ThroughTimeProbe / GradientThroughTime: ||dL_T/dx_t|| against the lag T - t
     readers          the file names the two write into a run folder, and the functions that read them
     cost             what recording costs per step (`python -m training.bench_gradients`)
+    memo             one traced helper per model (a probe's trace), kept with the model
 
     from training.instruments import GradientRecorder, GradientThroughTime
     model.fit(x, y, callbacks=[GradientRecorder(run_dir="my-run")])

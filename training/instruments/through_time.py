@@ -55,9 +55,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.instruments.memo import memo
 from training.instruments.readers import THROUGH_TIME_CSV, THROUGH_TIME_NPZ, keep_through_time_until
 from training.instruments.readers import THROUGH_TIME_TENSORBOARD as TENSORBOARD_SUBDIR
-from training.core.reuse import memo
 from training.instruments.sink import Sink
 
 FALL_FACTOR = 1e-6  # the "lag at which the norm fell by 10^6"
