@@ -304,7 +304,7 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
                                  ("temporal_order", {"length": 60}, {"steps": 400})]),
         "unidirectional": dict(length=20, distance=5, answer_delay=2, units=32, batch_size=32, steps=150,
                                learning_rate=3e-3),
-        "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
+        "char_lm": dict(seq_len=64, units=128, batch_size=64, steps=3000, learning_rate=3e-3, validation_steps=10,
                         sample_length=200, variants=_CHAR_ALL, seeds=[0]),
     },
     # `make demo`: aimed at 15 minutes on two CPU cores (13 min 46 s measured at bfc4148 with three worker
