@@ -6,9 +6,9 @@ RNN_ZOO_QUICK_SWEEP to the folder of a finished quick sweep to check that one in
 
 Each check is a statement about result rows (one per run: sweep.json entry + metadata.json) that the
 design measurements support; a quick budget that no longer shows it has lost an experiment's point. The
-standard budget shows them too (all 14 on its sweep at c4f863b but one: its forget-bias-3 LSTM char-LM
-reached 1.820 nats/char after 2,000 steps against the 4-gram's 1.789; at 3,000 steps, standard's count
-since, 1.781). A degenerate run never counts as a success.
+standard budget shows all 14 too (its sweep at f78749b; at c4f863b, with 2,000 char-LM steps, its
+forget-bias-3 LSTM stayed above the 4-gram: 1.820 against 1.789 nats/char). A degenerate run never counts
+as a success.
 """
 
 from __future__ import annotations

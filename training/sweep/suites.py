@@ -293,7 +293,7 @@ BUDGET_SETTINGS: dict[str, dict[str, Any]] = {
     "standard": {
         "seeds": [0, 1, 2],
         "eval_size": 1000,
-        "jobs": 3,  # as quick: 3 workers keep 2 cores busy (35 min 5 s at c4f863b with --jobs 3)
+        "jobs": 3,  # as quick: 3 workers keep 2 cores busy (41 min 46 s at f78749b: docs/results.md)
         "vanishing": dict(gap=50, units=32, batch_size=32, steps=300, learning_rate=3e-3, variants=_VANISHING_ALL),
         "exploding": dict(adding=dict(length=50, units=64, batch_size=32, steps=300, learning_rate=1e-2),
                           sgd=dict(gap=50, units=64, batch_size=32, steps=60, learning_rate=0.05,
