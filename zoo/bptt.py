@@ -44,9 +44,10 @@ _compiled = tf.function(jit_compile=True, autograph=False)
 # Each function returns every hidden state (T, batch, units) plus the final cell state where there is
 # one; its gradient function receives dL/d(those outputs) and returns dL/d(every input).
 # --------------------------------------------------------------------------------------------------
-def _project(x, kernel, bias):
-    """x W + b for every step in one matmul: (T, batch, features) -> (T, batch, gates * units)."""
-    return tf.einsum("tbf,fg->tbg", x, kernel) + bias
+def _project(x, kernel):
+    """x W for every step in one matmul: (T, batch, features) -> (T, batch, gates * units). The bias is
+    added inside each step, where XLA fuses it with the activations instead of a pass over all steps."""
+    return tf.einsum("tbf,fg->tbg", x, kernel)
 
 
 def _weight_gradients(x, h_prev, da, kernel):
@@ -78,10 +79,10 @@ def _simple_rnn_sequence(activation):
 
     @_compiled
     def forward(x, h0, kernel, recurrent_kernel, bias):
-        xa = _project(x, kernel, bias)
+        xa = _project(x, kernel)
 
         def step(h, xa_t):
-            return f(xa_t + tf.matmul(h, recurrent_kernel))
+            return f(xa_t + bias + tf.matmul(h, recurrent_kernel))
 
         return tf.scan(step, xa, initializer=h0)  # (T, batch, units)
 
@@ -114,16 +115,23 @@ def _simple_rnn_sequence(activation):
 #   [i, f, g, o] = [sigma, sigma, tanh, sigma](x_t W + b + h_{t-1} U)
 #   c_t = f * c_{t-1} + i * g          the cell state: an additive path, scaled by f per step
 #   h_t = o * tanh(c_t)
+def _gate_block(units, gate, gates=4):
+    """A (gates * units,) boolean mask, True on the columns of gate number `gate`."""
+    return tf.repeat(tf.range(gates) == gate, units)
+
+
 @_compiled
 def _lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias):
-    xa = _project(x, kernel, bias)  # (T, batch, 4 units)
+    xa = _project(x, kernel)  # (T, batch, 4 units); the bias is added in the step, fused with the gates
+    is_g = _gate_block(h0.shape[1], 2)
 
     def step(previous, xa_t):
         h, c, _ = previous
-        i, f, g, o = tf.split(xa_t + tf.matmul(h, recurrent_kernel), 4, axis=1)
-        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+        a = xa_t + bias + tf.matmul(h, recurrent_kernel)
+        gates = tf.where(is_g, tf.tanh(a), tf.sigmoid(a))  # all four gates in one expression, no concat
+        i, f, g, o = tf.split(gates, 4, axis=1)
         c = f * c + i * g
-        return o * tf.tanh(c), c, tf.concat([i, f, g, o], axis=1)  # the gates are kept for the backward pass
+        return o * tf.tanh(c), c, gates  # the gates are kept for the backward pass
 
     return tf.scan(step, xa, initializer=(h0, c0, xa[0] * 0))  # hs, cs, gates: (T, batch, ...)
 
@@ -131,6 +139,7 @@ def _lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias):
 @_compiled
 def _lstm_backward(dhs, dc_last, x, h0, c0, hs, cs, gates, kernel, recurrent_kernel):
     c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
+    is_g = _gate_block(h0.shape[1], 2)
 
     def step(carry, reads):
         dh_next, dc_next, _ = carry
@@ -139,15 +148,13 @@ def _lstm_backward(dhs, dc_last, x, h0, c0, hs, cs, gates, kernel, recurrent_ker
         tanh_c = tf.tanh(c_t)
         dh = dy_t + dh_next  # dL/dh_t: read at step t + carried back from step t + 1
         dc = dc_next + dh * o * (1 - tanh_c * tanh_c)  # dL/dc_t: through h_t and along the cell state
-        da = tf.concat(
-            [
-                dc * g * i * (1 - i),  # input gate:  dc_t/di = g,        sigma' = i (1 - i)
-                dc * c_prev_t * f * (1 - f),  # forget gate: dc_t/df = c_{t-1}
-                dc * i * (1 - g * g),  # candidate:   dc_t/dg = i,        tanh' = 1 - g^2
-                dh * tanh_c * o * (1 - o),  # output gate: dh_t/do = tanh(c_t)
-            ],
-            axis=1,
-        )
+        # dL/da_t for the four gates at once, each block (what reaches the gate's output) x (what the
+        # gate multiplies) x (its activation's derivative: sigma' = s (1 - s), tanh' = 1 - g^2):
+        #   i: dc * g,   f: dc * c_{t-1},   g: dc * i,   o: dh * tanh(c_t)
+        # One element-wise expression: XLA fuses it into one kernel, where four blocks and a concat
+        # cost five.
+        derivative = tf.where(is_g, 1 - gates_t * gates_t, gates_t * (1 - gates_t))
+        da = tf.concat([dc, dc, dc, dh], 1) * tf.concat([g, c_prev_t, i, tanh_c], 1) * derivative
         # Carried back one step: dL/dh_{t-1} = dL/da_t U^T; dL/dc_{t-1} = dL/dc_t * f (the carousel).
         return tf.matmul(da, recurrent_kernel, transpose_b=True), dc * f, da
 
@@ -179,16 +186,17 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias):
 #   h_t = z * h_{t-1} + (1 - z) * n     the update gate interpolates between keeping and rewriting
 @_compiled
 def _gru_forward(x, h0, kernel, recurrent_kernel, input_bias, recurrent_bias):
-    xa = _project(x, kernel, input_bias)  # (T, batch, 3 units)
+    xa = _project(x, kernel)  # (T, batch, 3 units); the biases are added in the step, fused
+    units = h0.shape[1]
 
     def step(previous, xa_t):
         h, _ = previous
         m = tf.matmul(h, recurrent_kernel) + recurrent_bias
-        a_z, a_r, a_n = tf.split(xa_t, 3, axis=1)
-        m_z, m_r, m_n = tf.split(m, 3, axis=1)
-        z, r = tf.sigmoid(a_z + m_z), tf.sigmoid(a_r + m_r)
-        n = tf.tanh(a_n + r * m_n)
-        return z * h + (1 - z) * n, tf.concat([z, r, n, m_n], axis=1)  # kept for the backward pass
+        a = xa_t + input_bias
+        zr = tf.sigmoid(a[:, : 2 * units] + m[:, : 2 * units])  # z and r in one expression
+        z, r, m_n = zr[:, :units], zr[:, units:], m[:, 2 * units :]
+        n = tf.tanh(a[:, 2 * units :] + r * m_n)
+        return z * h + (1 - z) * n, tf.concat([zr, n, m_n], axis=1)  # kept for the backward pass
 
     zeros = tf.concat([h0, h0, h0, h0], axis=1) * 0
     return tf.scan(step, xa, initializer=(h0, zeros))  # hs, saved
@@ -197,25 +205,27 @@ def _gru_forward(x, h0, kernel, recurrent_kernel, input_bias, recurrent_bias):
 @_compiled
 def _gru_backward(dhs, x, h0, hs, saved, kernel, recurrent_kernel):
     h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+    units = h0.shape[1]
+    is_n = _gate_block(units, 2, gates=3)
 
     def step(carry, reads):
-        dh_next, _ = carry
+        dh_next, _, _ = carry
         dy_t, h_prev_t, saved_t = reads
         z, r, n, m_n = tf.split(saved_t, 4, axis=1)
         dh = dy_t + dh_next
         dn = dh * (1 - z) * (1 - n * n)  # dL/d(a_n + r m_n)
-        dz = dh * (h_prev_t - n) * z * (1 - z)  # dL/d(a_z + m_z)
-        dr = dn * m_n * r * (1 - r)  # dL/d(a_r + m_r)
-        # dL/dm: r scales the n block. dL/da = [dz, dr, dn] is dm with dn in place of dn * r.
-        dm = tf.concat([dz, dr, dn * r], axis=1)
-        # h_{t-1} reaches h_t directly (times z) and through the recurrent matmul.
-        return dh * z + tf.matmul(dm, recurrent_kernel, transpose_b=True), tf.concat([dm, dn], axis=1)
+        # dL/dm = dL/d(h_{t-1} U + b_rec) for the three blocks at once:
+        #   z: dh * (h_{t-1} - n) * sigma'(z),   r: dn * m_n * sigma'(r),   n: dn * r
+        zrn = saved_t[:, : 3 * units]
+        dm = tf.concat([dh, dn, dn], 1) * tf.concat([h_prev_t - n, m_n, r], 1) * tf.where(is_n, 1.0, zrn * (1 - zrn))
+        # h_{t-1} reaches h_t directly (times z) and through the recurrent matmul. dL/da (the input
+        # side) is dm with dn in place of dn * r: [dm_z, dm_r, dn].
+        return dh * z + tf.matmul(dm, recurrent_kernel, transpose_b=True), dm, dn
 
-    zeros = tf.concat([h0, h0, h0, h0], axis=1) * 0
-    dh_prev, d = tf.scan(step, (dhs, h_prev, saved), initializer=(h0 * 0, zeros), reverse=True)
-    units = tf.shape(h0)[1]
-    dm = d[..., : 3 * units]  # dL/d(h_{t-1} U + b_rec)
-    da = tf.concat([d[..., : 2 * units], d[..., 3 * units :]], axis=2)  # dL/d(x_t W + b_in)
+    dh_prev, dm, dn = tf.scan(
+        step, (dhs, h_prev, saved), initializer=(h0 * 0, tf.concat([h0, h0, h0], 1) * 0, h0 * 0), reverse=True
+    )
+    da = tf.concat([dm[..., : 2 * units], dn], axis=2)  # dL/d(x_t W + b_in)
     dx = tf.einsum("tbg,fg->tbf", da, kernel)
     dkernel = tf.einsum("tbf,tbg->fg", x, da)
     drecurrent = tf.einsum("tbu,tbg->ug", h_prev, dm)
