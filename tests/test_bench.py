@@ -63,6 +63,7 @@ def test_bptt_bench_runs_the_pytorch_peer_when_it_is_importable():
     (row,) = library.bench_bptt(models=("lstm",), widths=(8,), steps=library.WARMUP_STEPS + 2, repeats=1,
                               peer="pytorch", report=lambda line: None)
     assert row["pytorch_ms_per_step"] > 0 and row["pytorch_speedup"] > 0
+    assert row["pytorch_no_onednn_ms_per_step"] > 0 and row["pytorch_no_onednn_speedup"] > 0
 
 
 def test_bench_command_refuses_a_peer_without_bptt_and_non_recurrent_models(capsys):

@@ -12,7 +12,9 @@ zoo / plain (>= 0.95 is the target).
 (`zoo.bptt`) against Keras's own on the same model (Embedding 65 -> 64, the recurrent layer, Dense 65;
 Adam), at 128, 256 and 512 units by default: the arms alternate within each repeat and the speedup is
 the median over repeats of the paired ratio Keras time / written-out time. `--peer pytorch` adds the
-same model in PyTorch (when `torch` is importable; it is not a requirement) and its ratio to Keras.
+same model in PyTorch (when `torch` is importable; it is not a requirement) and its ratio to Keras, twice:
+as installed (its CPU LSTM then runs oneDNN's fused LSTM kernel) and with oneDNN turned off (PyTorch's own
+kernels).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, help="timed fits per arm; the median is reported (default 7; --bptt: 5)")
     p.add_argument("--bptt", action="store_true",
                    help="time zoo.bptt's written-out recurrent layers against Keras's")
-    p.add_argument("--peer", choices=["pytorch"], help="with --bptt: also the same model in PyTorch, if importable")
+    p.add_argument("--peer", choices=["pytorch"], help="with --bptt: also the same model in PyTorch, if importable (with and without oneDNN)")
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args(argv)
     steps = args.steps or (20 if args.bptt else 40)

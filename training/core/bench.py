@@ -179,13 +179,18 @@ class TorchCharLM:
         loss.backward()
         self.optimizer.step()
 
-    def time_steps(self, steps):
-        """(wall, CPU) median seconds per step over `steps` steps, the first `WARMUP_STEPS` dropped."""
+    def time_steps(self, steps, onednn=True):
+        """(wall, CPU) median seconds per step over `steps` steps, the first `WARMUP_STEPS` dropped.
+
+        `onednn=False` turns off PyTorch's oneDNN (mkldnn) backend for these steps: its CPU LSTM then runs
+        PyTorch's own kernels instead of oneDNN's fused LSTM primitive.
+        """
         times = []
-        for i in range(steps):
-            t0 = (time.perf_counter(), time.process_time())
-            self.step(i)
-            times.append((time.perf_counter() - t0[0], time.process_time() - t0[1]))
+        with self.torch.backends.mkldnn.flags(enabled=onednn):
+            for i in range(steps):
+                t0 = (time.perf_counter(), time.process_time())
+                self.step(i)
+                times.append((time.perf_counter() - t0[0], time.process_time() - t0[1]))
         times = times[WARMUP_STEPS:]
         return statistics.median(w for w, _ in times), statistics.median(c for _, c in times)
 
@@ -219,6 +224,7 @@ def bench_bptt(models=BPTT_MODELS, widths=(128, 256, 512), steps=20, repeats=5, 
             if peer == "pytorch":
                 torch_model = TorchCharLM(name, units, batches)
                 arms["pytorch"] = lambda: torch_model.time_steps(steps)
+                arms["pytorch_no_onednn"] = lambda: torch_model.time_steps(steps, onednn=False)
             pairs = paired_times(arms, repeats)  # {arm: [(wall, cpu) per repeat]}
             wall = {arm: [w for w, _ in pairs[arm]] for arm in arms}
             cpu = {arm: [c for _, c in pairs[arm]] for arm in arms}
@@ -241,7 +247,7 @@ def _recurrent_class(model):
 
 
 BPTT_HEADER = (f"{'model':<12}{'units':>6}{'keras ms':>10}{'bptt ms':>9}{'bptt/keras':>12}{'(cpu)':>8}"
-               f"{'pytorch ms':>12}{'pytorch/keras':>15}{'(cpu)':>8}")
+               f"{'pytorch ms':>12}{'pytorch/keras':>15}{'(cpu)':>8}{'no oneDNN ms':>14}{'/keras':>8}")
 
 
 def format_bptt_row(r):
@@ -249,4 +255,6 @@ def format_bptt_row(r):
             f"{r['bptt_speedup']:>11.2f}x{r['bptt_cpu_speedup']:>7.2f}x")
     if "pytorch_ms_per_step" in r:
         line += f"{r['pytorch_ms_per_step']:>12.1f}{r['pytorch_speedup']:>14.2f}x{r['pytorch_cpu_speedup']:>7.2f}x"
+    if "pytorch_no_onednn_ms_per_step" in r:
+        line += f"{r['pytorch_no_onednn_ms_per_step']:>14.1f}{r['pytorch_no_onednn_speedup']:>7.2f}x"
     return line
