@@ -15,11 +15,11 @@ and the gradient of a loss L summed over the steps flows backwards through the s
     dL/dU     = sum_t h_{t-1}^T dL/da_t,   dL/dW = sum_t x_t^T dL/da_t,   dL/db = sum_t dL/da_t
 
 Only h_{t-1} U depends on the previous step. Everything else is one large matrix product over all
-steps at once: the input projection x W + b before the forward loop, and the weight gradients and
+steps at once: the input projection x W before the forward loop, and the weight gradients and
 dL/dx after the backward loop. Each loop then holds one small matmul per step (h U forwards,
-dL/da U^T backwards) and the element-wise gate arithmetic, which XLA fuses into one kernel per step.
-This is how PyTorch's and cuDNN's recurrent layers are organised, and on a CPU it is 1.1-1.7x faster
-than Keras's layers (numbers and the command: docs/bptt.md).
+dL/da U^T backwards) and the element-wise gate arithmetic, which XLA fuses into few kernels per step.
+This is how PyTorch's and cuDNN's recurrent layers are organised, and on a CPU it trains 1.1-1.7x faster
+than Keras's layers, level with PyTorch's own kernels (numbers and the command: docs/bptt.md).
 
 `zoo.bptt.SimpleRNN`, `LSTM` and `GRU` subclass Keras's layers of the same names and only replace the
 inner loop, so weights, configs, `Bidirectional`, `initial_state`, `return_state` and `stateful` are
@@ -358,7 +358,8 @@ IMPLEMENTATIONS = ("auto", "keras", "bptt")
 
 # What "auto" picks where TensorFlow sees no GPU, from `python -m training.bench --bptt` on the zoo's idle
 # 2-core CPU machine (docs/bptt.md): the written-out layer was faster than Keras's per training step in
-# wall time for all three at 128, 256 and 512 units (1.11-1.72x), and over whole quick-sweep runs at 32 units.
+# wall time for all three at 128, 256 and 512 units in every run (1.07-1.75x at 8fe9c55), and over whole
+# quick-sweep runs at 32 units.
 AUTO_ON_CPU = {"SimpleRNN": "bptt", "LSTM": "bptt", "GRU": "bptt"}
 
 

@@ -15,6 +15,7 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -186,11 +187,13 @@ class TorchCharLM:
         PyTorch's own kernels instead of oneDNN's fused LSTM primitive.
         """
         times = []
-        with self.torch.backends.mkldnn.flags(enabled=onednn):
-            for i in range(steps):
-                t0 = (time.perf_counter(), time.process_time())
-                self.step(i)
-                times.append((time.perf_counter() - t0[0], time.process_time() - t0[1]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the flags' context: "TF32 on oneDNN is for Intel GPUs"
+            with self.torch.backends.mkldnn.flags(enabled=onednn):
+                for i in range(steps):
+                    t0 = (time.perf_counter(), time.process_time())
+                    self.step(i)
+                    times.append((time.perf_counter() - t0[0], time.process_time() - t0[1]))
         times = times[WARMUP_STEPS:]
         return statistics.median(w for w, _ in times), statistics.median(c for _, c in times)
 
