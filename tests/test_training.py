@@ -156,12 +156,17 @@ def test_same_seed_same_history_across_processes(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({**TINY, "epochs": 2, "steps_per_epoch": 5, "model": "lstm"}))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    for name in ("a", "b"):
-        subprocess.run(
+    processes = [  # the two processes run side by side
+        subprocess.Popen(
             [sys.executable, "-m", "training.train", "--config", str(cfg), "--run-name", name,
              "--saved-models", str(tmp_path), "--quiet"],
-            cwd=REPO, env=env, check=True, capture_output=True, timeout=300,
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
+        for name in ("a", "b")
+    ]
+    for process in processes:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output.decode(errors="replace")[-2000:]
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("tokens_per_second", "epoch_train_seconds")} for r in rows]  # noqa: E731
     assert strip(read_csv(tmp_path / "a" / "history.csv")) == strip(read_csv(tmp_path / "b" / "history.csv"))
 
@@ -279,11 +284,11 @@ def test_resume_of_an_unknown_or_finished_run(capsys, tmp_path):
 
 
 def test_run_names_never_collide(tmp_path):
-    a = train(tiny(epochs=1), root=tmp_path, verbose=0)
-    b = train(tiny(epochs=1), root=tmp_path, verbose=0)
-    assert a["run_dir"] != b["run_dir"]
+    # The same config twice within one second: the same time-stamped name, so the second gets a suffix.
+    a, b = runs.new_run_dir(tiny(), tmp_path), runs.new_run_dir(tiny(), tmp_path)
+    assert a != b and a.is_dir() and b.is_dir()
     with pytest.raises(ValueError, match="already exists"):
-        runs.new_run_dir(tiny(run_name=pathlib.Path(a["run_dir"]).name), tmp_path)
+        runs.new_run_dir(tiny(run_name=a.name), tmp_path)
 
 
 def test_dry_run_saves_nothing(tmp_path, capsys):
