@@ -72,3 +72,53 @@ def test_quiet_and_verbose_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         train.main([*TINY_RUN, "--quiet", "--verbose"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_gradient_words_name_explosions_nonfinite_steps_and_clipping():
+    from training.core.console import EXPLODING_RATIO, gradient_words
+
+    calm = {"grad_norm": 0.5, "grad_norm_mean": 0.52, "grad_norm_median": 0.5, "grad_norm_max": 0.9,
+            "grad_nonfinite_steps": 0.0}
+    assert gradient_words(calm) == "grad norm 0.52 mean, 0.9 max"
+    burst = {**calm, "grad_norm_max": 0.5 * EXPLODING_RATIO * 1.01}
+    assert gradient_words(burst).endswith(": exploding")
+    assert "exploding" not in gradient_words({**calm, "grad_norm_max": 0.5 * EXPLODING_RATIO * 0.99})
+    words = gradient_words({**calm, "grad_nonfinite_steps": 2.0, "grad_clipped_fraction": 0.4})
+    assert "NaN/Inf in 2 steps" in words and "clipped in 40% of steps" in words
+    assert "clipped" not in gradient_words({**calm, "grad_clipped_fraction": 0.0})
+    # Without the recorder's epoch statistics: Keras's one-step value, as before.
+    assert gradient_words({"grad_norm": 2.0}) == "grad norm 2"
+
+
+def _epoch_line_and_csv(capsys, tmp_path, *extra):
+    import csv
+
+    from training import train
+
+    argv = ["--model", "simple_rnn", "--task", "adding", "--task-param", "length=30", "--task-param", "eval_size=64",
+            "--model-param", "recurrent_gain=2", "--optimizer", "sgd", "--learning-rate", "0.01", "--units", "16",
+            "--batch-size", "16", "--epochs", "1", "--steps-per-epoch", "20", "--no-through-time",
+            "--saved-models", str(tmp_path), *extra]
+    assert train.main(argv) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch 1/1"))
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    with open(run / "gradients.csv") as f:
+        rows = list(csv.DictReader(f))
+    return line, rows
+
+
+def test_console_line_shows_the_largest_step_of_an_exploding_epoch(capsys, tmp_path):
+    """A tanh RNN at recurrent gain 2 under SGD: its first steps' gradients are hundreds of times the
+    later ones; the epoch line must say so with the numbers of gradients.csv, not one step's norm."""
+    line, rows = _epoch_line_and_csv(capsys, tmp_path)
+    norms = [float(r["grad_norm"]) for r in rows]
+    assert len(norms) == 20
+    assert f"{max(norms):.3g} max" in line and f"{sum(norms) / len(norms):.3g} mean" in line
+    assert "exploding" in line, line
+
+
+def test_console_line_says_how_often_clipping_changed_the_gradient(capsys, tmp_path):
+    line, rows = _epoch_line_and_csv(capsys, tmp_path, "--global-clipnorm", "1")
+    clipped = sum(float(r["grad_clipped"]) > 0 for r in rows)
+    assert 0 < clipped <= 20
+    assert f"clipped in {100 * clipped / 20:.0f}% of steps" in line, line

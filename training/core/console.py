@@ -1,8 +1,13 @@
 """What `python -m training.train` prints while it trains: one readable line per epoch with the
 numbers a person watches, instead of Keras's bar with every instrument's column.
 
-    epoch  3/10  loss 2.0807  accuracy 0.147 | val loss 2.0813  accuracy 0.128 | grad norm 0.388 |
-                 21,748 tokens/s | 0:13 elapsed, ETA 0:31
+    epoch  3/10  loss 2.0807  accuracy 0.147 | val loss 2.0813  accuracy 0.128 | grad norm 0.388 mean,
+                 1.02 max | 21,748 tokens/s | 0:13 elapsed, ETA 0:31
+
+The gradient part is the epoch's mean and largest step norm (every step, the numbers of gradients.csv),
+and says what a person must not miss: `exploding` when the largest step norm is more than
+`EXPLODING_RATIO` times the epoch's median, `NaN in N steps` when a step's norm was not finite, and
+`clipped in N% of steps` when clipping is on and changed the gradient.
 
 On a terminal a compact bar is rewritten in place during the epoch (at most a few times a second) and
 replaced by that line when the epoch ends; into a file or a pipe only the epoch lines are written.
@@ -25,6 +30,41 @@ WATCHED = (
     ("perplexity", "perplexity"),
     ("mse", "mse"),
 )
+
+
+# An epoch "explodes" when its largest step norm is this many times its median step norm (two decades:
+# an ordinary run's steps stay within one).
+EXPLODING_RATIO = 100.0
+
+
+def exploding(max_norm, median_norm) -> bool:
+    """Whether an epoch whose step norms have this maximum and median exploded (see EXPLODING_RATIO)."""
+    return median_norm is not None and max_norm is not None and max_norm > EXPLODING_RATIO * max(median_norm, 1e-30)
+
+
+def gradient_words(logs: dict) -> str:
+    """The console's words on the epoch's gradient, from the recorder's epoch statistics (or Keras's
+    one-step `grad_norm` when the recorder did not add them)."""
+    if "grad_norm_max" not in logs and "grad_nonfinite_steps" not in logs:
+        return f"grad norm {_number(logs['grad_norm'], 3)}" if "grad_norm" in logs else ""
+    parts = []
+    if "grad_norm_max" in logs:
+        text = f"grad norm {_number(logs['grad_norm_mean'], 3)} mean, {_number(logs['grad_norm_max'], 3)} max"
+        if exploding(logs["grad_norm_max"], logs.get("grad_norm_median")):
+            text += ": exploding"
+        parts.append(text)
+    nonfinite = int(logs.get("grad_nonfinite_steps", 0) or 0)
+    if nonfinite:
+        parts.append(f"NaN/Inf in {nonfinite} step{'s' if nonfinite != 1 else ''}")
+    clipped = logs.get("grad_clipped_fraction")
+    if clipped:
+        parts.append(f"clipped in {_percent(clipped)} of steps")
+    return ", ".join(parts)
+
+
+def _percent(fraction: float) -> str:
+    percent = 100.0 * float(fraction)
+    return f"{percent:.0f}%" if percent >= 1 or percent == 0 else f"{percent:.1g}%"
 
 
 def _number(value, digits=4) -> str:
@@ -106,8 +146,7 @@ class EpochLine(keras.callbacks.Callback):
         parts = [f"epoch {epoch + 1:>{width}}/{self.epochs}  " + self._metrics(logs, "")]
         if any(k.startswith("val_") for k in logs):
             parts.append("val " + self._metrics(logs, "val_"))
-        if "grad_norm" in logs:
-            parts.append(f"grad norm {_number(logs['grad_norm'], 3)}")
+        parts.append(gradient_words(logs))
         if "tokens_per_second" in logs:
             parts.append(f"{float(logs['tokens_per_second']):,.0f} tokens/s")
         parts.append(self._time(epoch + 1))

@@ -32,6 +32,10 @@ What one step records (keys of the Keras `logs`, columns of `gradients.csv`, Ten
     grad_nonfinite_index -1, or the index of the first variable whose gradient holds a NaN or an Inf
                          (logs only)
 
+What one epoch adds to the epoch's `logs` (from every step's norm, recorded or not; see
+`epoch_statistics`): grad_norm_mean, grad_norm_median, grad_norm_max, grad_nonfinite_steps and, with
+clipping on, grad_clipped_fraction. Keras's own epoch `grad_norm` is one step's value, not the epoch's.
+
 Norms are of the dense gradient: an Embedding's `IndexedSlices` gradient has its repeated token ids
 merged first. Under `tf.distribute.MirroredStrategy` the norms are of the gradient summed over replicas
 (what the optimizer adds up), computed from an all-reduce of the per-replica gradients. Squares are summed
@@ -152,6 +156,8 @@ class GradientRecorder(keras.callbacks.Callback):
         self._steps_seen = 0
         self._clipped_steps = 0
         self._clipping = {}
+        self._epoch_norms: list[float] = []  # every step's global norm this epoch (the console's numbers)
+        self._epoch_clipped = 0
         self.resume = bool(resume)
         self._restored = None  # counters from set_state, applied when training starts
 
@@ -319,6 +325,7 @@ class GradientRecorder(keras.callbacks.Callback):
     # ---------------------------------------------------------------- the host part
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._epoch_norms, self._epoch_clipped = [], 0
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begin = batch
@@ -331,8 +338,10 @@ class GradientRecorder(keras.callbacks.Callback):
         self._steps_seen += executed
         if "grad_norm" not in logs:
             return
+        self._epoch_norms.append(float(logs["grad_norm"]))
         if logs.get("grad_clipped", 0.0) > 0:
             self._clipped_steps += 1
+            self._epoch_clipped += 1
 
         cause = None if self.diverged else self._divergence(logs)
         if cause is not None:
@@ -396,7 +405,32 @@ class GradientRecorder(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------- files
     def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.epoch_statistics())
         self._sink.flush()
+
+    def epoch_statistics(self) -> dict:
+        """This epoch's global step norms (every step, recorded or not), for the epoch logs:
+
+            grad_norm_mean          mean over the steps whose norm was finite
+            grad_norm_max           the largest finite step norm
+            grad_norm_median        the median finite step norm
+            grad_nonfinite_steps    steps whose norm was NaN or Inf
+            grad_clipped_fraction   the fraction of steps that clipping changed (only when clipping is on)
+
+        `gradients.csv` holds the same per-step norms when `every_n_steps=1`.
+        """
+        norms = np.array(self._epoch_norms, dtype=np.float64)
+        if norms.size == 0:
+            return {}
+        finite = norms[np.isfinite(norms)]
+        stats = {"grad_nonfinite_steps": float(norms.size - finite.size)}
+        if finite.size:
+            stats.update(grad_norm_mean=float(finite.mean()), grad_norm_max=float(finite.max()),
+                         grad_norm_median=float(np.median(finite)))
+        if self._clipping:
+            stats["grad_clipped_fraction"] = self._epoch_clipped / norms.size
+        return stats
 
     def summary(self) -> dict:
         """What `gradients_summary.json` holds: divergence, clipping settings and a few statistics."""
