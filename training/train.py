@@ -195,6 +195,8 @@ def _print_summary(result: dict) -> None:
     else:
         print(f"Saved {result['model']} on {result['task']} to {where} (test: {shown}; "
               f"{result.get('tokens_per_second', 0):,.0f} tokens/s, {result['wall_seconds']:.1f} s)")
+    if status in ("finished", "diverged"):
+        print(f"Its gradients and learning curve, drawn: python -m training.inspect {where}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import time
 
 import keras
 
+from training.core.rules import EXPLODING_RATIO, exploding  # noqa: F401  (re-exported)
+
 # the numbers shown, in this order, when the logs have them: (key in logs, words)
 WATCHED = (
     ("accuracy", "accuracy"),
@@ -30,16 +32,6 @@ WATCHED = (
     ("perplexity", "perplexity"),
     ("mse", "mse"),
 )
-
-
-# An epoch "explodes" when its largest step norm is this many times its median step norm (two decades:
-# an ordinary run's steps stay within one).
-EXPLODING_RATIO = 100.0
-
-
-def exploding(max_norm, median_norm) -> bool:
-    """Whether an epoch whose step norms have this maximum and median exploded (see EXPLODING_RATIO)."""
-    return median_norm is not None and max_norm is not None and max_norm > EXPLODING_RATIO * max(median_norm, 1e-30)
 
 
 def gradient_words(logs: dict) -> str:

@@ -1,0 +1,325 @@
+"""`python -m training.inspect <run>`: a run explains itself.
+
+Reads one run folder (what `training.train` or a sweep wrote; no model is built, TensorFlow is not
+imported), writes its figures into `<run>/inspect/` and prints them, then a verdict of four lines:
+
+    vanishing   how much of the last token's gradient reaches the first position, at initialisation and
+                at the end (the through-time profile, `gradient_through_time.npz`)
+    exploding   the largest global step norm against the median one, NaN/Inf steps, divergence
+                (`gradients.csv`, `gradients_summary.json`)
+    clipping    how often clipping changed the gradient, and at which threshold
+    learning    the test loss against the task's chance loss; degenerate and diverged runs named
+
+The figures:
+
+    gradient_norms.png   global gradient norm per step before and after clipping, and per layer, on a log
+                         scale; the clip threshold drawn, steps whose norm was NaN/Inf marked at the top
+    through_time.png     ||dL_T/dx_t|| against the lag T - t at initialisation and at the end
+    learning_curve.png   training and validation loss against the step, with the chance line
+
+    python -m training.inspect saved_models/lstm-recall-20261202-120000
+    python -m training.inspect lstm-recall-20261202-120000 --saved-models saved_models
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import pathlib
+import sys
+
+# The verdict's rules, each stated where it is printed.
+VANISHED_LOG10 = -6.0  # the first position gets at most 10^-6 of the last token's gradient: vanished
+LEARNED_FRACTION = 0.9  # a test loss under 0.9 x the chance loss: learned something the chance line cannot
+
+
+def _read_csv(path: pathlib.Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _read_json(path: pathlib.Path) -> dict:
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        value = json.load(f)
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value, digits=3) -> str:
+    return "n/a" if value is None else f"{float(value):.{digits}g}"
+
+
+def _shown(value, positive=False):
+    """A value as a plot point: NaN (a gap) unless a finite float (and > 0 on a log axis)."""
+    ok = isinstance(value, float) and math.isfinite(value) and (value > 0 or not positive)
+    return value if ok else math.nan
+
+
+def _finite(values) -> list[float]:
+    return [v for v in values if isinstance(v, float) and math.isfinite(v)]
+
+
+class RunFiles:
+    """What `inspect` reads of a run folder (each file optional: a run without gradients has no figure
+    of them)."""
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        self.config = _read_json(path / "config.json")
+        self.metadata = _read_json(path / "metadata.json")
+        self.gradients = _read_csv(path / "gradients.csv")
+        self.summary = _read_json(path / "gradients_summary.json")
+        self.history = _read_csv(path / "history.csv")
+        self.curve = _read_csv(path / "curve.csv")
+        self.profiles = None
+        npz = path / "gradient_through_time.npz"
+        if npz.is_file():
+            import numpy as np
+
+            with np.load(npz) as data:
+                self.profiles = {key: data[key] for key in data.files}
+
+    @property
+    def chance_loss(self):
+        return (self.metadata.get("chance") or {}).get("loss")
+
+    @property
+    def clip(self) -> tuple[str, float] | None:
+        for key in ("global_clipnorm", "clipnorm", "clipvalue"):
+            if self.config.get(key):
+                return key, float(self.config[key])
+        return None
+
+    def profile_names(self) -> list[str]:
+        if not self.profiles:
+            return []
+        fixed = {"steps", "epochs", "time", "lag"}
+        return [k for k in self.profiles if k not in fixed]
+
+
+# ------------------------------------------------------------------------------------------- figures
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
+    rows = run.gradients
+    if not rows:
+        return None
+    plt = _plt()
+    steps = [r["step"] for r in rows]
+    fig, (ax, layers) = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+    before = [r.get("grad_norm") for r in rows]
+    after = [r.get("grad_norm_clipped") for r in rows]
+    finite = _finite(before + after) or [1.0]
+    top = max(finite) * 3
+    ax.plot(steps, [_shown(v, True) for v in before], lw=1.2, label="before clipping")
+    clip = run.clip
+    if clip and any(isinstance(v, float) for v in after):
+        ax.plot(steps, [_shown(v, True) for v in after], lw=1.0, ls="--",
+                label="after clipping (applied)")
+    if clip and clip[0] == "global_clipnorm":
+        ax.axhline(clip[1], color="0.3", ls=":", lw=1, label=f"global_clipnorm = {clip[1]:g}")
+    bad = [s for s, v in zip(steps, before) if math.isnan(_shown(v))]
+    if bad:
+        ax.plot(bad, [top] * len(bad), "X", color="crimson", ms=7, clip_on=False, label="NaN/Inf step")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("global gradient norm")
+    ax.set_title("Global gradient norm per step")
+    ax.legend(fontsize=8)
+    for key in [k for k in rows[0] if k.startswith("grad_norm/")]:
+        values = [r.get(key) for r in rows]
+        layers.plot(steps, [_shown(v, True) for v in values], lw=1, label=key[len("grad_norm/"):])
+    layers.set_yscale("log")
+    layers.set_xlabel("training step")
+    layers.set_title("Per layer (before clipping)")
+    layers.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def through_time_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
+    names = run.profile_names()
+    if not names:
+        return None
+    plt = _plt()
+    p = run.profiles
+    lag = p["lag"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    last = len(p["steps"]) - 1
+    for name in names:
+        for index, when, style in ((0, "at initialisation", "--"), (last, "at the end", "-")):
+            if index == 0 and last == 0 and style == "-":
+                continue
+            ax.plot(lag, [v if v > 0 else math.nan for v in p[name][index]], ls=style,
+                    label=f"{name}, {when} (step {int(p['steps'][index])})")
+    ax.set_yscale("log")
+    ax.set_xlabel("lag T - t (steps back from the last token)")
+    ax.set_ylabel("||dL_T / dx_t||")
+    ax.set_title("Gradient through time")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def learning_curve_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
+    if not run.history and not run.curve:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    if run.gradients and "step_loss" in run.gradients[0]:
+        ax.plot([r["step"] for r in run.gradients], [r["step_loss"] for r in run.gradients], lw=0.8, alpha=0.6,
+                label="training loss (each step)")
+    elif run.history:
+        ax.plot([r["step"] for r in run.history], [r.get("loss") for r in run.history], "o-", label="training loss")
+    if run.curve:
+        ax.plot([r["step"] for r in run.curve], [r.get("val_loss") for r in run.curve], "o-", ms=3,
+                label="validation loss (curve.csv)")
+    elif run.history and "val_loss" in run.history[0]:
+        ax.plot([r["step"] for r in run.history], [r["val_loss"] for r in run.history], "o-", label="validation loss")
+    if run.chance_loss:
+        ax.axhline(run.chance_loss, color="0.3", ls=(0, (4, 3)), lw=1.2, label=f"chance {run.chance_loss:.3g}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    ax.set_title("Learning curve")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _save(fig, path: pathlib.Path) -> pathlib.Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _plt().close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------- verdict
+def verdict(run: RunFiles) -> list[str]:
+    """Four lines: vanishing, exploding, clipping, learning (each says its rule)."""
+    from training.core.rules import EXPLODING_RATIO, exploding
+
+    lines = []
+    names = run.profile_names()
+    if names:
+        name = "embedding" if "embedding" in names else names[0]
+        matrix = run.profiles[name]
+        ratios = []
+        for index in (0, len(matrix) - 1):
+            first, last = float(matrix[index][0]), float(matrix[index][-1])
+            ratios.append(math.log10(first / last) if first > 0 and last > 0 else -math.inf)
+        vanished = ratios[-1] <= VANISHED_LOG10
+        lines.append(
+            f"vanishing: {'VANISHED' if vanished else 'no'}: the first position gets 10^{ratios[0]:.1f} of the last "
+            f"token's gradient at initialisation, 10^{ratios[-1]:.1f} at the end ({name}; vanished means "
+            f"<= 10^{VANISHED_LOG10:.0f})")
+    else:
+        lines.append("vanishing: not measured (the run recorded no through-time profile)")
+    norms = [r.get("grad_norm") for r in run.gradients]
+    if norms:
+        finite = sorted(_finite(norms))
+        nonfinite = len(norms) - len(finite)
+        if finite:
+            top = max(finite)
+            median = finite[len(finite) // 2] if len(finite) % 2 else 0.5 * (finite[len(finite) // 2 - 1] + finite[len(finite) // 2])
+            at = next(r["step"] for r in run.gradients if r.get("grad_norm") == top)
+            words = "EXPLODED" if exploding(top, median) else "no"
+            text = (f"exploding: {words}: largest step norm {_number(top)} (step {int(at)}) against a median of "
+                    f"{_number(median)} (exploded means > {EXPLODING_RATIO:g}x the median)")
+        else:
+            text = "exploding: every recorded step norm was NaN/Inf"
+        if nonfinite:
+            text += f"; NaN/Inf in {nonfinite} recorded steps"
+        if run.summary.get("diverged"):
+            text += f"; DIVERGED at step {run.summary.get('diverged_step')}: {run.summary.get('divergence_cause')}"
+        lines.append(text)
+    else:
+        lines.append("exploding: not measured (the run recorded no step gradients)")
+    clip = run.clip
+    if clip is None:
+        lines.append("clipping: off")
+    else:
+        fraction = run.summary.get("clipped_fraction")
+        lines.append(f"clipping: {clip[0]}={clip[1]:g} changed the gradient in "
+                     f"{'n/a' if fraction is None else f'{100 * fraction:.0f}%'} of steps")
+    lines.append(_learning_line(run))
+    return lines
+
+
+def _learning_line(run: RunFiles) -> str:
+    meta = run.metadata
+    status = meta.get("status", "unknown")
+    test = meta.get("test") if isinstance(meta.get("test"), dict) else None
+    chance = run.chance_loss
+    if status == "diverged" or test is None:
+        return f"learning: no test result (status {status})"
+    loss = test.get("loss")
+    degenerate = meta.get("degenerate") if isinstance(meta.get("degenerate"), dict) else {}
+    if degenerate.get("flag"):
+        return f"learning: DEGENERATE: {degenerate.get('reason')} (test loss {_number(loss)}, chance {_number(chance)})"
+    if not isinstance(loss, (int, float)) or not chance:
+        return f"learning: test loss {_number(loss)} (no chance line for this task)"
+    learned = loss < LEARNED_FRACTION * chance
+    return (f"learning: {'yes' if learned else 'NO'}: test loss {_number(loss)} against chance {_number(chance)} "
+            f"(learned means under {LEARNED_FRACTION:g}x chance)")
+
+
+# ------------------------------------------------------------------------------------------- command
+def inspect_run(path: pathlib.Path) -> tuple[list[pathlib.Path], list[str]]:
+    """Write the run's figures into `<run>/inspect/`; return them and the verdict lines."""
+    run = RunFiles(path)
+    out = path / "inspect"
+    out.mkdir(exist_ok=True)
+    made = [gradient_norm_figure(run, out / "gradient_norms.png"),
+            through_time_figure(run, out / "through_time.png"),
+            learning_curve_figure(run, out / "learning_curve.png")]
+    return [m for m in made if m is not None], verdict(run)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.inspect", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run", help="a run folder, or its name under --saved-models")
+    p.add_argument("--saved-models", default="saved_models", help="where run names are looked up")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    path = pathlib.Path(args.run)
+    if not path.is_dir():
+        path = pathlib.Path(args.saved_models) / args.run
+    if not (path / "config.json").is_file():
+        print(f"error: {args.run!r} is not a run folder (no config.json there or under {args.saved_models}/); "
+              "pass the folder `training.train` printed.", file=sys.stderr)
+        return 2
+    try:
+        figures, lines = inspect_run(path)
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"error: cannot inspect {path}: {error}", file=sys.stderr)
+        return 2
+    print(f"Figures of {path}:")
+    for figure in figures:
+        print(f"  {figure}")
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
