@@ -99,3 +99,20 @@ def test_tutorial_runs_and_its_checks_hold(path):
 def test_runner_refuses_an_unknown_tutorial(capsys):
     assert tutorials.main(["run", "99_nothing"]) == 2
     assert "no tutorial" in capsys.readouterr().err
+
+
+def test_rendering_drops_tensorflow_native_logs_only():
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=(
+            "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1796220729.344814    5982 cudart_stub.cc:31] Could not find cuda drivers\n")),
+        nbformat.v4.new_output("stream", name="stderr", text="W0000 00:00:1796220729.1 x.cc:1] noise\nUserWarning: real\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 00:00:1796220729.1 printed on purpose\n"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    tutorials.drop_native_logs(notebook)
+    texts = [(o["name"], o["text"]) for o in notebook.cells[0].outputs]
+    assert texts == [("stderr", "UserWarning: real\n"), ("stdout", "I0000 00:00:1796220729.1 printed on purpose\n")]

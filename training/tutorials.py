@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import sys
 import tempfile
 import time
@@ -133,9 +134,30 @@ def write_ipynb(path: pathlib.Path) -> pathlib.Path:
     return target
 
 
+# TensorFlow's C++ start-up lines (absl logging, before TF_CPP_MIN_LOG_LEVEL applies): not the lesson.
+_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} \d\d:\d\d:\d\d)")
+
+
+def drop_native_logs(notebook):
+    """Remove TensorFlow's native start-up log lines from stderr outputs (in place); drop emptied outputs."""
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output["text"].splitlines(keepends=True) if not _NATIVE_LOG.match(line)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+    return notebook
+
+
 def write_html(path: pathlib.Path, notebook) -> pathlib.Path:
     from nbconvert import HTMLExporter
 
+    drop_native_logs(notebook)
     body, _ = HTMLExporter().from_notebook_node(notebook)
     RENDERED_DIR.mkdir(parents=True, exist_ok=True)
     target = RENDERED_DIR / f"{path.stem}.html"

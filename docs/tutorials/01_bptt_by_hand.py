@@ -11,8 +11,8 @@
 # %% [markdown]
 # # Backpropagation through time by hand: dE3/dW of a three-step RNN
 #
-# *Run time: 18 s, measured with `python -m training.tutorials run 01` at commit 6f5e83b on the
-# shared 2-core CPU machine (other jobs running, so an upper bound).*
+# *Run time: 18 s, the longest of three runs of `python -m training.tutorials run 01` (or `html`, the same
+# execution) at commits 6f5e83b-ac54d30 on the shared 2-core CPU machine (other jobs running).*
 #
 # **What you will learn:**
 # - how the loss at step 3, E3, depends on the recurrent weights W through s3, s2 and s1;

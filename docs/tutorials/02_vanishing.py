@@ -11,8 +11,8 @@
 # %% [markdown]
 # # Vanishing gradients: a product of per-step derivatives
 #
-# *Run time: 21 s, measured with `python -m training.tutorials run 02` at commit ca910e8 on the
-# shared 2-core CPU machine (other jobs running, so an upper bound).*
+# *Run time: 43 s, the longest of three runs of `python -m training.tutorials run 02` (or `html`, the same
+# execution) at commits 6f5e83b-ac54d30 on the shared 2-core CPU machine (other jobs running).*
 #
 # **What you will learn:**
 # - the article's argument: the sigmoid's derivative is at most 0.25, so a product of many of them is tiny;
