@@ -22,8 +22,7 @@ import argparse
 import pathlib
 import sys
 
-from training.sweep.document import REPORT_DIR, build_report
-from training.sweep.results import SWEEP_FILE
+from training.core import quiet
 
 
 def main(argv=None) -> int:
@@ -34,6 +33,10 @@ def main(argv=None) -> int:
                    help="also look at the page as a reader would: headless-Chromium screenshots of its top and of "
                         "each section in <sweep>/report/screens/ (needs chromium on PATH)")
     args = p.parse_args(argv)
+    quiet.install()
+    from training.sweep.document import REPORT_DIR, build_report
+    from training.sweep.results import SWEEP_FILE
+
     folder = pathlib.Path(args.folder)
     if folder.name == REPORT_DIR and not (folder / SWEEP_FILE).is_file():
         folder = folder.parent
