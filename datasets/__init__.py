@@ -20,6 +20,8 @@ from datasets import copy_memory  # noqa: E402,F401
 from datasets import adding  # noqa: E402,F401
 from datasets import temporal_order  # noqa: E402,F401
 from datasets import future_cloze  # noqa: E402,F401
+from datasets import kerala_cloze  # noqa: E402,F401
+from datasets import mouse_cloze  # noqa: E402,F401
 from datasets import char_lm  # noqa: E402,F401
 from datasets import word_lm  # noqa: E402,F401
 

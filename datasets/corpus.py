@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import pathlib
 import re
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -198,6 +199,24 @@ def network_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     return bool(result and result[0])
 
 
+def check_manual_dir(builder, name: str, manual_dir) -> None:
+    """Refuse a `manual_dir` that is not a folder or lacks a file TFDS's dataset is made of, naming the
+    folder as resolved (a relative path is relative to the current folder)."""
+    folder = pathlib.Path(manual_dir).expanduser()
+    where = f"{manual_dir!r}" + (f" (= {folder.resolve()})" if not folder.is_absolute() else "")
+    if not folder.is_dir():
+        raise ValueError(
+            f"manual_dir {where} is not a folder; pass the folder that holds the files of TFDS dataset {name!r}."
+        )
+    files = sorted({i.filename for i in (getattr(builder, "url_infos", None) or {}).values() if i.filename})
+    absent = [f for f in files if not (folder / f).is_file()]
+    if absent:
+        raise ValueError(
+            f"manual_dir {where} does not hold {', '.join(absent)}, the file{'s' if len(absent) > 1 else ''} of TFDS "
+            f"dataset {name!r}; pass the folder that holds {'them' if len(absent) > 1 else 'it'}."
+        )
+
+
 def prepare_tfds(builder, name: str, manual_dir: str | None = None, download: bool = True) -> None:
     """`builder.download_and_prepare`, or a fast ValueError where TFDS would hang offline.
 
@@ -209,14 +228,12 @@ def prepare_tfds(builder, name: str, manual_dir: str | None = None, download: bo
         download: False forbids any download: without a prepared dataset or a local copy of its
             files, fail at once.
     """
+    if manual_dir is not None:
+        check_manual_dir(builder, name, manual_dir)  # a wrong folder is refused even when TFDS has a copy
     if is_prepared(builder):
         return
     tfds = _tfds()
     default_manual = default_manual_dir(builder)
-    if manual_dir is not None and not pathlib.Path(manual_dir).expanduser().is_dir():
-        raise ValueError(
-            f"manual_dir {manual_dir!r} is not a folder; pass the folder that holds the files of TFDS dataset {name!r}."
-        )
     manual = pathlib.Path(manual_dir).expanduser() if manual_dir is not None else default_manual
     download_dir = pathlib.Path(builder.data_dir_root) / "downloads"
     instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
@@ -247,6 +264,9 @@ def prepare_tfds(builder, name: str, manual_dir: str | None = None, download: bo
     from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
     config = tfds.download.DownloadConfig(manual_dir=str(manual), try_download_gcs=False)
+    source = f"the copy in {manual}" if not missing and url_infos else "its download"
+    print(f"Preparing TFDS dataset {name!r} from {source} into {builder.data_dir} (once: later runs read it "
+          f"from there; data_dir= chooses another folder).", file=sys.stderr, flush=True)
     try:
         builder.download_and_prepare(download_config=config)
     except NonMatchingChecksumError:

@@ -19,6 +19,19 @@ LAST_VALUE = "last_value"  # (batch, 1): one real number read at the last step (
 OUTPUT_KINDS = (PER_STEP, LAST_CLASS, LAST_VALUE)
 
 
+PUNCTUATION = (".", ",", ";", "!", "?")
+
+
+def _sentence(tokens: Sequence[str]) -> str:
+    """Tokens as a sentence: `<pad>` dropped, punctuation attached to the word before it."""
+    out = ""
+    for token in tokens:
+        if token == "<pad>":
+            continue
+        out += token if (token in PUNCTUATION or not out) else " " + token
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskSpec:
     """What a task is, for the model builder, the training loop and the report.
@@ -51,6 +64,11 @@ class TaskSpec:
             weighted steps count in the loss and the metrics.
         token_pattern: regular expression that splits text into tokens for `encode` (word tasks);
             None splits into characters (`token_separator == ""`) or on whitespace.
+        answers: the word of every class id, for tasks whose classes are words filling a blank
+            (`kerala_cloze`: the languages, `mouse_cloze`: the verbs); None otherwise.
+        blank_token_id: id of the blank token in the inputs (the `___` of a cloze), None where there is none.
+        sentences: True for the tasks written as sentences: `decode` drops `<pad>` and attaches
+            punctuation to the word before it, so an example reads as the sentence it was written from.
     """
 
     name: str
@@ -70,12 +88,17 @@ class TaskSpec:
     epoch_size: int | None = None
     sample_weighted: bool = False
     token_pattern: str | None = None
+    answers: tuple | None = None
+    blank_token_id: int | None = None
+    sentences: bool = False
 
     def __post_init__(self):
         if self.output not in OUTPUT_KINDS:
             raise ValueError(f"output must be one of {OUTPUT_KINDS}, got {self.output!r}.")
         object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        if self.answers is not None:
+            object.__setattr__(self, "answers", tuple(self.answers))
 
     @property
     def vocabulary_size(self) -> int:
@@ -101,6 +124,34 @@ class TaskSpec:
         """Token ids back to text (ids out of range become '?')."""
         vocab = self.vocabulary
         tokens = [vocab[i] if 0 <= int(i) < len(vocab) else "?" for i in ids]
+        if self.sentences:
+            return _sentence(tokens)
+        return self.token_separator.join(tokens)
+
+    def fill_blank(self, ids: Sequence[int], answer) -> str:
+        """An example's text with `answer` written in its blank.
+
+        `answer` is a class id (an int, e.g. `argmax` of the model's logits at the blank), read through
+        `answers`, or a word (a str) written as given. Tasks without a blank token are refused.
+
+            spec.fill_blank(x[0], int(logits[0].argmax()))
+            # 'Jane was born in Kerala. ... Jane is very fluent in Malayalam'
+        """
+        if self.blank_token_id is None:
+            raise ValueError(f"task {self.name!r} has no blank to fill.")
+        if isinstance(answer, str):
+            word = answer
+        else:
+            if self.answers is None:
+                raise ValueError(f"task {self.name!r} has no answer words; pass the word itself.")
+            index = int(answer)
+            if not 0 <= index < len(self.answers):
+                raise ValueError(f"answer {index} of task {self.name!r} must be a class id below {len(self.answers)}.")
+            word = self.answers[index]
+        vocab = self.vocabulary
+        tokens = [word if int(i) == self.blank_token_id else (vocab[i] if 0 <= int(i) < len(vocab) else "?") for i in ids]
+        if self.sentences:
+            return _sentence(tokens)
         return self.token_separator.join(tokens)
 
     def encode(self, text: str) -> list[int]:
@@ -122,6 +173,12 @@ class TaskSpec:
             else:
                 raise ValueError(f"token {p!r} is not in the vocabulary of task {self.name!r}.")
         return out
+
+    def answer_word(self, answer: int) -> str:
+        """The word of class id `answer` (tasks with `answers`)."""
+        if self.answers is None:
+            raise ValueError(f"task {self.name!r} has no answer words.")
+        return self.answers[int(answer)]
 
     @property
     def chance_bits_per_token(self) -> float:

@@ -18,7 +18,7 @@ from training.core import flags
 from training.core.config import GRID_DEFAULTS, RunConfig
 
 TRAINING_COMMANDS = ("train", "evaluate", "generate", "compare", "report", "bench", "bench_gradients",
-                     "through_time", "inspect")
+                     "through_time", "inspect", "tutorials")
 # `python -m datasets ...` runs the package's __init__ first, which builds the task registry on TensorFlow.
 DATASETS_COMMANDS = ("datasets.__main__", "datasets.bench")
 

@@ -8,7 +8,8 @@ import datasets
 from datasets import registry
 
 SYNTHETIC = ["adding", "copy_memory", "future_cloze", "recall", "temporal_order"]
-ALL_TASKS = sorted(SYNTHETIC + ["char_lm", "word_lm"])
+TEMPLATE = ["kerala_cloze", "mouse_cloze"]  # the article's sentences (tests/test_datasets_article.py)
+ALL_TASKS = sorted(SYNTHETIC + TEMPLATE + ["char_lm", "word_lm"])
 
 
 def test_every_task_of_the_issue_is_registered():
@@ -74,7 +75,7 @@ def test_a_task_is_one_decorated_class(monkeypatch):
         datasets.register_task("tiny_constant")(TinyConstant)
 
 
-@pytest.mark.parametrize("name", SYNTHETIC)
+@pytest.mark.parametrize("name", SYNTHETIC + TEMPLATE)
 def test_spec_round_trips_through_json_and_feeds_the_model_builder(name, tmp_path):
     spec = datasets.get_spec(name)
     spec.to_json(tmp_path / "spec.json")

@@ -132,12 +132,15 @@ def test_vocabulary_is_saved_as_json_and_reused_on_another_corpus(local_corpus, 
 
 
 @pytest.mark.parametrize("name", ["char_lm", "word_lm"])
-def test_tiny_shakespeare_offline_from_the_shared_copy(name, tiny_shakespeare_dir, tmp_path):
+def test_tiny_shakespeare_offline_from_the_shared_copy(name, tiny_shakespeare_dir, tmp_path, capfd):
     text = (tiny_shakespeare_dir / "input.txt").read_text(encoding="utf-8")
     train_text, validation_text, test_text = split_90_5_5(text)
     corpus_module.read_tfds_corpus.cache_clear()
     params = {"data_dir": str(tmp_path / "tfds"), "manual_dir": str(tiny_shakespeare_dir)}
     ds, spec = datasets.load_task(name, "validation", 32, **params)
+    said = capfd.readouterr().err  # preparing says where it writes
+    assert f"Preparing TFDS dataset 'tiny_shakespeare' from the copy in {tiny_shakespeare_dir}" in said
+    assert str(tmp_path / "tfds" / "tiny_shakespeare") in said
     assert "tiny_shakespeare (TFDS" in spec.description
     inputs, targets = windows(ds)
     if name == "char_lm":
@@ -152,6 +155,11 @@ def test_tiny_shakespeare_offline_from_the_shared_copy(name, tiny_shakespeare_di
         assert len(known) > 20 and "".join(validation_text.split()).startswith("".join(known.split()))
         assert 5.5 < spec.chance_loss < 7.5
     assert (tmp_path / "tfds" / "tiny_shakespeare" / "1.0.0" / "dataset_info.json").is_file()
+    # a manual_dir that does not hold the corpus is refused, even now that TFDS has a prepared copy
+    corpus_module.read_tfds_corpus.cache_clear()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"manual_dir .*empty.* does not hold input.txt, the file of TFDS dataset"):
+        datasets.get_spec(name, data_dir=str(tmp_path / "tfds"), manual_dir=str(tmp_path / "empty"))
     # the second run reads TFDS's prepared cache: no copy, no download needed, and quick
     corpus_module.read_tfds_corpus.cache_clear()
     start = time.perf_counter()

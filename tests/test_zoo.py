@@ -155,7 +155,7 @@ def refuse_to_build(monkeypatch):
 
     def refusing(builder):
         @functools.wraps(builder)  # keeps the signature the registry checks arguments against
-        def boom(**kwargs):
+        def boom(*args, **kwargs):
             raise AssertionError("the builder ran before the arguments were checked")
 
         return boom

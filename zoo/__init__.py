@@ -5,11 +5,17 @@
 
 Every builder returns a plain functional `keras.Model`: int32 token ids (batch, time) in; logits
 (batch, time, classes) for `output="per_step"`, (batch, classes) for `"last_class"`, (batch, 1) for
-`"last_value"`. Importing `zoo` registers its custom layers and initializers, so saved models load with
-plain `keras.models.load_model` in safe mode.
+`"last_value"`. `zoo.get_model_info(name)` tells what reports need to know about a model (`display`,
+`family`, `gate_bias`, ...); `zoo.dynamics` gives the Jacobian theory of a recurrent one. Importing `zoo`
+registers its custom layers and initializers, so saved models load with plain `keras.models.load_model`
+in safe mode.
 """
 
 from zoo.registry import (  # noqa: F401
+    COMMON_ARGS,
+    FAMILIES,
+    CommonArgs,
+    GateBias,
     LAST_CLASS,
     LAST_VALUE,
     OUTPUT_KINDS,

@@ -8,5 +8,6 @@ bidirectional_gru = register_variant(
     "bidirectional_gru",
     "gru",
     "Bidirectional GRU (Cho et al., 2014; Schuster & Paliwal, 1997): sees past and future context.",
+    display="bidirectional GRU",
     bidirectional=True,
 )

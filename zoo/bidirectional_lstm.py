@@ -8,5 +8,6 @@ bidirectional_lstm = register_variant(
     "bidirectional_lstm",
     "lstm",
     "Bidirectional LSTM (Graves & Schmidhuber, 2005): sees past and future context.",
+    display="bidirectional LSTM",
     bidirectional=True,
 )

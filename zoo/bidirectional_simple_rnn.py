@@ -10,5 +10,6 @@ bidirectional_simple_rnn = register_variant(
     "bidirectional_simple_rnn",
     "simple_rnn",
     "Bidirectional tanh SimpleRNN (Schuster & Paliwal, 1997): sees past and future context.",
+    display="bidirectional tanh RNN",
     bidirectional=True,
 )

@@ -14,17 +14,17 @@ Sutskever & Vinyals, 2014), which keeps Keras's fast fused kernels usable.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import keras
 
-from zoo.initializers import GateBias, check_gate_bias, recurrent_initializer
-from zoo.registry import LAST_VALUE, PER_STEP
+from zoo.layers import LastStep
+from zoo.registry import LAST_VALUE, OUTPUT_KINDS, PER_STEP, CommonArgs
 
 
 def resolve_num_classes(output: str, num_classes: int | None, vocabulary_size: int) -> int:
     """Width of the head: the given `num_classes`, else the vocabulary for classes and 1 for a value."""
-    if output == LAST_VALUE:
-        return 1
-    return vocabulary_size if num_classes is None else num_classes
+    return CommonArgs(vocabulary_size, output=output, num_classes=num_classes).classes
 
 
 def token_input() -> keras.KerasTensor:
@@ -38,84 +38,59 @@ def embed(tokens, vocabulary_size: int, embedding_dim: int, dropout: float):
     return x
 
 
-def head(x, output: str, num_classes: int):
-    """Logits for `per_step` and `last_class` (no softmax: losses use from_logits=True), a number for
-    `last_value`. `x` is (batch, time, features) for per_step and (batch, features) otherwise."""
+def head(x, output: str, num_classes: int | None = None):
+    """The output for `output`: logits for "per_step" and "last_class" (no softmax: losses use
+    from_logits=True), one number for "last_value".
+
+    Args:
+        x: (batch, time, features) for "per_step"; for "last_class" / "last_value" either the features
+            at the last step (batch, features), or (batch, time, features), whose last step is then read
+            (a `LastStep` layer named "last_step").
+        output: one of `OUTPUT_KINDS`.
+        num_classes: logits per prediction for the class outputs (required there); for "last_value"
+            None or 1.
+
+    Returns:
+        A Dense "head": (batch, time, num_classes), (batch, num_classes) or (batch, 1).
+    """
+    if output not in OUTPUT_KINDS:
+        raise ValueError(f"output must be one of {', '.join(OUTPUT_KINDS)}, got {output!r}.")
+    if output == PER_STEP and len(x.shape) != 3:
+        raise ValueError(f"A per_step head needs the features of every step (batch, time, features), got {x.shape}.")
+    if output == LAST_VALUE:
+        if num_classes not in (None, 1):
+            raise ValueError(f"output='last_value' predicts one number: num_classes must be 1 or None, got {num_classes}.")
+        num_classes = 1
+    elif num_classes is None:
+        raise ValueError(f"A {output} head needs num_classes (logits per prediction).")
+    if output != PER_STEP and len(x.shape) == 3:
+        x = LastStep(name="last_step")(x)  # (batch, features)
     return keras.layers.Dense(num_classes, name="head")(x)
 
 
-def recurrent_stack(
-    *,
-    layer_fn,
-    layer_name: str,
-    vocabulary_size: int,
-    output: str,
-    num_classes: int | None,
-    units: int,
-    num_layers: int,
-    dropout: float,
-    embedding_dim: int | None,
-    bidirectional: bool,
-    model_name: str,
-) -> keras.Model:
-    """Assemble embedding -> `num_layers` recurrent layers -> head as a functional model.
+def recurrent_stack(common: CommonArgs, layer_fn: Callable[..., keras.layers.Layer], *, layer_name: str,
+                    model_name: str, bidirectional: bool = False) -> keras.Model:
+    """Assemble embedding -> `common.num_layers` recurrent layers -> head as a functional model.
 
     Args:
-        layer_fn: `layer_fn(return_sequences, name)` returns one Keras recurrent layer.
+        common: the shared arguments (sizes, output kind, dropout).
+        layer_fn: `layer_fn(return_sequences=..., name=...)` returns one recurrent layer.
         layer_name: prefix of the recurrent layers' names (`lstm` gives `lstm_1`, `lstm_2`, ...).
+        model_name: the `keras.Model`'s name.
         bidirectional: wrap every layer in `keras.layers.Bidirectional` (outputs concatenated).
     """
     tokens = token_input()
-    x = embed(tokens, vocabulary_size, embedding_dim or units, dropout)
-    for i in range(1, num_layers + 1):
+    x = embed(tokens, common.vocabulary_size, common.embedding_size, common.dropout)
+    for i in range(1, common.num_layers + 1):
         # Only a per-step head needs every state of the last layer. For a label read at the end, the
         # last layer returns its final state; for a Bidirectional layer that is the forward state after
         # the whole sequence joined with the backward state after the whole sequence read backwards.
-        return_sequences = i < num_layers or output == PER_STEP
+        return_sequences = i < common.num_layers or common.output == PER_STEP
         layer = layer_fn(return_sequences=return_sequences, name=f"{layer_name}_{i}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{layer_name}_{i}")
         x = layer(x)  # (batch, time, units) or (batch, units); doubled features if bidirectional
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = head(x, output, resolve_num_classes(output, num_classes, vocabulary_size))
+        if common.dropout:
+            x = keras.layers.Dropout(common.dropout, name=f"dropout_{i}")(x)
+    outputs = head(x, common.output, common.classes)
     return keras.Model(tokens, outputs, name=model_name)
-
-
-def gated_stack(*, layer_cls, layer_name, gates, gate, bias_argument, keras_bias, keras_bias_kwargs=None,
-                custom_bias_kwargs=None, negate_gate=None, bidirectional, model_name, **kwargs):
-    """A stack of LSTM or GRU layers with their initialization arguments resolved (shared by the four
-    gated builders).
-
-    Args:
-        layer_cls: `keras.layers.LSTM` or `keras.layers.GRU`.
-        gates: gate blocks in the kernels (4 or 3); `gate`: the index of the gate whose bias is set.
-        bias_argument: the builder argument holding that bias ("forget_bias" / "update_bias").
-        keras_bias: Keras's own value of that bias; with it, `keras_bias_kwargs` (Keras's exact
-            default) are passed instead of a custom initializer.
-        custom_bias_kwargs: layer arguments that go with a custom bias initializer.
-        negate_gate: gate that gets the negated chrono bias (the LSTM's input gate), or None.
-    """
-    init = recurrent_initializer(kwargs.pop("recurrent_initializer"), kwargs.pop("recurrent_gain"), gates=gates)
-    value = kwargs.pop(bias_argument)
-    sequence_length = kwargs.pop("sequence_length")
-    t_max = kwargs.pop("chrono_max_length") or sequence_length
-    kwargs.pop("causal")
-    check_gate_bias(bias_argument, value, t_max)
-    if value == keras_bias:
-        bias = dict(keras_bias_kwargs or {})
-    else:
-        bias = {
-            **(custom_bias_kwargs or {}),
-            "bias_initializer": GateBias(
-                gates=gates, gate=gate, value=value, chrono_max_length=t_max, negate_gate=negate_gate
-            ),
-        }
-    units = kwargs["units"]
-
-    def layer_fn(return_sequences, name):
-        return layer_cls(units, recurrent_initializer=init, return_sequences=return_sequences, name=name, **bias)
-
-    return recurrent_stack(
-        layer_fn=layer_fn, layer_name=layer_name, bidirectional=bidirectional, model_name=model_name, **kwargs
-    )

@@ -23,23 +23,84 @@ f + i * o * lambda(U_g) (f, i, o the gate values): the forget gate sigma(1) = 0.
 
     theory = recurrent_jacobian_theory(model, tokens)
     theory["decay_norm_decades_per_step"], theory["decay_radius_decades_per_step"]
+
+Which layers have a theory: any layer that declares its one-step function (`RecurrentStep`), either
+through `register_step(LayerClass)` or because it is a `keras.layers.RNN` over a Keras cell (SimpleRNN,
+LSTM, GRU, `zoo.bptt`'s layers, or `keras.layers.RNN(MyCell())`): the step is then the cell's own
+`cell(x_t, states)`. The Jacobian is the automatic derivative of that step. A model with no such layer
+before any `Bidirectional` wrapper (attention, the bidirectional RNNs, a layer that declares nothing)
+has no theory: `recurrent_jacobian_theory` returns None, and a report says "no theory for <model>".
+
+    @register_step(MinGRU)                 # a layer Keras lacks, e.g. zoo/min_gru.py
+    def _min_gru_step(layer):
+        return RecurrentStep(state_sizes=(layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
 """
 
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-RECURRENT_LAYERS = (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)
+
+class RecurrentStep(NamedTuple):
+    """One step of a recurrent layer, as `state_jacobians` differentiates it.
+
+    Args:
+        state_sizes: the sizes of the state's parts ((units, units) for an LSTM's (h, c); (units,) else).
+        step: `step(x_t, states) -> new_states`: x_t the layer's input at one step (batch, features),
+            `states` a list of (batch, size) tensors in `state_sizes` order; returns the new ones likewise.
+    """
+
+    state_sizes: tuple[int, ...]
+    step: Callable[[tf.Tensor, list], list]
+
+
+_STEPS: dict[type, Callable[[keras.layers.Layer], RecurrentStep]] = {}
+
+
+def register_step(layer_class: type):
+    """Decorator: `fn(layer) -> RecurrentStep` declares the step of `layer_class` and its subclasses, which
+    gives every model with such a layer a Jacobian theory."""
+
+    def decorator(fn):
+        _STEPS[layer_class] = fn
+        return fn
+
+    return decorator
+
+
+@register_step(keras.layers.RNN)
+def keras_cell_step(layer) -> RecurrentStep:
+    """A `keras.layers.RNN` (SimpleRNN, LSTM, GRU and their `zoo.bptt` subclasses included): its cell's
+    `cell(x_t, states) -> (output, new_states)`, the initial state zeros as in Keras."""
+    cell = layer.cell
+    structure = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+
+    def step(x_t, states):
+        _, new = cell(x_t, tf.nest.pack_sequence_as(structure, states), training=False)
+        return tf.nest.flatten(new)
+
+    return RecurrentStep(tuple(int(s) for s in tf.nest.flatten(structure)), step)
+
+
+def declared_step(layer) -> RecurrentStep | None:
+    """The `RecurrentStep` that `layer`'s class (or the nearest of its bases) declares, or None."""
+    for cls in type(layer).__mro__:
+        if cls in _STEPS:
+            return _STEPS[cls](layer)
+    return None
 
 
 def first_recurrent_layer(model):
-    """The first SimpleRNN / LSTM / GRU layer of `model` (not inside a Bidirectional wrapper), or None."""
+    """The first layer of `model` that declares its step (see `register_step`), or None, also when a
+    `Bidirectional` wrapper comes first (a layer read backwards has no one-step theory here)."""
     for layer in model.layers:
         if isinstance(layer, keras.layers.Bidirectional):
             return None
-        if isinstance(layer, RECURRENT_LAYERS):
+        if declared_step(layer) is not None:
             return layer
     return None
 
@@ -57,21 +118,22 @@ def state_jacobians(model, tokens, layer=None) -> np.ndarray:
         entry [b, t] is the Jacobian of the state after step t with respect to the state before it.
     """
     layer = layer or first_recurrent_layer(model)
-    if layer is None:
-        raise ValueError(f"model {model.name!r} has no unidirectional SimpleRNN, LSTM or GRU layer.")
+    declared = None if layer is None else declared_step(layer)
+    if declared is None:
+        raise ValueError(
+            f"model {model.name!r} has no unidirectional recurrent layer that declares its step "
+            "(zoo.dynamics.register_step); recurrent_jacobian_theory returns None for it."
+        )
     x = keras.Model(model.inputs, layer.input)([np.asarray(tokens)])  # (batch, time, features)
     x = tf.convert_to_tensor(x, tf.float32)
-    cell = layer.cell
-    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-    sizes = [int(s) for s in sizes]
+    sizes = list(declared.state_sizes)
 
     @tf.function(reduce_retracing=True)
     def step(x_t, state):  # (batch, features), (batch, S) -> new state, Jacobian (batch, S, S)
         with tf.GradientTape() as tape:
             tape.watch(state)
             parts = tf.split(state, sizes, axis=1) if len(sizes) > 1 else [state]
-            _, new = cell(x_t, parts, training=False)
-            new_state = tf.concat(tf.nest.flatten(new), axis=1)
+            new_state = tf.concat(declared.step(x_t, parts), axis=1)
         return new_state, tape.batch_jacobian(new_state, state)
 
     state = tf.zeros([int(x.shape[0]), sum(sizes)], tf.float32)  # Keras's initial state: zeros
@@ -101,8 +163,9 @@ def jacobian_theory(jacobians, skip: int = 0) -> dict:
 
 
 def recurrent_jacobian_theory(model, tokens, skip: int = 0) -> dict | None:
-    """`jacobian_theory` of the first recurrent layer of `model` on `tokens` (None for a model without a
-    unidirectional SimpleRNN / LSTM / GRU layer: attention, bidirectional RNNs)."""
+    """`jacobian_theory` of the first recurrent layer of `model` on `tokens`; None when the model has no
+    theory: no unidirectional layer that declares its step (attention, the bidirectional RNNs, a layer
+    without `register_step`)."""
     layer = first_recurrent_layer(model)
     if layer is None:
         return None

@@ -7,45 +7,38 @@ unbounded: a recurrent gain above 1 makes activations and gradients grow without
 gradient clipping earns its keep.
 """
 
-from zoo.registry import PER_STEP, register_model
-from zoo.simple_rnn import build_simple_rnn
+from zoo import bptt
+from zoo.common import recurrent_stack
+from zoo.initializers import recurrent_initializer as make_recurrent_initializer
+from zoo.registry import CommonArgs, register_model
 
 
-@register_model("irnn", initialization="IRNN: identity recurrent kernel, zero bias (Le et al., 2015)")
-def irnn(
-    *,
-    vocabulary_size,
-    output=PER_STEP,
-    num_classes=None,
-    causal=False,
-    sequence_length=None,
-    units=128,
-    num_layers=1,
-    dropout=0.0,
-    embedding_dim=None,
-    recurrent_initializer="identity",
-    recurrent_gain=1.0,
-    implementation="auto",
-):
+@register_model(
+    "irnn",
+    display="IRNN",
+    family="recurrent",
+    default_bias_words="zero bias",
+    recurrent_kernel_words="identity",
+    initialization="IRNN: identity recurrent kernel, zero bias (Le et al., 2015)",
+)
+def irnn(common: CommonArgs, /, *, recurrent_initializer="identity", recurrent_gain=1.0, implementation="auto"):
     """IRNN (Le, Jaitly & Hinton, 2015): ReLU SimpleRNN with identity recurrent initialization.
 
     Args:
-        vocabulary_size: number of token ids.
-        output: "per_step", "last_class" or "last_value".
-        num_classes: logits per prediction; defaults to `vocabulary_size` (1 for "last_value").
-        causal: the task is next-token prediction (an IRNN is causal, so this changes nothing).
-        sequence_length: accepted for a uniform contract; unused.
-        units: size of the hidden state.
-        num_layers: stacked recurrent layers.
-        dropout: dropout rate between layers.
-        embedding_dim: size of the token embedding; defaults to `units`.
-        recurrent_initializer: "identity" (the IRNN's; the input kernel keeps Keras's glorot-uniform and the
+        common: the arguments every model takes (`zoo.registry.CommonArgs`); `units` is the size of the
+            hidden state; `sequence_length` is unused.
+        recurrent_initializer: "identity" (the IRNN's, also for None; the input kernel keeps Keras's glorot-uniform and the
             bias Keras's zeros), or any other of `zoo.initializers.RECURRENT_INITIALIZERS`.
         recurrent_gain: scales the initial recurrent matrix; with ReLU a gain > 1 explodes quickly.
         implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
             written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
             faster there). Both hold the same weights and compute the same numbers.
     """
-    return build_simple_rnn(
-        activation="relu", default_initializer="identity", bidirectional=False, model_name="irnn", **locals()
-    )
+    SimpleRNN = bptt.layer_class("SimpleRNN", implementation)  # keras.layers.SimpleRNN or zoo.bptt.SimpleRNN
+    kernel = make_recurrent_initializer(recurrent_initializer or "identity", recurrent_gain, gates=1)
+
+    def layer(return_sequences, name):
+        return SimpleRNN(common.units, activation="relu", recurrent_initializer=kernel,
+                         return_sequences=return_sequences, name=name)
+
+    return recurrent_stack(common, layer, layer_name="simple_rnn", model_name="irnn")

@@ -7,46 +7,26 @@ forget-gate bias: Keras uses 1 (sigma(1) = 0.73, so the gradient along c decays 
 initialisation); larger values or chrono initialization (Tallec & Ollivier, 2018) start with longer memory.
 """
 
-from zoo import bptt
-from zoo.common import gated_stack
-from zoo.registry import PER_STEP, reads_backwards, register_model
-
-
-def build_lstm(*, bidirectional, model_name, implementation="auto", **kwargs):
-    """Shared by `lstm` and `bidirectional_lstm` (one builder): gates [input, forget, cell, output]."""
-    return gated_stack(
-        layer_cls=bptt.layer_class("LSTM", implementation),  # keras.layers.LSTM or zoo.bptt.LSTM
-        layer_name="lstm",
-        gates=4,
-        gate=1,
-        bias_argument="forget_bias",
-        keras_bias=1.0,
-        keras_bias_kwargs={"unit_forget_bias": True},  # Keras's own default, kept exactly
-        custom_bias_kwargs={"unit_forget_bias": False},
-        negate_gate=0,
-        bidirectional=bidirectional,
-        model_name=model_name,
-        **kwargs,
-    )
+from zoo import bptt, initializers
+from zoo.common import recurrent_stack
+from zoo.registry import CommonArgs, GateBias, reads_backwards, register_model
 
 
 @register_model(
     "lstm",
+    display="LSTM",
+    family="recurrent",
+    gate_bias=GateBias(argument="forget_bias", gate="forget", default=1.0, words="forget-gate bias"),
+    default_bias_words="forget-gate bias 1",
+    recurrent_kernel_words="orthogonal",
     sees_future=reads_backwards,
     initialization="Keras defaults: one orthogonal (units, 4 units) recurrent matrix across the 4 gates (each gate "
                    "block then has spectral radius about 0.5), forget-gate bias 1",
 )
 def lstm(
+    common: CommonArgs,
+    /,
     *,
-    vocabulary_size,
-    output=PER_STEP,
-    num_classes=None,
-    causal=False,
-    sequence_length=None,
-    units=128,
-    num_layers=1,
-    dropout=0.0,
-    embedding_dim=None,
     recurrent_initializer=None,
     recurrent_gain=1.0,
     forget_bias=1.0,
@@ -57,15 +37,8 @@ def lstm(
     """LSTM (Hochreiter & Schmidhuber, 1997): gated memory cells that carry the gradient across long gaps.
 
     Args:
-        vocabulary_size: number of token ids.
-        output: "per_step", "last_class" or "last_value".
-        num_classes: logits per prediction; defaults to `vocabulary_size` (1 for "last_value").
-        causal: the task is next-token prediction (an LSTM is causal, so this changes nothing).
-        sequence_length: the task's sequence length; T_max for chrono when `chrono_max_length` is not given.
-        units: size of the hidden and cell state.
-        num_layers: stacked recurrent layers.
-        dropout: dropout rate between layers.
-        embedding_dim: size of the token embedding; defaults to `units`.
+        common: the arguments every model takes (`zoo.registry.CommonArgs`); `units` is the size of the
+            hidden and the cell state.
         recurrent_initializer: None (Keras's: one orthogonal matrix over the 4 gates) or a name from
             `zoo.initializers.RECURRENT_INITIALIZERS`, applied per gate.
         recurrent_gain: scales the initial recurrent matrix.
@@ -73,11 +46,30 @@ def lstm(
             start), a larger number for longer initial memory, or "chrono" (log U(1, T_max - 1), input-gate
             bias set to its negative).
         chrono_max_length: T_max for chrono; defaults to `sequence_length`.
+        bidirectional: also run the LSTM backwards over the sequence and concatenate the two states
+            (Graves & Schmidhuber, 2005; registered as `bidirectional_lstm`): every step then sees its whole
+            context, so the model refuses next-token tasks (it would read the answer); `units` is each
+            direction's size.
         implementation: "keras" (Keras's layer), "bptt" (`zoo.bptt`'s, with backpropagation through time
             written out) or "auto" (`zoo.bptt.layer_class`: Keras's on a GPU, on a CPU the one measured
             faster there). Both hold the same weights and compute the same numbers.
-        bidirectional: also run the LSTM backwards over the sequence and concatenate the two states
-            (Graves & Schmidhuber, 2005; registered as `bidirectional_lstm`): every step then sees its whole context, so the
-            model refuses next-token tasks (it would read the answer); `units` is each direction's size.
     """
-    return build_lstm(model_name="bidirectional_lstm" if bidirectional else "lstm", **locals())
+    LSTM = bptt.layer_class("LSTM", implementation)  # keras.layers.LSTM or zoo.bptt.LSTM
+    kernel = initializers.recurrent_initializer(recurrent_initializer, recurrent_gain, gates=4)
+    t_max = chrono_max_length or common.sequence_length
+    initializers.check_gate_bias("forget_bias", forget_bias, t_max)
+    if forget_bias == 1.0:
+        bias = {"unit_forget_bias": True}  # Keras's own default, kept exactly
+    else:  # gates [input, forget, cell, output]: set the forget gate's (chrono: the input gate's to minus it)
+        bias = {
+            "unit_forget_bias": False,
+            "bias_initializer": initializers.GateBias(
+                gates=4, gate=1, value=forget_bias, chrono_max_length=t_max, negate_gate=0
+            ),
+        }
+
+    def layer(return_sequences, name):
+        return LSTM(common.units, recurrent_initializer=kernel, return_sequences=return_sequences, name=name, **bias)
+
+    return recurrent_stack(common, layer, layer_name="lstm", bidirectional=bidirectional,
+                           model_name="bidirectional_lstm" if bidirectional else "lstm")

@@ -1,13 +1,20 @@
 """The model registry: every architecture of the zoo is a builder function registered under a key.
 
-    @register_model("lstm")
-    def lstm(*, vocabulary_size, output, num_classes, causal, units=128, ...): ...
+    @register_model("lstm", display="LSTM", family="recurrent", ...)
+    def lstm(common, /, *, forget_bias=1.0, ...):   # common: CommonArgs; then the LSTM's own arguments
+        ...
 
-    model = build_model("lstm", vocabulary_size=65, output="per_step", causal=True)
+    model = build_model("lstm", vocabulary_size=65, output="per_step", causal=True, units=256)
 
-`build_model` checks the arguments every builder shares (sizes, output kind, causality) before anything
-is built, so a mistake costs one clear `ValueError`, not a half-built graph. Adding an architecture is one
-file with a registered builder plus one import line in `zoo/__init__.py`.
+The arguments every builder shares (the task's side of the contract and the shared hyperparameters) are
+declared and documented once, as the fields of `CommonArgs`; a builder receives them as one `CommonArgs`
+value and declares only its own arguments, keyword-only with their defaults. `build_model` checks the
+shared arguments (sizes, output kind, causality) and refuses unknown ones before anything is built, so
+a mistake costs one clear `ValueError`, not a half-built graph. `register_model` also records what
+reports say about a model (its name in prose, its family, its gate bias, its default initialization in
+words), so no report has to know model names. Adding an architecture is one file with a registered
+builder plus one import line in `zoo/__init__.py`; a variant is `register_variant` (a `functools.partial`
+of a registered builder).
 """
 
 from __future__ import annotations
@@ -27,18 +34,78 @@ LAST_CLASS = "last_class"  # logits (batch, classes), read at the last step
 LAST_VALUE = "last_value"  # (batch, 1), one number read at the last step
 OUTPUT_KINDS = (PER_STEP, LAST_CLASS, LAST_VALUE)
 
-# Arguments every builder takes (the task's side of the contract plus the shared hyperparameters).
-COMMON_ARGS = (
-    "vocabulary_size",
-    "output",
-    "num_classes",
-    "causal",
-    "sequence_length",
-    "units",
-    "num_layers",
-    "dropout",
-    "embedding_dim",
-)
+FAMILIES = ("recurrent", "attention")
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonArgs:
+    """The arguments every builder takes: what training passes to every model (`spec.model_kwargs()` of
+    the task plus the run's `units`, `num_layers`, `dropout` and `embedding_dim`). Declared and
+    documented here once; a builder receives them as its first argument and names only its own.
+
+    Args:
+        vocabulary_size: number of token ids (required).
+        output: what the head predicts: "per_step" (logits at every step), "last_class" (logits of a
+            label read at the last step) or "last_value" (one number read at the last step).
+        num_classes: logits per prediction; defaults to `vocabulary_size` (1 for "last_value").
+        causal: the task is next-token prediction. A model that reads the future refuses it; attention
+            then applies its causal mask; a unidirectional recurrent model is causal anyway.
+        sequence_length: the task's sequence length, None when not known: T_max of chrono biases,
+            the size of attention's position table.
+        units: the model's width: the hidden state of a recurrent layer (each direction's for a
+            bidirectional one), the residual stream of attention.
+        num_layers: stacked layers (recurrent layers, or attention blocks).
+        dropout: dropout rate between layers, never on the recurrent connection (Zaremba, Sutskever &
+            Vinyals, 2014).
+        embedding_dim: size of the token embedding; defaults to `units`.
+    """
+
+    vocabulary_size: int
+    output: str = PER_STEP
+    num_classes: int | None = None
+    causal: bool = False
+    sequence_length: int | None = None
+    units: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+    embedding_dim: int | None = None
+
+    @property
+    def classes(self) -> int:
+        """Width of the head: `num_classes`, else the vocabulary for classes and 1 for a value."""
+        if self.output == LAST_VALUE:
+            return 1
+        return self.vocabulary_size if self.num_classes is None else self.num_classes
+
+    @property
+    def embedding_size(self) -> int:
+        """`embedding_dim`, else `units`."""
+        return self.embedding_dim or self.units
+
+
+# Arguments every builder takes, in order, and the defaults of those that have one.
+COMMON_ARGS = tuple(f.name for f in dataclasses.fields(CommonArgs))
+COMMON_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(CommonArgs) if f.default is not dataclasses.MISSING
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class GateBias:
+    """The gate whose bias a gated cell's builder sets, as reports name it. (Not the initializer
+    `zoo.initializers.GateBias`, which puts the value into the bias vector.)
+
+    Args:
+        argument: the builder argument that sets it ("forget_bias").
+        gate: the gate ("forget").
+        default: the builder's default value of `argument` (1.0 for the LSTM: Keras's).
+        words: the bias in prose ("forget-gate bias").
+    """
+
+    argument: str
+    gate: str
+    default: float
+    words: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,11 +114,18 @@ class ModelInfo:
 
     Args:
         name: registry key.
-        builder: the function that returns a `keras.Model`.
+        builder: the function that returns a `keras.Model`, called as `builder(CommonArgs(...), **own)`;
+            for a variant a `functools.partial` of its base's builder.
         sees_future: True when the model reads tokens after step t to produce step t's output
             (Bidirectional models always; attention only without its causal mask). Such a model would
             read the answer of a next-token task, so `build_model` refuses `causal=True` for it.
         summary: first line of the builder's docstring.
+        display: the model's name in prose ("tanh RNN", "LSTM", "bidirectional GRU", "self-attention").
+        family: one of `FAMILIES`: "recurrent" or "attention".
+        gate_bias: for a gated cell the gate whose bias its builder sets (`GateBias`); None otherwise.
+        default_bias_words: the biases at the builder's defaults in words ("forget-gate bias 1", "zero bias").
+        recurrent_kernel_words: the default recurrent kernel in words ("orthogonal", "identity"); "" for a
+            model without a recurrent kernel.
         initialization: the initialization the builder uses by default, in words (for reports).
         base: for a variant registered with `register_variant`, the key of the builder it fixes
             arguments of (`bidirectional_lstm` -> `lstm`); None for an architecture of its own.
@@ -61,6 +135,11 @@ class ModelInfo:
     builder: Callable[..., keras.Model]
     sees_future: bool | Callable[[dict], bool]
     summary: str
+    display: str
+    family: str
+    default_bias_words: str
+    recurrent_kernel_words: str
+    gate_bias: GateBias | None = None
     initialization: str = "Keras defaults"
     base: str | None = None
 
@@ -76,27 +155,74 @@ class ModelInfo:
         return self.base or self.name
 
     @property
+    def own_parameters(self) -> tuple[str, ...]:
+        """The builder's own arguments (after the `CommonArgs`)."""
+        return tuple(p.name for p in _own_parameters(self.builder))
+
+    @property
     def parameters(self) -> tuple[str, ...]:
-        return tuple(inspect.signature(self.builder).parameters)
+        """Every argument `build_model(name, ...)` accepts: `COMMON_ARGS`, then the builder's own."""
+        return COMMON_ARGS + self.own_parameters
 
     @property
     def defaults(self) -> dict:
-        """The builder's arguments that have a default, with it (a variant's fixed values included)."""
-        return {
-            name: p.default
-            for name, p in inspect.signature(self.builder).parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
+        """The arguments that have a default, with it: the shared ones', then the builder's own (a
+        variant's fixed values included)."""
+        own = {p.name: p.default for p in _own_parameters(self.builder) if p.default is not inspect.Parameter.empty}
+        return {**COMMON_DEFAULTS, **own}
+
+    def build(self, **kwargs) -> keras.Model:
+        """Call the builder: the shared arguments as one `CommonArgs`, the rest as its own keywords.
+        Checks nothing (`build_model` checks first)."""
+        common = CommonArgs(**{k: v for k, v in kwargs.items() if k in COMMON_ARGS})
+        return self.builder(common, **{k: v for k, v in kwargs.items() if k not in COMMON_ARGS})
+
+
+def _own_parameters(builder) -> list[inspect.Parameter]:
+    """The keyword-only parameters of a builder `(common, /, *, ...)`."""
+    return [p for p in inspect.signature(builder).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def _check_builder(name: str, fn) -> None:
+    """A builder takes the `CommonArgs` first, then only keyword-only arguments of its own."""
+    params = list(inspect.signature(fn).parameters.values())
+    if not params or params[0].kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        raise TypeError(f"The builder of {name!r} must take the shared arguments first: def {name}(common, /, *, ...).")
+    bad = [p.name for p in params[1:] if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.name in COMMON_ARGS]
+    if bad:
+        raise TypeError(
+            f"The builder of {name!r} must declare only its own arguments, keyword-only after `*` (not the shared "
+            f"ones of CommonArgs, which it receives as its first argument): {', '.join(bad)}."
+        )
+
+
+def _check_metadata(name: str, fn, family: str, gate_bias: GateBias | None) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"family of {name!r} must be one of {', '.join(FAMILIES)}, got {family!r}.")
+    if gate_bias is not None:
+        own = {p.name: p.default for p in _own_parameters(fn)}
+        if own.get(gate_bias.argument, None) != gate_bias.default:
+            raise ValueError(
+                f"gate_bias of {name!r} names argument {gate_bias.argument!r} with default {gate_bias.default!r}; "
+                f"the builder's default is {own.get(gate_bias.argument, 'missing')!r}."
+            )
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, *, sees_future: bool | Callable[[dict], bool] = False,
+def register_model(name: str, *, display: str, family: str, default_bias_words: str, recurrent_kernel_words: str,
+                   gate_bias: GateBias | None = None, sees_future: bool | Callable[[dict], bool] = False,
                    initialization: str = "Keras defaults"):
-    """Decorator that registers a builder under `name` (a snake_case key, named like its file).
+    """Decorator that registers a builder `fn(common, /, *, own arguments...)` under `name` (a snake_case
+    key, named like its file), with what reports need to know about the model (see `ModelInfo`).
 
     Args:
+        display: the model's name in prose ("LSTM").
+        family: "recurrent" or "attention".
+        default_bias_words: the biases at the defaults in words ("forget-gate bias 1", "zero bias").
+        recurrent_kernel_words: the default recurrent kernel in words ("orthogonal"; "" if none).
+        gate_bias: a gated cell's `GateBias` (its argument must be the builder's, with that default).
         sees_future: True, or a function of the builder's arguments (defaults filled in), when the model
             reads tokens after step t (see `ModelInfo`).
         initialization: the builder's default initialization in words, as reports state it.
@@ -105,23 +231,51 @@ def register_model(name: str, *, sees_future: bool | Callable[[dict], bool] = Fa
     def decorator(fn):
         if name in _REGISTRY:
             raise ValueError(f"A model named {name!r} is already registered.")
+        _check_builder(name, fn)
+        _check_metadata(name, fn, family, gate_bias)
         doc = inspect.getdoc(fn) or ""
-        _REGISTRY[name] = ModelInfo(name, fn, sees_future, doc.splitlines()[0] if doc else "", initialization)
+        _REGISTRY[name] = ModelInfo(
+            name=name,
+            builder=fn,
+            sees_future=sees_future,
+            summary=doc.splitlines()[0] if doc else "",
+            display=display,
+            family=family,
+            default_bias_words=default_bias_words,
+            recurrent_kernel_words=recurrent_kernel_words,
+            gate_bias=gate_bias,
+            initialization=initialization,
+        )
         return fn
 
     return decorator
 
 
-def register_variant(name: str, base: str, summary: str, **fixed):
+_INHERIT = object()
+
+
+def register_variant(name: str, base: str, summary: str, *, display: str, family=_INHERIT, gate_bias=_INHERIT,
+                     default_bias_words=_INHERIT, recurrent_kernel_words=_INHERIT, initialization=_INHERIT,
+                     **fixed):
     """Registers `functools.partial(<base's builder>, **fixed)` under `name`: a variant that fixes some
     arguments of a registered builder (`bidirectional=True`). `inspect.signature` of the partial keeps
     the base's arguments, so arguments are validated as for the base; it inherits the base's
-    `sees_future` (evaluated with the fixed values) and initialization. Returns the partial."""
+    `sees_future` (evaluated with the fixed values) and every report field not given here (`display`
+    must be given: a variant has a name of its own). Returns the partial."""
     if name in _REGISTRY:
         raise ValueError(f"A model named {name!r} is already registered.")
     info = get_model_info(base)
+    unknown = sorted(set(fixed) - set(info.own_parameters))
+    if unknown:
+        raise ValueError(f"Variant {name!r} fixes {', '.join(unknown)}, which {base!r} does not take.")
     builder = functools.partial(info.builder, **fixed)
-    _REGISTRY[name] = ModelInfo(name, builder, info.sees_future, summary, info.initialization, base=base)
+    given = dict(family=family, gate_bias=gate_bias, default_bias_words=default_bias_words,
+                 recurrent_kernel_words=recurrent_kernel_words, initialization=initialization)
+    overrides = {k: v for k, v in given.items() if v is not _INHERIT}
+    variant = dataclasses.replace(info, name=name, builder=builder, summary=summary, display=display, base=base,
+                                  **overrides)
+    _check_metadata(name, builder, variant.family, variant.gate_bias)
+    _REGISTRY[name] = variant
     return builder
 
 
@@ -164,7 +318,7 @@ def validate_arguments(name: str, kwargs: dict) -> ModelInfo:
     if "vocabulary_size" not in kwargs:
         raise ValueError(f"build_model({name!r}, ...) needs vocabulary_size (the number of token ids).")
     _check_positive_int("vocabulary_size", kwargs["vocabulary_size"], minimum=2)
-    output = kwargs.get("output", PER_STEP)
+    output = kwargs.get("output", COMMON_DEFAULTS["output"])
     if output not in OUTPUT_KINDS:
         raise ValueError(f"output must be one of {', '.join(OUTPUT_KINDS)}, got {output!r}.")
     if kwargs.get("num_classes") is not None:
@@ -174,7 +328,7 @@ def validate_arguments(name: str, kwargs: dict) -> ModelInfo:
     for arg in ("units", "num_layers", "embedding_dim", "sequence_length"):
         if kwargs.get(arg) is not None:
             _check_positive_int(arg, kwargs[arg])
-    dropout = kwargs.get("dropout", 0.0)
+    dropout = kwargs.get("dropout", COMMON_DEFAULTS["dropout"])
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
     from zoo.bptt import IMPLEMENTATIONS
@@ -211,9 +365,9 @@ def build_model(name: str, *, param_budget: int | None = None, **kwargs) -> kera
         name: a key of `list_models()`.
         param_budget: when given, `units` is chosen as the width whose parameter count comes closest to
             this number (see `fit_param_budget`); `units` must then be left out.
-        **kwargs: the builder's arguments: the task's `vocabulary_size`, `output`, `num_classes`, `causal`,
-            `sequence_length`, and the model's hyperparameters (`units`, `num_layers`, `dropout`,
-            `embedding_dim`, initializers ...). See each builder's docstring.
+        **kwargs: the shared arguments (`CommonArgs`: the task's `vocabulary_size`, `output`,
+            `num_classes`, `causal`, `sequence_length`; `units`, `num_layers`, `dropout`, `embedding_dim`)
+            and the builder's own (initializers, ...; see its docstring).
 
     Returns:
         A functional `keras.Model`: int32 token ids (batch, time) in, logits (batch, time, classes),
@@ -225,7 +379,7 @@ def build_model(name: str, *, param_budget: int | None = None, **kwargs) -> kera
         units, _ = fit_param_budget(name, param_budget, **kwargs)
         kwargs["units"] = units
     info = validate_arguments(name, kwargs)
-    return info.builder(**kwargs)
+    return info.build(**kwargs)
 
 
 def fit_param_budget(name: str, param_budget: int, **kwargs) -> tuple[int, int]:
@@ -239,7 +393,7 @@ def fit_param_budget(name: str, param_budget: int, **kwargs) -> tuple[int, int]:
     validate_arguments(name, {**kwargs, "units": 1})
 
     def count(units):
-        return get_model_info(name).builder(**{**kwargs, "units": units}).count_params()
+        return get_model_info(name).build(**{**kwargs, "units": units}).count_params()
 
     smallest = count(1)
     if param_budget <= smallest:
