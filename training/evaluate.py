@@ -10,6 +10,19 @@ import sys
 from training.core import quiet
 
 
+# The library this command used to import at the top, still importable from here, now on first use so
+# that `--help` needs no TensorFlow.
+_LIBRARY = {"evaluate_run": "training.core.loop"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
     p.add_argument("run", help="run name under saved_models/ or a path to a run folder")

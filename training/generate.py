@@ -15,6 +15,19 @@ import sys
 from training.core import quiet
 
 
+# The library this command used to import at the top, still importable from here, now on first use so
+# that `--help` needs no TensorFlow.
+_LIBRARY = {"generate": "training.core.generation", "load_run": "training.core.runs"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.generate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

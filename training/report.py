@@ -25,6 +25,19 @@ import sys
 from training.core import quiet
 
 
+# The library this command used to import at the top, still importable from here, now on first use so
+# that `--help` needs no TensorFlow.
+_LIBRARY = {"build_report": "training.sweep.document", "REPORT_DIR": "training.sweep.document", "SWEEP_FILE": "training.sweep.results"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.report",
                                 description="Rebuild the report of a comparison sweep from its saved runs.")
