@@ -10,28 +10,34 @@ The text tasks read tiny_shakespeare through TFDS (`manual_dir` defaults to the 
 
 from __future__ import annotations
 
-import os
+import argparse
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import datasets
+from datasets.bench import SHARED_TINY_SHAKESPEARE
 
-import datasets  # noqa: E402
-from datasets.bench import SHARED_TINY_SHAKESPEARE  # noqa: E402
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m datasets",
+        description="The registered tasks: output kind, sequence length T, vocabulary, classes and the chance "
+                    "baseline (loss in nats and accuracy) at the given parameters.",
+        epilog="example: python -m datasets recall gap=100",
+    )
+    p.add_argument("items", nargs="*", metavar="TASK | KEY=VALUE",
+                   help="tasks to describe (default: every registered task), and task parameters KEY=VALUE "
+                        "given to each of them (default: each task's own)")
+    p.add_argument("--samples", type=int, default=0, metavar="N",
+                   help="also print each task's first N test examples, answered (default: 0)")
+    return p
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    samples = 0
-    if "--samples" in argv:
-        at = argv.index("--samples")
-        try:
-            samples = int(argv[at + 1])
-            del argv[at : at + 2]
-        except (IndexError, ValueError):
-            print("--samples needs a number of examples, e.g. --samples 3.", file=sys.stderr)
-            return 2
-    names = [a for a in argv if "=" not in a] or datasets.list_tasks()
-    params = dict(a.split("=", 1) for a in argv if "=" in a)
+    args = build_parser().parse_args(argv)
+    samples = args.samples
+    names = [a for a in args.items if "=" not in a] or datasets.list_tasks()
+    params = dict(a.split("=", 1) for a in args.items if "=" in a)
     print(f"{'task':<15} {'output':<11} {'T':>5} {'vocab':>6} {'classes':>7} {'chance loss':>12} {'chance acc':>10}  params")
     for name in names:
         given = dict(params)

@@ -108,16 +108,17 @@ def run(tasks, batch_size=64, batches=200, steps=20, text_params=None, out=sys.s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m datasets.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=datasets.list_tasks(), help="tasks to measure (default: all)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=200, help="batches drawn to time a pipeline")
-    parser.add_argument("--steps", type=int, default=20, help="training steps to time the LSTM")
+    parser.add_argument("--batch-size", type=int, default=64, help="batch size of the pipelines and the LSTM (default: 64)")
+    parser.add_argument("--batches", type=int, default=200, help="batches drawn to time a pipeline (default: 200)")
+    parser.add_argument("--steps", type=int, default=20, help="training steps to time the LSTM (default: 20)")
     parser.add_argument("--data-dir", default=None, help="TFDS data_dir for the text tasks (TFDS's default when absent)")
     parser.add_argument(
         "--manual-dir",
         default=str(SHARED_TINY_SHAKESPEARE) if (SHARED_TINY_SHAKESPEARE / "input.txt").is_file() else None,
-        help="folder holding tiny_shakespeare's input.txt",
+        help="folder holding tiny_shakespeare's input.txt (default: ../shared/corpora/tiny_shakespeare beside the "
+             "checkout when it holds input.txt, else none)",
     )
     args = parser.parse_args(argv)
     text_params = {"data_dir": args.data_dir, "manual_dir": args.manual_dir}

@@ -1,26 +1,26 @@
-"""TensorFlow's start-up lines are held to TF_CPP_MIN_LOG_LEVEL (training/__init__.py) in every command."""
+"""TensorFlow's start-up lines are held to TF_CPP_MIN_LOG_LEVEL (training/core/quiet.py) in every command."""
 
 import os
 import subprocess
 import sys
 import textwrap
 
-import training
 from tests.conftest import REPO_ROOT
+from training.core import quiet
 
 NOISE = ("absl::InitializeLog", "cudart_stub", "cpu_feature_guard", "oneDNN", "cuInit", "cuda_dnn", "cuda_blas")
 
 
 def test_keep_drops_absl_records_below_the_level_and_nothing_else():
-    banner = training._BANNER + b"\n"
+    banner = quiet.BANNER + b"\n"
     info = b"I0000 00:00:1795644695.639465    7790 cudart_stub.cc:31] Could not find cuda drivers\n"
     error = b"E0000 00:00:1795644691.935497    7317 cuda_platform.cc:52] failed call to cuInit\n"
     fatal = b"F1125 22:10:41.850000 7317 something.cc:1] Check failed\n"
     python = b"/x.py:9: UserWarning: a real warning\n"
     lines = (banner, info, error, fatal, python)
-    assert [training._keep(line, 3) for line in lines] == [False, False, False, True, True]
-    assert [training._keep(line, 2) for line in lines] == [False, False, True, True, True]
-    assert all(training._keep(line, 0) for line in lines)
+    assert [quiet.keep(line, 3) for line in lines] == [False, False, False, True, True]
+    assert [quiet.keep(line, 2) for line in lines] == [False, False, True, True, True]
+    assert all(quiet.keep(line, 0) for line in lines)
 
 
 def _run(args, level: str):
@@ -31,8 +31,8 @@ def _run(args, level: str):
 def test_the_filter_passes_other_lines_and_gives_stderr_back():
     out = _run(["-c", textwrap.dedent("""
         import os, sys
-        import training
-        with training._filtered_stderr():
+        from training.core import quiet
+        with quiet.filtered_stderr():
             os.write(2, b"I0000 00:00:1795644695.639465    7790 cudart_stub.cc:31] noise\\n")
             print("a line of another library", file=sys.stderr)
             os.write(2, b"no newline at the end")
@@ -56,7 +56,8 @@ def test_a_command_starts_without_tensorflow_lines_and_still_shows_a_real_error(
 def test_a_python_warning_during_and_after_the_import_still_shows():
     out = _run(["-c", textwrap.dedent("""
         import warnings
-        import training
+        from training.core import quiet
+        quiet.install()
         import keras
         import tensorflow as tf
         tf.config.list_physical_devices()

@@ -24,35 +24,26 @@ import json
 import os
 import sys
 
-import tensorflow as tf
-
-from training.core.bench import (
-    BATCH,
-    BPTT_HEADER,
-    BPTT_MODELS,
-    BPTT_TARGETS,
-    HEADER,
-    TIME,
-    VOCAB,
-    WARMUP_STEPS,
-    bench,
-    bench_bptt,
-)
+from training.core import quiet
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+",
-                   help="default: simple_rnn lstm gru self_attention (--bptt: lstm gru simple_rnn)")
-    p.add_argument("--units", nargs="+", type=int, help="default: 128 256 (--bptt: 128 256 512)")
+                   help="zoo models timed (default: simple_rnn lstm gru self_attention; --bptt: lstm gru simple_rnn)")
+    p.add_argument("--units", nargs="+", type=int, help="widths timed (default: 128 256; --bptt: 128 256 512)")
     p.add_argument("--steps", type=int, help="steps per timed fit, the first 3 dropped (default 40; --bptt: 20)")
     p.add_argument("--repeats", type=int, help="timed fits per arm; the median is reported (default 7; --bptt: 5)")
     p.add_argument("--bptt", action="store_true",
-                   help="time zoo.bptt's written-out recurrent layers against Keras's")
-    p.add_argument("--peer", choices=["pytorch"], help="with --bptt: also the same model in PyTorch, if importable (with and without oneDNN)")
-    p.add_argument("--json", help="also write the rows to this JSON file")
+                   help="time zoo.bptt's written-out recurrent layers against Keras's (default: off)")
+    p.add_argument("--peer", choices=["pytorch"],
+                   help="with --bptt: also the same model in PyTorch, if importable (with and without oneDNN); default: none")
+    p.add_argument("--json", help="also write the rows to this JSON file (default: none)")
     args = p.parse_args(argv)
+    quiet.install()
+    from training.core.bench import BPTT_MODELS, WARMUP_STEPS
+
     steps = args.steps or (20 if args.bptt else 40)
     repeats = args.repeats or (5 if args.bptt else 7)
     if steps <= WARMUP_STEPS + 1 or repeats < 1:
@@ -77,6 +68,8 @@ def main(argv=None) -> int:
 
 
 def _bptt(models, units, steps, repeats, peer):
+    from training.core.bench import BATCH, BPTT_HEADER, BPTT_TARGETS, TIME, VOCAB, bench_bptt
+
     print(f"batch {BATCH}, sequence {TIME}, vocabulary {VOCAB}, embedding 64; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} at the start; median of {repeats} rotating repeats of {steps} steps; "
           f"x/keras: median of paired ratios Keras time / x time (> 1: faster than Keras), wall time and, "
@@ -93,6 +86,10 @@ def _bptt(models, units, steps, repeats, peer):
 
 
 def _table(models, units, steps, repeats):
+    import tensorflow as tf
+
+    from training.core.bench import BATCH, HEADER, TIME, VOCAB, bench
+
     print(f"batch {BATCH}, sequence {TIME}, vocabulary {VOCAB}; {tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} threads; "
           f"median of {repeats} alternating repeats of {steps} steps; zoo/plain: median of paired ratios")
     print(HEADER)

@@ -14,25 +14,33 @@ from __future__ import annotations
 
 import argparse
 
-from training.instruments.cost import LAYERS, benchmark
+from training.core import quiet
+from training.core.flags import DefaultsHelpFormatter
+
+LAYERS = ("gru", "lstm", "simple_rnn")  # training.instruments.cost.LAYERS, named here so --help needs no TensorFlow
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layer", choices=sorted(LAYERS), default="lstm")
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--vocabulary", type=int, default=65)
-    parser.add_argument("--time", type=int, default=100, dest="time_steps")
-    parser.add_argument("--batch", type=int, default=32)
+    parser = argparse.ArgumentParser(prog="python -m training.bench_gradients", description=__doc__.splitlines()[0],
+                                     formatter_class=DefaultsHelpFormatter)
+    parser.add_argument("--layer", choices=LAYERS, default="lstm", help="the Keras recurrent layer timed")
+    parser.add_argument("--units", type=int, default=128, help="hidden size")
+    parser.add_argument("--embedding-dim", type=int, default=64, help="token embedding size")
+    parser.add_argument("--vocabulary", type=int, default=65, help="vocabulary size of the random tokens")
+    parser.add_argument("--time", type=int, default=100, dest="time_steps", help="sequence length")
+    parser.add_argument("--batch", type=int, default=32, help="batch size of the timed steps")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per fit")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--probe-batch", type=int, default=32)
-    parser.add_argument("--probe-repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="fits per configuration; the median round is reported")
+    parser.add_argument("--probe-batch", type=int, default=32, help="examples in the timed through-time probe batch")
+    parser.add_argument("--probe-repeats", type=int, default=5,
+                        help="timed through-time profiles; the median is reported")
     args = parser.parse_args(argv)
     for name in ("units", "time_steps", "batch", "steps", "rounds", "probe_batch", "probe_repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-').replace('time-steps', 'time')} must be at least 1")
+    quiet.install()
+    from training.instruments.cost import benchmark
+
     benchmark(**vars(args))
 
 

@@ -31,12 +31,13 @@ import pathlib
 import shlex
 import sys
 
-from training.core.config import OPTIMIZERS
-from training.sweep import suites
-from training.sweep.document import build_report
-from training.sweep.plan import check_plan, default_output, plan_from_args  # noqa: F401  (check_plan: API)
-from training.sweep.results import SWEEP_FILE
-from training.sweep.runner import EXECUTORS, run_sweep
+from training.core import quiet
+from training.core.config import GRID_DEFAULTS
+from training.core.flags import DefaultsHelpFormatter, add_field_flags
+
+# The RunConfig fields a grid takes as flags (their help comes from RunConfig's docstring, their shown
+# defaults from GRID_DEFAULTS); `--steps` and `--epochs` are the grid's budget, written below.
+GRID_FIELD_FLAGS = ("units", "batch_size", "learning_rate", "optimizer", "global_clipnorm")
 
 
 def _csv_list(kind):
@@ -65,24 +66,46 @@ def _key_values(text: str):
     return key.strip(), values if len(values) > 1 else values[0]
 
 
+# What the module used to import at the top, still importable from here (`compare.run_sweep` ...), now
+# on first use so that `--help` needs no TensorFlow.
+_LIBRARY = {"check_plan": "training.sweep.plan", "plan_from_args": "training.sweep.plan",
+            "default_output": "training.sweep.plan", "run_sweep": "training.sweep.runner",
+            "build_report": "training.sweep.document", "SWEEP_FILE": "training.sweep.results"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The flags; standard library only, so `--help` needs no TensorFlow. Which suite, budget, experiment
+    and executor exist is checked once, by the suite and the runner, with one sentence naming the known
+    ones."""
     p = argparse.ArgumentParser(
         prog="python -m training.compare",
         description="Train zoo models side by side on the same tasks and write a report (plots, tables, "
                     "results.json/csv). Without --models/--tasks/--grid it runs the seed-problems suite.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     g = p.add_argument_group("suite")
-    g.add_argument("--suite", default="seed-problems", choices=suites.SUITES)
-    g.add_argument("--budget", default="quick", choices=suites.BUDGETS,
+    g.add_argument("--suite", default="seed-problems", help="the suite to run (seed-problems is the only one)")
+    g.add_argument("--budget", default="quick",
                    help="quick: ~14 minutes on 2 CPU cores (make demo); standard: every variant; full: the real "
                         "numbers, hours; smoke: a pipeline check")
-    g.add_argument("--experiments", type=_csv_list(str), help="only these experiments of the suite "
-                   f"({', '.join(suites.EXPERIMENT_KEYS)})")
+    g.add_argument("--experiments", type=_csv_list(str),
+                   help="only these experiments of the suite, comma-separated keys (--plan lists them)")
     g.add_argument("--only-models", type=_csv_list(str), dest="only_models", help="only the runs of these models")
-    g.add_argument("--corpus-dir", dest="corpus_dir", default=str(suites.DEFAULT_CORPUS_DIR),
-                   help="folder with Tiny Shakespeare's input.txt (TFDS manual_dir of char_lm)")
-    g = p.add_argument_group("grid (instead of a suite)")
+    g.add_argument("--corpus-dir", dest="corpus_dir",
+                   help="folder with Tiny Shakespeare's input.txt (TFDS manual_dir of char_lm); default: "
+                        "../shared/corpora/tiny_shakespeare beside the checkout")
+    g = p.add_argument_group("grid (instead of a suite)",
+                             "A grid trains with: " + ", ".join(f"{k} {v if v is not None else 'the whole split'}"
+                                                                for k, v in GRID_DEFAULTS.items())
+                             + " unless told otherwise (training.core.config.GRID_DEFAULTS).")
     g.add_argument("--grid", help="JSON file of one grid or {\"experiments\": [grids]}")
     g.add_argument("--models", type=_csv_list(str), help="zoo models, comma-separated")
     g.add_argument("--tasks", type=_csv_list(str), help="tasks, comma-separated")
@@ -91,25 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "are swept (repeatable)")
     g.add_argument("--model-param", type=_key_values, action="append", dest="model_params", metavar="KEY=VALUE",
                    help="builder argument for every model of the grid (repeatable)")
-    g.add_argument("--steps", type=int, help="optimizer steps per run")
-    g.add_argument("--epochs", type=int, help="evaluations per run (steps must be a multiple)")
-    g.add_argument("--units", type=int)
-    g.add_argument("--batch-size", type=int, dest="batch_size")
-    g.add_argument("--learning-rate", type=float, dest="learning_rate")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--global-clipnorm", type=float, dest="global_clipnorm")
+    g.add_argument("--steps", type=int, metavar="N",
+                   help=f"optimizer steps per run (default: {GRID_DEFAULTS['steps']})")
+    g.add_argument("--epochs", type=int, metavar="N",
+                   help=f"evaluations per run (steps must be a multiple) (default: {GRID_DEFAULTS['epochs']})")
+    add_field_flags(g, GRID_FIELD_FLAGS, defaults=GRID_DEFAULTS)
     g = p.add_argument_group("both")
     g.add_argument("--seeds", type=_csv_list(int), help="training seeds (default: the budget's, or 0 for a grid)")
-    g.add_argument("--param-budget", type=int, dest="param_budget",
-                   help="give every model about this many parameters (its width is chosen to match)")
+    add_field_flags(g, ["param_budget"], helps={
+        "param_budget": "give every model about this many parameters (its width is chosen to match)"})
     g.add_argument("--output", help="sweep folder (default: saved_models/compare-<name>-<budget>-<time>)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --output, keeping finished runs")
     g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
     g.add_argument("--jobs", type=int, default=None,
-                   help="worker processes training runs side by side (default: 2 for the quick budget, else 1; "
-                        "2 nearly halves a sweep on 2 cores; the numbers do not change); with --executor ray the "
-                        "CPUs of the local Ray instance (1: all)")
-    g.add_argument("--executor", choices=EXECUTORS,
+                   help="worker processes training runs side by side (default: 3 for the quick and standard "
+                        "budgets, 1 for the full and smoke budgets and a grid; the numbers do not change); with "
+                        "--executor ray the CPUs of the local Ray instance (1: all)")
+    g.add_argument("--executor",
                    help="how runs are trained: local (in this process), processes (--jobs worker processes), ray "
                         "(one Ray task each, on --address or a local instance; `make ray`). Default: local for "
                         "--jobs 1, else processes")
@@ -121,7 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # before TensorFlow: --help and a wrong flag answer at once
+    quiet.install()
+    from training.sweep import suites
+    from training.sweep.document import build_report
+    from training.sweep.plan import default_output, plan_from_args
+    from training.sweep.results import SWEEP_FILE
+    from training.sweep.runner import run_sweep
+
+    output = None
     try:
         experiments, description = plan_from_args(args)
         description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
@@ -142,7 +171,7 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if (output / SWEEP_FILE).is_file():
+        if output is not None and (output / SWEEP_FILE).is_file():
             again = description["command"] + ("" if "--output" in argv else f" --output {output}")
             print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"
                   f"continue with: {again} --resume", file=sys.stderr)
@@ -157,3 +186,7 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+elif __name__ == "__mp_main__":
+    # A sweep's worker processes are spawned: each runs this module as `__mp_main__` before it takes its
+    # first run, so their TensorFlow start-up lines are held back as this process's are.
+    quiet.install()

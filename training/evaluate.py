@@ -7,15 +7,32 @@ from __future__ import annotations
 import argparse
 import sys
 
-from training.core.loop import evaluate_run
+from training.core import quiet
+
+
+# The library this command used to import at the top, still importable from here, now on first use so
+# that `--help` needs no TensorFlow.
+_LIBRARY = {"evaluate_run": "training.core.loop"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
     p.add_argument("run", help="run name under saved_models/ or a path to a run folder")
-    p.add_argument("--split", default="test", choices=("validation", "test"))
+    p.add_argument("--split", default="test", choices=("validation", "test"),
+                   help="the split to evaluate on (default: test)")
     p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
     args = p.parse_args(argv)
+    quiet.install()
+    from training.core.loop import evaluate_run
+
     try:
         metrics, run = evaluate_run(args.run, args.root, args.split)
     except ValueError as e:

@@ -12,20 +12,38 @@ import argparse
 import math
 import sys
 
-from training.core.generation import generate
-from training.core.runs import load_run
+from training.core import quiet
+
+
+# The library this command used to import at the top, still importable from here, now on first use so
+# that `--help` needs no TensorFlow.
+_LIBRARY = {"generate": "training.core.generation", "load_run": "training.core.runs"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.generate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run name under saved_models/ or a path to a run folder")
-    p.add_argument("--prompt", default="", help="text to start from (tokens outside the vocabulary become <unk>)")
-    p.add_argument("--length", type=int, default=300, help="tokens to generate")
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt", default="", help="text to start from (tokens outside the vocabulary become <unk>; default: empty)")
+    p.add_argument("--length", type=int, default=300, help="tokens to generate (default: 300)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="divides the logits before sampling: lower is more conservative, 0 takes the most likely "
+                        "token (default: 0.8)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampling (default: 0)")
     p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
     args = p.parse_args(argv)
+    quiet.install()
+    from training.core.generation import generate
+    from training.core.runs import load_run
+
     try:
         if not math.isfinite(args.temperature) or args.temperature < 0:
             raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}.")

@@ -22,8 +22,20 @@ import argparse
 import pathlib
 import sys
 
-from training.sweep.document import REPORT_DIR, build_report
-from training.sweep.results import SWEEP_FILE
+from training.core import quiet
+
+
+# The library this command used to import at the top, still importable from here, now on first use so
+# that `--help` needs no TensorFlow.
+_LIBRARY = {"build_report": "training.sweep.document", "REPORT_DIR": "training.sweep.document", "SWEEP_FILE": "training.sweep.results"}
+
+
+def __getattr__(name):
+    if name in _LIBRARY:
+        import importlib
+
+        return getattr(importlib.import_module(_LIBRARY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv=None) -> int:
@@ -34,6 +46,10 @@ def main(argv=None) -> int:
                    help="also look at the page as a reader would: headless-Chromium screenshots of its top and of "
                         "each section in <sweep>/report/screens/ (needs chromium on PATH)")
     args = p.parse_args(argv)
+    quiet.install()
+    from training.sweep.document import REPORT_DIR, build_report
+    from training.sweep.results import SWEEP_FILE
+
     folder = pathlib.Path(args.folder)
     if folder.name == REPORT_DIR and not (folder / SWEEP_FILE).is_file():
         folder = folder.parent

@@ -6,21 +6,27 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from training.instruments.through_time import initial_profiles
+from training.core import quiet
+from training.core.flags import DefaultsHelpFormatter
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Gradient through time of Keras's recurrent layers at initialisation (random tokens)."
+        prog="python -m training.through_time",
+        description="Gradient through time of Keras's recurrent layers at initialisation (random tokens).",
+        formatter_class=DefaultsHelpFormatter,
     )
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--time", type=int, default=100)
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--units", type=int, default=128, help="hidden size of every layer")
+    parser.add_argument("--time", type=int, default=100, help="sequence length (the longest lag measured is time - 1)")
+    parser.add_argument("--embedding-dim", type=int, default=64, help="token embedding size")
+    parser.add_argument("--batch", type=int, default=32, help="examples in the probe batch")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the random tokens")
     args = parser.parse_args(argv)
+    quiet.install()
+    import numpy as np
+
+    from training.instruments.through_time import initial_profiles
+
     rows = initial_profiles(args.units, args.time, args.embedding_dim, batch=args.batch, seed=args.seed)
     lag = min(50, args.time - 1)
     print(f"units {args.units}, time {args.time}, probe batch {args.batch}, seed {args.seed}; lag 0 = last step")

@@ -12,75 +12,35 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import pathlib
 import sys
 
-from training.core.config import OPTIMIZERS, STRATEGIES, RunConfig
-from training.core.console import EpochLine
-from training.core.loop import RunError, train
+from training.core import quiet
+from training.core.config import RunConfig
+from training.core.flags import add_run_config_flags, key_value as _key_value  # noqa: F401  (_key_value: API)
 from training.core.preflight import os_error_sentence
 
 
-def _key_value(text: str):
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        value = json.loads(value)
-    except json.JSONDecodeError:
-        pass  # a plain string (a corpus path, a TFDS name ...)
-    return key.strip(), value
+def __getattr__(name):
+    """`from training.train import train` (and RunError) still works: the loop is imported on first use,
+    so that `--help` needs no TensorFlow."""
+    if name in ("train", "RunError"):
+        from training.core import loop
+
+        return getattr(loop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every RunConfig field is a flag (generated: `training.core.flags`), plus the run's own options."""
     p = argparse.ArgumentParser(
         prog="python -m training.train",
         description="Train one rnn-zoo model on one task and save the run under saved_models/.",
         argument_default=argparse.SUPPRESS,  # only flags the user gives override the config file
     )
-    g = p.add_argument_group("model")
-    g.add_argument("--model", help="zoo registry key (see `python -m training.train --list`)")
-    g.add_argument("--units", type=int, help="hidden size (model width for self_attention)")
-    g.add_argument("--num-layers", type=int, dest="num_layers", help="stacked layers")
-    g.add_argument("--dropout", type=float, help="dropout between layers")
-    g.add_argument("--embedding-dim", type=int, dest="embedding_dim", help="token embedding size (default: units)")
-    g.add_argument("--param-budget", type=int, dest="param_budget", help="choose units to match this parameter count")
-    g.add_argument("--model-param", type=_key_value, action="append", dest="model_params_list", metavar="KEY=VALUE",
-                   help="builder argument, e.g. forget_bias=3 or recurrent_initializer=glorot_uniform (repeatable)")
-    g = p.add_argument_group("task")
-    g.add_argument("--task", help="datasets registry key")
-    g.add_argument("--task-param", type=_key_value, action="append", dest="task_params_list", metavar="KEY=VALUE",
-                   help="task parameter, e.g. gap=50, path=my_corpus.txt or manual_dir=../shared/corpora/tiny_shakespeare (repeatable)")
-    g = p.add_argument_group("training")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, help="the optimizer")
-    g.add_argument("--learning-rate", type=float, dest="learning_rate", help="learning rate")
-    g.add_argument("--momentum", type=float, help="momentum of sgd and rmsprop")
-    g.add_argument("--clipnorm", type=float, help="clip each gradient tensor to this norm")
-    g.add_argument("--global-clipnorm", type=float, dest="global_clipnorm", help="clip the global gradient norm")
-    g.add_argument("--clipvalue", type=float, help="clip every gradient entry to [-v, v]")
-    g.add_argument("--batch-size", type=int, dest="batch_size", help="global batch size")
-    g.add_argument("--epochs", type=int, help="epochs; the budget is epochs x steps-per-epoch steps")
-    g.add_argument("--steps-per-epoch", type=int, dest="steps_per_epoch", help="training steps per epoch")
-    g.add_argument("--validation-steps", type=int, dest="validation_steps", help="validation batches per epoch (default: the whole split; 0: none)")
-    g.add_argument("--seed", type=int, help="seeds data, initialization and dropout")
-    g.add_argument("--strategy", choices=STRATEGIES, help="mirrored: tf.distribute.MirroredStrategy over local devices")
-    g = p.add_argument_group("gradient recording")
-    g.add_argument("--no-record-gradients", action="store_false", dest="record_gradients", help="turn step-gradient recording off")
-    g.add_argument("--gradient-every", type=int, dest="gradient_every", help="record every N-th step")
-    g.add_argument("--per-variable", action="store_true", dest="per_variable", help="also record every variable's norm")
-    g.add_argument("--through-time-every", type=int, dest="through_time_every", help="through-time profile every N steps (0: at the start and after every epoch)")
-    g.add_argument("--probe-size", type=int, dest="probe_size", help="examples in the through-time probe batch")
-    g.add_argument("--no-through-time", action="store_false", dest="through_time",
-                   help="record no gradient-through-time profile")
-    g.add_argument("--curve-every", type=int, dest="curve_every",
-                   help="learning curve (curve.csv): validation loss/accuracy every N steps (0: none)")
-    g.add_argument("--curve-examples", type=int, dest="curve_examples", help="validation examples behind each curve point")
-    g.add_argument("--theory", action="store_true", help="the recurrent Jacobian's spectral norm/radius at init (zoo.dynamics)")
-    g.add_argument("--no-tensorboard", action="store_false", dest="tensorboard", help="write no TensorBoard logs")
-    g = p.add_argument_group("run")
-    g.add_argument("--config", help="JSON file of settings (flags override it)")
-    g.add_argument("--run-name", dest="run_name", help="folder name under saved_models/ (default: chosen for you)")
+    add_run_config_flags(p)
+    g = p.add_argument_group("run options")
+    g.add_argument("--config", help="JSON file of settings, as a run's config.json (flags override it)")
     g.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch")
     g.add_argument("--dry-run", action="store_true", dest="dry_run", help="build everything and run one step; save nothing")
     g.add_argument("--export", action="store_true", help="also write a TensorFlow SavedModel to <run>/export")
@@ -91,21 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print only errors and the last line (where the run was saved); no warnings")
     shown.add_argument("--verbose", action="store_true",
                        help="Keras's progress bar with every logged number instead of one line per epoch")
-    defaults = RunConfig().to_dict()
-    for action in p._actions:  # flags only override, so show the RunConfig default in the help
-        if (action.dest in defaults and action.help and defaults[action.dest] is not None
-                and "default" not in action.help and not isinstance(action, argparse._StoreFalseAction)):
-            action.help += f" (default: {defaults[action.dest]})"
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     values = vars(args).copy()
     base = RunConfig.from_json_file(values.pop("config")).to_dict() if "config" in values else RunConfig().to_dict()
-    if "task_params_list" in values:
-        base["task_params"] = {**base.get("task_params", {}), **dict(values.pop("task_params_list"))}
-    if "model_params_list" in values:
-        base["model_params"] = {**base.get("model_params", {}), **dict(values.pop("model_params_list"))}
+    for key in ("task_params", "model_params"):  # KEY=VALUE pairs add to the file's
+        if key in values:
+            base[key] = {**(base.get(key) or {}), **dict(values.pop(key))}
     for key in RunConfig.field_names():
         if key in values:
             base[key] = values[key]
@@ -114,7 +68,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # before TensorFlow: --help and a wrong flag answer at once
+    quiet.install()
+    from training.core.console import EpochLine
+    from training.core.loop import RunError, train
+
     try:
         if getattr(args, "list", False):
             import datasets

@@ -167,7 +167,8 @@ def write_html(path: pathlib.Path, notebook) -> pathlib.Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.tutorials", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("list", "run", "ipynb", "html"))
+    parser.add_argument("command", choices=("list", "run", "ipynb", "html"),
+                        help="list the tutorials, run them, or write them as notebooks (ipynb) or pages (html)")
     parser.add_argument("names", nargs="*", help='tutorials: "04", "04_long_term_dependency" or a path; none = all')
     args = parser.parse_args(argv)
     try:

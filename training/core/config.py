@@ -2,6 +2,10 @@
 hyperparameters, the task and its parameters, the training settings and the seed. argparse fills it,
 a JSON file can stand in for the flags (flags override the file), and it is saved as `config.json` next
 to `model.keras` (as nanoGPT keeps its config in every checkpoint and timm dumps `args.yaml`).
+
+Every default lives here: RunConfig's fields for `training.train`, `GRID_DEFAULTS` for a grid of
+`training.compare`. The commands' flags are generated from the fields (`training.core.flags`, help from
+the docstring's Args below). Standard library only: `--help` needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,24 +17,43 @@ from typing import Any
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 STRATEGIES = ("default", "mirrored")
+CHOICES = {"optimizer": OPTIMIZERS, "strategy": STRATEGIES}  # checked by RunConfig.validate, shown by --help
+
+# What a grid of `python -m training.compare --models ... --tasks ...` (or a --grid file) trains with
+# unless told otherwise: smaller and faster than a single `training.train` run (RunConfig's defaults).
+# `steps` is the whole budget (epochs x steps_per_epoch). A grid validates at the end of every epoch on
+# the whole split (validation_steps None), as `training.train` does. Shown by `compare --help` and in
+# docs/results.md.
+GRID_DEFAULTS = {"units": 32, "batch_size": 32, "steps": 200, "epochs": 1, "learning_rate": 3e-3,
+                 "validation_steps": None}
 
 
 @dataclasses.dataclass
 class RunConfig:
     """Args:
-        model: zoo registry key.
+        model: zoo registry key (`python -m training.train --list` names them).
         task: datasets registry key.
-        task_params: the task's parameters (gap, seq_len, corpus ...).
-        model_params: builder arguments beyond the task's (forget_bias, recurrent_initializer ...).
-        units, num_layers, dropout, embedding_dim: the shared model hyperparameters.
-        param_budget: choose `units` so the model has about this many parameters (then units is ignored).
-        optimizer, learning_rate, momentum: the optimizer (momentum for sgd/rmsprop).
-        clipnorm, global_clipnorm, clipvalue: Keras's gradient clipping (at most one of the first two).
+        task_params: the task's parameters, e.g. gap=50, path=my_corpus.txt or manual_dir=DIR.
+        model_params: builder arguments beyond the shared ones, e.g. forget_bias=3 or
+            recurrent_initializer=glorot_uniform.
+        units: hidden size (model width for self_attention).
+        num_layers: stacked recurrent layers.
+        dropout: dropout between layers.
+        embedding_dim: token embedding size (default: units).
+        param_budget: choose units so the model has about this many parameters (units is then ignored).
+        optimizer: the optimizer.
+        learning_rate: the optimizer's learning rate.
+        momentum: momentum of sgd and rmsprop.
+        clipnorm: clip each gradient tensor to this norm (Keras's clipnorm; not with global_clipnorm).
+        global_clipnorm: clip the global norm of all gradients together to this.
+        clipvalue: clip every gradient entry to [-v, v].
         batch_size: global batch size (split across replicas under a strategy).
-        epochs, steps_per_epoch: the budget is epochs x steps_per_epoch training steps.
-        validation_steps: batches of the validation split per evaluation (None: the whole split; 0: no
+        epochs: evaluations on the validation split; the budget is epochs x steps_per_epoch steps.
+        steps_per_epoch: training steps per epoch.
+        validation_steps: batches of the validation split per evaluation (default: the whole split; 0: no
             validation pass at the epoch ends, for runs whose learning curve measures validation).
-        seed: seeds Python, NumPy, TensorFlow and Keras; op determinism is enabled.
+        seed: seeds Python, NumPy, TensorFlow and Keras (data, initialization, dropout); op determinism is
+            enabled.
         record_gradients: record step-gradient norms (global before/after clipping, per layer).
         gradient_every: record every N-th step.
         per_variable: also record the norm of every variable.
@@ -38,14 +61,14 @@ class RunConfig:
             and after every epoch).
         probe_size: examples in the fixed probe batch of the through-time profile.
         through_time: record the gradient-through-time profile at all.
-        curve_every: a learning-curve point (validation loss and accuracy on `curve_examples` fixed
-            examples, `curve.csv`) before training and every N steps; 0: none.
+        curve_every: a learning-curve point (validation loss and accuracy on curve_examples fixed
+            examples, curve.csv) before training and every N steps; 0: none.
         curve_examples: validation examples behind each curve point.
         theory: compute the recurrent Jacobian's spectral norm and radius at initialisation
-            (`zoo.dynamics`) into metadata.json's `theory`.
+            (zoo.dynamics) into metadata.json's theory.
         tensorboard: write TensorBoard logs.
-        strategy: "default" or "mirrored" (tf.distribute.MirroredStrategy over all local devices).
-        run_name: folder under saved_models/; chosen for you when None.
+        strategy: default, or mirrored (tf.distribute.MirroredStrategy over all local devices).
+        run_name: folder under saved_models/ (default: chosen for you).
     """
 
     model: str = "lstm"

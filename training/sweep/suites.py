@@ -37,7 +37,7 @@ import re
 from typing import Any
 
 import zoo
-from training.core.config import RunConfig
+from training.core.config import GRID_DEFAULTS, RunConfig
 from training.sweep import kinds
 
 SUITES = ("seed-problems",)
@@ -696,10 +696,6 @@ def suite(name: str, budget: str, experiments=None, models=None, **kwargs) -> li
 # ---------------------------------------------------------------------------------------------- grids
 GRID_TRAINING_KEYS = ("units", "batch_size", "steps", "epochs", "learning_rate", "optimizer", "global_clipnorm",
                       "validation_steps", "param_budget", "through_time_every", "record_gradients")
-# A grid validates at the end of every epoch on the whole split (validation_steps None), as `training.train`
-# does; only the seed-problems suite leaves that pass to its learning curves (see `_config`).
-GRID_DEFAULTS = {"units": 32, "batch_size": 32, "steps": 200, "epochs": 1, "learning_rate": 3e-3,
-                 "validation_steps": None}
 
 
 def grid(models, tasks, seeds=(0,), training=None, name="grid", title=None, kind="grid") -> Experiment:
