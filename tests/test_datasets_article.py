@@ -28,6 +28,17 @@ def batches(name, split, n, batch_size=100, seed=0, **params):
     return [np.concatenate(c)[:n] for c in zip(*parts)], spec
 
 
+def drawn(name, split, n, **params):
+    """The first `n` (words, answer) examples of `split` straight from the task's generator (no tf.data)."""
+    task = datasets.get_task(name)
+    out = []
+    for example in task.examples(split, 0, task.resolve({"eval_size": n, **params})):
+        out.append(example)
+        if len(out) == n:
+            break
+    return out
+
+
 def answers_of(name, arrays):
     """The class id of every example (at its scored step for mouse_cloze)."""
     if name == "kerala_cloze":
@@ -76,9 +87,10 @@ def test_the_article_sentence_is_the_first_test_example_and_reads_as_the_article
     (x1, _), spec1 = batches("kerala_cloze", "test", 10, fillers=1, eval_size=10)
     assert spec1.decode(x1[0]) == "Jane was born in Kerala. Her family moved when she was young. Jane is very fluent in ___"
     # never drawn for training or validation
+    article = kerala_cloze.article_words()
+    assert split_of_text(" ".join(article)) != "test"  # so forcing it is what puts it there
     for split in ("train", "validation"):
-        (xs, _), spec = batches("kerala_cloze", split, 3000, eval_size=3000)
-        assert ARTICLE_KERALA not in {spec.decode(r) for r in xs}
+        assert article not in [words for words, _ in drawn("kerala_cloze", split, 3000)]
 
 
 def test_the_mouse_sentences_are_the_first_test_examples():
@@ -124,8 +136,7 @@ def test_chance_baselines_are_those_of_an_input_blind_guess():
         spec = datasets.get_spec(name)
         assert spec.num_classes == k == len(spec.answers) and len(set(spec.answers)) == k
         assert spec.chance_accuracy == pytest.approx(1 / k) and spec.chance_loss == pytest.approx(math.log(k))
-        arrays, _ = batches(name, "train", 4000)
-        counts = np.bincount(answers_of(name, arrays), minlength=k) / 4000
+        counts = np.bincount([a for _, a in drawn(name, "train", 4000)], minlength=k) / 4000
         assert np.abs(counts - 1 / k).max() < 0.035  # uniform answers: no input-blind guess beats 1/k
     assert len(kerala_cloze.PLACES) >= 12 and len({lang for _, lang in kerala_cloze.PLACES}) == len(kerala_cloze.PLACES)
 
