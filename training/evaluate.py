@@ -46,7 +46,45 @@ def main(argv=None) -> int:
     for name, value in metrics.items():
         before = f"   (recorded: {recorded[name]:.6g})" if name in recorded else ""
         print(f"  {name:<16} {value:.6g}{before}")
+    print_filled_blanks(run)
     return 0
+
+
+def filled_blanks(model, spec, task_params: dict, n: int = 4) -> list[tuple[str, str, str]]:
+    """Cloze tasks (a spec with `answers` and a blank): the first `n` test examples, each as
+    `(the sentence with the model's answer in the blank, the model's word, the right word)`; [] for
+    other tasks.
+
+    The answering step is the weighted step of a sample-weighted per-step task, else the blank of a
+    per-step task, else the last step (`last_class`)."""
+    import numpy as np
+
+    import datasets
+
+    if getattr(spec, "answers", None) is None or getattr(spec, "blank_token_id", None) is None:
+        return []
+    ds, _ = datasets.load_task(spec.name, "test", n, **task_params)
+    batch = [t.numpy() for t in next(iter(ds.take(1)))]
+    x, y = batch[0], batch[1]
+    logits = np.asarray(model.predict(x, verbose=0))
+    out = []
+    for i in range(len(x)):
+        if logits.ndim == 3:  # per_step: the scored step
+            step = int(np.argmax(batch[2][i] > 0)) if len(batch) > 2 else int(np.argmax(x[i] == spec.blank_token_id))
+            guess, right = int(np.argmax(logits[i, step])), int(y[i, step])
+        else:
+            guess, right = int(np.argmax(logits[i])), int(y[i])
+        out.append((spec.fill_blank(x[i], guess), spec.answer_word(guess), spec.answer_word(right)))
+    return out
+
+
+def print_filled_blanks(run) -> None:
+    """Prints `filled_blanks` of a loaded run (nothing for tasks without a blank)."""
+    lines = filled_blanks(run.model, run.spec, run.config.task_params)
+    if lines:
+        print("  the model's answers (first test examples):")
+    for text, guess, right in lines:
+        print(f"    {text}" + ("" if guess == right else f"   (wrong; right: {right})"))
 
 
 if __name__ == "__main__":

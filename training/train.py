@@ -109,6 +109,8 @@ def main(argv=None) -> int:
         print(f"error: {os_error_sentence(e)}", file=sys.stderr)
         return 2
     _print_summary(result)
+    if result.get("run_dir") and result["status"] == "finished" and not options.get("quiet"):
+        _print_filled_blanks(result["run_dir"])
     return 0 if result["status"] in ("finished",) else 1
 
 
@@ -134,6 +136,17 @@ def _no_warnings():
             yield
     finally:
         logger.setLevel(level)
+
+
+def _print_filled_blanks(run_dir) -> None:
+    """Cloze tasks: the trained model's answers written into the first test sentences."""
+    from training.core.runs import load_run
+    from training.evaluate import print_filled_blanks
+
+    run = load_run(run_dir, load_model=False)
+    if getattr(run.spec, "answers", None) is not None and getattr(run.spec, "blank_token_id", None) is not None:
+        run.load_model()
+        print_filled_blanks(run)
 
 
 def _print_summary(result: dict) -> None:
