@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 import zoo  # noqa: E402
+from training.core import rules  # noqa: E402
 from training.sweep import axes, evidence, results, stats  # noqa: E402
 
 STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
@@ -513,7 +514,7 @@ def validation_curves(folder, rows, path, title):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"validation {results.METRIC_WORDS.get(metric, metric)}")
     if metric == "bits_per_char":
-        secondary = ax.secondary_yaxis(-0.14, functions=(lambda b: b * results.LN2, lambda n: n / results.LN2))
+        secondary = ax.secondary_yaxis(-0.14, functions=(lambda b: b * rules.LN2, lambda n: n / rules.LN2))
         secondary.set_ylabel("nats/char")
     few = min(points)
     ax.set_title(title + (f" (only {few} evaluations per run)" if few < 8 else ""), fontsize=10)
@@ -531,7 +532,7 @@ def _validation_column(frame, metric):
     if column in frame:
         values = frame[column]
     elif "val_loss" in frame and metric in ("mse", "nll", "bits_per_char"):
-        values = frame["val_loss"] / (results.LN2 if metric == "bits_per_char" else 1.0)
+        values = frame["val_loss"] / (rules.LN2 if metric == "bits_per_char" else 1.0)
     else:
         return None
     out = frame[["step"]].assign(value=values).dropna()

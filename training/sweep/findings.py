@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 
+from training.core import rules
+from training.core.rules import SOLVED_ACCURACY
 from training.sweep import evidence, results, stats
 from training.sweep.tables import diverged_cell, group_gap, mean, number, steps_to_solve_cell
 
-SOLVED_ACCURACY = 0.9  # "solved" in the long-term experiment: test accuracy at least this (and above chance)
 
 
 def _fmt(v, digits=3):
@@ -277,7 +278,7 @@ def findings_long_term(groups, rows) -> list[str]:
             continue
         metric = mine[0]["metric"]
         baseline = _result(mine[0]).chance
-        higher = results.HIGHER_IS_BETTER.get(metric, False)
+        higher = rules.higher_is_better(metric)
         ordered = sorted(mine, key=_value, reverse=higher)
         words = results.METRIC_WORDS.get(metric, metric)
         ranking = ", ".join(_shown(g) for g in ordered)
@@ -367,7 +368,7 @@ def findings_grid(groups, rows) -> list[str]:
         if not mine:
             continue
         metric = mine[0]["metric"]
-        higher = results.HIGHER_IS_BETTER.get(metric, False)
+        higher = rules.higher_is_better(metric)
         chance = _result(mine[0]).chance
         ordered = sorted(mine, key=_value, reverse=higher)
         words = results.METRIC_WORDS.get(metric, metric)
