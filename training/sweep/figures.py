@@ -540,7 +540,7 @@ def _validation_column(frame, metric):
 
 
 # ---------------------------------------------------------------------------- the figures of a kind
-# Each kind of experiment (training.sweep.kinds) names one of these:
+# Each kind of experiment (a module of training.sweep.experiments) names one of these:
 # (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)]; the first is the
 # experiment's headline figure (the report's summary shows it).
 def _made(*pairs) -> list[tuple[pathlib.Path, str]]:

@@ -1,5 +1,5 @@
 """The generated text of a comparison report ("What the numbers show"): one function per kind of
-experiment (`training.sweep.kinds` names which), each stating from the numbers of this sweep which run did
+experiment (its module in `training.sweep.experiments` names which), each stating from the numbers of this sweep which run did
 better, by how much and against which baseline. Nothing is written in advance.
 
 A comparison is a verdict of `training.sweep.stats.compare`: "beat" only when the difference is

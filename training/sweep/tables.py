@@ -144,7 +144,7 @@ def shared_chance(groups):
     return values_.pop() if len(values_) == 1 else None
 
 
-# Each kind of experiment (training.sweep.kinds) names one of these: groups -> [(header, cell of a group)].
+# Each kind of experiment (a module of training.sweep.experiments) names one of these: groups -> [(header, cell of a group)].
 _MODEL = [("Model", lambda g: g["label"])]
 _PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
 

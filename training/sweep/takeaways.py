@@ -1,6 +1,6 @@
 """The one-paragraph takeaway that opens each experiment of a report: what happened, tied to why.
 
-Each function (named by its kind in `training.sweep.kinds`) takes the experiment's groups (one per
+Each function (named by its experiment in `training.sweep.experiments`) takes the experiment's groups (one per
 variant and task value, as `training.sweep.tables.aggregate` makes them: label, model, setting,
 initialization, gain, clip, direction, task, rows ...) and returns `Takeaway(headline, text)`. Every
 number in the text comes from the rows; the mechanism sentences are conditional on what the numbers show
