@@ -300,7 +300,7 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
     assert {("simple_rnn", "gain_0.5"), ("simple_rnn", "gain_0.8"), ("simple_rnn", "gain_1.5")} <= settings
     assert all(r.config["theory"] and r.config["curve_every"] > 0 for r in quick["vanishing"].runs)
     sgd = [r for r in full["exploding"].runs if r.task == "recall"]
-    gains = {(r.model, r.extra["gain"], r.extra["clip"]) for r in sgd}
+    gains = {(r.model, r.extra["gain"], r.config["global_clipnorm"]) for r in sgd}
     assert gains == {(m, g, c) for m in ("simple_rnn", "irnn") for g in (1.0, 1.5, 2.0) for c in (None, 1.0)}
     assert all(r.config["optimizer"] == "sgd" for r in sgd)
     adding = [r for r in quick["exploding"].runs if r.task == "adding"]

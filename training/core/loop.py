@@ -430,7 +430,7 @@ def _theory(model, data, config) -> dict | None:
 def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status) -> dict:
     """Test metrics from a per-example pass (and its file), the learning curve, the gradient that
     reached the first step at initialisation, the hidden-state norm, the degenerate verdict and, for
-    language models, the n-gram baselines (see training.core.diagnostics and results-schema.md)."""
+    language models, the n-gram baselines (see training.core.diagnostics and training.core.rules)."""
     import numpy as np
 
     from training.instruments import GradientRecorder, GradientThroughTime

@@ -162,9 +162,7 @@ def build_report(folder) -> pathlib.Path:
     experiments = []
     for number_, meta in enumerate(sweep.get("experiments", []), start=1):
         mine = [r for r in rows if r["experiment"] == meta["key"]]
-        groups = aggregate(mine)
-        for g in groups:
-            evidence.group_result(g, load)
+        groups = aggregate(mine, load_examples=load)
         kind = registered.get(meta["kind"])
         experiments.append({
             "number": number_, "meta": meta, "rows": mine, "groups": groups, "kind": kind,

@@ -72,11 +72,14 @@ def _chance_line(ax, value, label="chance"):
 
 
 def _by_label(rows):
-    """Rows grouped by label (seeds together), in plan order."""
-    out = {}
+    """Rows grouped by variant (`results.variant_key`: seeds together, never two settings pooled), in plan
+    order, under their label; a label two variants share is told apart by its task values."""
+    variants = {}
     for row in rows:
-        out.setdefault(row["label"], []).append(row)
-    return out
+        variants.setdefault(results.variant_key(row), []).append(row)
+    labels = [key[0] for key in variants]
+    return {(g[0]["label"] if labels.count(g[0]["label"]) == 1 else f"{g[0]['label']} ({g[0]['task_values']})"): g
+            for g in variants.values()}
 
 
 def _result(folder, rows) -> stats.Result:

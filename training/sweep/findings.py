@@ -176,7 +176,7 @@ def _exploding_setting(groups) -> list[str]:
     if not with_grads:
         out.append("No step-gradient records were found in these runs (the recorder was off or absent), so norms "
                    "cannot be reported; divergence is read from the runs' status.")
-    for clip in (None, 1.0):
+    for clip in sorted({g.get("clip") or None for g in groups}, key=lambda c: (c is not None, c or 0)):
         mine = [g for g in groups if (g.get("clip") or None) == clip]
         if not mine:
             continue
@@ -210,9 +210,10 @@ def _exploding_setting(groups) -> list[str]:
         out.append(text)
     clipped = [g for g in groups if g.get("clip") and mean(g, "grad_clipped_fraction") is not None]
     if clipped:
-        parts = ", ".join(f"{g['model']} gain {g['gain']:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"
-                          for g in clipped)
-        out.append(f"Share of steps whose gradient global_clipnorm=1 scaled down — {parts}.")
+        for clip in dict.fromkeys(g["clip"] for g in clipped):
+            parts = ", ".join(f"{g['model']} gain {g['gain']:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"
+                              for g in clipped if g["clip"] == clip)
+            out.append(f"Share of steps whose gradient global_clipnorm={clip:g} scaled down — {parts}.")
     for model in dict.fromkeys(g["model"] for g in groups):
         for gain in dict.fromkeys(g["gain"] for g in groups if g["model"] == model):
             a = _first(groups, model=model, gain=gain, clip=None)

@@ -99,6 +99,17 @@ def chance_of(metric: str, chance_loss, chance_accuracy):
     return chance_loss  # mse and nll
 
 
+# What tells one variant from another inside an experiment: its label and every setting of its config
+# that may differ between variants (task parameters such as answer_delay, optimizer, clipping ...). The
+# seeds of one variant share all of these; grouping by fewer would pool different runs.
+VARIANT_FIELDS = ("label", "task", "task_params", "optimizer", "learning_rate", "global_clipnorm", "steps",
+                  "batch_size", "param_budget")
+
+
+def variant_key(row: dict) -> tuple:
+    return tuple(row.get(k) for k in VARIANT_FIELDS)
+
+
 def task_values(run: dict) -> str:
     """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
     skip = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
@@ -121,7 +132,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         "task_params": json.dumps(run["task_params"], sort_keys=True),
         "seed": run["seed"],
         "gain": extra.get("gain"),
-        "clip": extra.get("clip"),
+        "clip": config.get("global_clipnorm"),  # derived from the config, never from a copy beside it
         "kernel": extra.get("kernel"),
         "direction": extra.get("direction"),
         "group": extra.get("group"),  # the sub-question a run answers inside its experiment (newer sweeps)
@@ -177,7 +188,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
     return row
 
 
-# The columns of /work/notes/results-schema.md that say how far a number can be trusted; None (an empty
+# The columns that say how far a number can be trusted; None (an empty
 # cell) when a run folder does not tell, never a guessed False.
 STATISTICS_COLUMNS = ("n_eval", "n_eval_tokens", "test_correct", "eval_set", "examples_file", "degenerate",
                       "degenerate_reason", "hidden_state_norm_max", "zero_gradient_from_step", "loss_still_falling",

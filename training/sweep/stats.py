@@ -18,7 +18,7 @@ that noise:
 and `compare(a, b)` the verdict the report writes: "beat" only when p < 0.05 (the test is named),
 "tie" otherwise, "both at chance" (no ranking) when neither result differs from chance, "below chance",
 "not converged in this budget" when the run that lost or tied was still improving, "degenerate" when a
-run's number is not a learned solution (/work/notes/results-schema.md defines the fields).
+run's number is not a learned solution (`training.core.rules`; the row's fields: `training.sweep.results`).
 """
 
 from __future__ import annotations

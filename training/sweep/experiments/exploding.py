@@ -55,7 +55,7 @@ def plan(s: dict, budget):
         label = v.label + (" clip" if clip else "")
         for seed in budget.seeds:
             runs.append(_run(v, label, clip, "adding", adding_params, {"length": a["length"]}, seed, budget,
-                             {"group": "IRNN on adding (Adam)", "gain": 1.0, "clip": clip, "kernel": "default",
+                             {"group": "IRNN on adding (Adam)", "gain": 1.0, "kernel": "default",
                               "solve": SOLVE["adding"]},
                              units=a["units"], batch_size=a["batch_size"], steps=a["steps"],
                              learning_rate=a["learning_rate"], optimizer="adam"))
@@ -68,7 +68,7 @@ def plan(s: dict, budget):
                     for seed in budget.seeds:
                         runs.append(_run(v, v.label + (" clip" if clip else ""), clip, "recall", recall_params,
                                          {"gap": g["gap"]}, seed, budget,
-                                         {"group": "gain sweep on recall (SGD)", "gain": gain, "clip": clip,
+                                         {"group": "gain sweep on recall (SGD)", "gain": gain,
                                           "kernel": initializer or "default"},
                                          units=g["units"], batch_size=g["batch_size"], steps=g["steps"],
                                          learning_rate=g["learning_rate"], optimizer="sgd"))
