@@ -166,7 +166,7 @@ def test_compare_help_shows_the_grid_defaults():
 
 
 def test_compare_help_states_each_budgets_worker_count():
-    from training.sweep import suites
+    from training.sweep import experiments as suites
 
     text = " ".join(compare.build_parser()._option_string_actions["--jobs"].help.split())
     for budget in suites.BUDGETS:

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from training import compare, report
-from training.sweep import suites
+from training.sweep import experiments as suites
+from training.sweep.experiments.grid import grid, grid_from_json
 from training.core.runs import load_run
 
 TINY = ["--units", "8", "--batch-size", "16", "--steps", "4", "--epochs", "2"]
@@ -176,7 +177,7 @@ def test_runs_of_one_architecture_train_as_one_bundle_and_give_the_numbers_of_ru
 
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps({**SEEDS_GRID, "models": ["simple_rnn", "lstm"]}))
-    planned = [r for e in suites.grid_from_json(grid) for r in e.runs]
+    planned = [r for e in grid_from_json(grid) for r in e.runs]
     groups = runner.bundles(planned, list(range(len(planned))))
     assert sorted(sorted(planned[i].seed for _, i in g) for g in groups) == [[0, 1, 2], [0, 1, 2]]
     assert all(len({planned[i].model for _, i in g}) == 1 for g in groups)
@@ -187,7 +188,7 @@ def test_runs_of_one_architecture_train_as_one_bundle_and_give_the_numbers_of_ru
     sweep = json.loads((out / "sweep.json").read_text())
     assert [r["status"] for r in sweep["runs"]] == ["finished"] * 3
     # Seeds 1 and 2 adopted the model seed 0 traced: each must match the same run trained alone.
-    for entry, run in list(zip(sweep["runs"], suites.grid_from_json(grid)[0].runs))[1:]:
+    for entry, run in list(zip(sweep["runs"], grid_from_json(grid)[0].runs))[1:]:
         swept = json.loads((out / entry["run_dir"] / "metadata.json").read_text())
         alone = train(RunConfig.from_dict(run.config), root=tmp_path / "alone", verbose=0)
         assert swept["test"] == alone["test"], run.id
@@ -216,19 +217,19 @@ def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, tiny_sweep):
             raise RuntimeError("simulated crash inside training")
         return train(config, **kwargs)
 
-    experiments = suites.grid(
+    experiments = grid(
         ["simple_rnn", "lstm"],
         [{"task": "recall", "params": {"gap": 4, "eval_size": 64}}],
         training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2},
     )
     # a corpus that cannot be had: the run fails with the data's own reason, nothing is trained for it
-    text = suites.grid(["simple_rnn"], [{"task": "char_lm", "params": {"path": str(tmp_path / "missing.txt"),
+    text = grid(["simple_rnn"], [{"task": "char_lm", "params": {"path": str(tmp_path / "missing.txt"),
                                                                       "seq_len": 8}}], name="text",
                        training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2})
     # Tiny Shakespeare offline without its manual_dir and with an empty TFDS cache: TFDS's own reason
     empty = tmp_path / "empty_tfds"
     empty.mkdir()
-    tfds = suites.grid(["simple_rnn"], [{"task": "char_lm", "params": {
+    tfds = grid(["simple_rnn"], [{"task": "char_lm", "params": {
         "manual_dir": str(tmp_path / "no_corpus"), "data_dir": str(empty), "download": False, "seq_len": 8}}],
         name="tfds", training={"units": 8, "batch_size": 16, "steps": 4, "epochs": 2})
     sweep = compare.run_sweep([experiments, text, tfds], tmp_path / "out", description={"command": "test"},
@@ -299,7 +300,7 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
     assert {("simple_rnn", "gain_0.5"), ("simple_rnn", "gain_0.8"), ("simple_rnn", "gain_1.5")} <= settings
     assert all(r.config["theory"] and r.config["curve_every"] > 0 for r in quick["vanishing"].runs)
     sgd = [r for r in full["exploding"].runs if r.task == "recall"]
-    gains = {(r.model, r.extra["gain"], r.extra["clip"]) for r in sgd}
+    gains = {(r.model, r.extra["gain"], r.config["global_clipnorm"]) for r in sgd}
     assert gains == {(m, g, c) for m in ("simple_rnn", "irnn") for g in (1.0, 1.5, 2.0) for c in (None, 1.0)}
     assert all(r.config["optimizer"] == "sgd" for r in sgd)
     adding = [r for r in quick["exploding"].runs if r.task == "adding"]
@@ -319,7 +320,7 @@ def test_seed_problems_names_every_initialization_and_passes_the_corpus(tmp_path
     assert all(r.extra["sample_length"] > 0 for r in quick["char_lm"].runs)
     assert all(e.omitted for e in quick.values())  # the quick budget says what it left out
     assert all(r.config["validation_steps"] is None
-               for r in suites.grid(["lstm"], ["recall"]).runs)  # a grid validates as training.train does
+               for r in grid(["lstm"], ["recall"]).runs)  # a grid validates as training.train does
     # the suite's synthetic runs leave out Keras's epoch-end validation pass (their learning curve measures validation,
     # and every one has a curve); the char-LM keeps its pass for the validation column of its table
     for budget in (full, quick):

@@ -83,8 +83,6 @@ def test_degenerate_verdicts():
     assert "from step 24" in verdict["reason"]
     assert D.degenerate({"loss": 0.05}, math.log(8), 3.4e6, {"max": 20.0}, None, 60)["flag"]
     assert not D.degenerate({"loss": 0.05}, math.log(8), 0.04, {"max": 20.0}, None, 60)["flag"]
-    assert D.zero_gradient_from_step([1, 2, 3, 4], [1.0, 0.0, 0.0, 0.0]) == 2
-    assert D.zero_gradient_from_step([1, 2, 3], [0.0, 1.0, 2.0]) is None
 
 
 def test_hidden_norm_and_still_falling():
@@ -97,7 +95,6 @@ def test_hidden_norm_and_still_falling():
     steps = np.arange(0, 100, 10)
     assert D.still_falling(steps, 2.0 - steps / 100)["still_falling"]
     assert not D.still_falling(steps, np.r_[2.0, 1.0, np.full(8, 0.5)])["still_falling"]
-    assert D.solve_step([{"step": 0, "a": 0.1}, {"step": 5, "a": 0.95}], "a", 0.9) == 5
 
 
 def test_the_training_loss_at_the_end_is_read_from_the_last_steps_not_a_one_epoch_mean():

@@ -3,7 +3,7 @@ with `n` carry a test set of n examples (accuracy: the correct count), so compar
 
 import json
 
-from training.sweep import findings, kinds
+from training.sweep import experiments, findings
 from training.sweep.tables import aggregate, make_table
 
 
@@ -21,7 +21,7 @@ def row(label, seed=0, status="finished", task="recall", task_values="gap=10", m
 
 def sentences(kind, rows):
     groups = aggregate(rows)
-    return kinds.get_kind(kind).findings(groups, rows) + findings.failures(groups)
+    return experiments.get(kind).findings(groups, rows) + findings.failures(groups)
 
 
 def test_grid_ranks_best_first_by_the_metric_direction_and_counts_who_beat_chance():
@@ -100,6 +100,6 @@ def test_failed_and_unfinished_runs_are_reported_with_their_reason():
 def test_an_unknown_kind_is_shown_as_a_grid():
     rows = [row("a", test_metric=0.9)]
     groups = aggregate(rows)
-    assert kinds.get_kind("from_a_newer_checkout") is kinds.get_kind("grid")
-    table = make_table(kinds.get_kind("from_a_newer_checkout").columns(groups), groups)
+    assert experiments.get("from_a_newer_checkout") is experiments.get("grid")
+    table = make_table(experiments.get("from_a_newer_checkout").columns(groups), groups)
     assert table["columns"][0] == "Model" and table["rows"][0][0] == "a"

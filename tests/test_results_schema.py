@@ -1,5 +1,5 @@
-"""The report side of /work/notes/results-schema.md on run folders written by hand (no training): per-example
-files become intervals and paired tests, learning curves become "not converged" and steps to solve, a
+"""The report side of the run folders' statistics (training.sweep.results) on folders written by hand
+(no training): per-example files become intervals and paired tests, learning curves become "not converged" and steps to solve, a
 producer's degenerate flag keeps a perfect score out of the ranking."""
 
 import json

@@ -205,19 +205,3 @@ def test_bits_per_char_interval_is_in_bits():
     m = measure("bits_per_char", nats.sum() / 20_000 / math.log(2),
                 examples={"loss": nats, "count": np.full(200, 100)})
     assert m.low < m.value < m.high and m.value == pytest.approx(1.4 / math.log(2), rel=0.05)
-
-
-# ------------------------------------------------------------------------------ learning curves
-def test_still_falling_on_curves():
-    steps = np.arange(0, 1001, 50)
-    assert stats.still_falling(steps, 2.0 * np.exp(-steps / 2000) + 0.1) is True  # cut off mid-descent
-    assert stats.still_falling(steps, 2.0 * np.exp(-steps / 50) + 0.1) is False   # converged early
-    rng = np.random.default_rng(7)
-    assert stats.still_falling(steps, 2.08 + rng.normal(0, 0.01, len(steps))) is False  # flat at chance
-    assert stats.still_falling([100, 200, 300], [3, 2, 1]) is None  # too few points to say
-
-
-def test_steps_to_reach():
-    assert stats.steps_to_reach([100, 200, 300], [0.1, 0.95, 0.99], 0.9) == 200
-    assert stats.steps_to_reach([100, 200], [0.1, 0.2], 0.9) is None
-    assert stats.steps_to_reach([100, 200], [0.5, 0.05], 0.1, higher_is_better=False) == 200

@@ -5,7 +5,7 @@
     training/core/         the training library: RunConfig, run folders, building, the training loop
     training/instruments/  GradientRecorder, GradientThroughTime, ThroughTimeProbe and their readers
                            (keras, tensorflow and numpy only: usable with any `model.fit`)
-    training/sweep/        the comparison pipeline: plan, suites, runner, results, tables, findings,
+    training/sweep/        the comparison pipeline: plan, experiments, runner, results, tables, findings,
                            figures, the report document
 
     from training import load_run

@@ -5,7 +5,7 @@
     python -m training.compare --experiments exploding,long_term --only-models simple_rnn,lstm
     python -m training.compare --models simple_rnn,lstm,gru --tasks recall,adding \\
         --task-param gap=10,30,100 --steps 300 --seeds 0,1 --param-budget 20000
-    python -m training.compare --grid my_grid.json        # see training.sweep.suites.grid_from_json
+    python -m training.compare --grid my_grid.json        # see training.sweep.experiments.grid.grid_from_json
     python -m training.compare --executor ray --address auto --output /shared/sweeps/s1   # on a Ray cluster
 
 Every model of an experiment sees the same examples in the same order (the task stream depends only
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)  # before TensorFlow: --help and a wrong flag answer at once
     quiet.install()
-    from training.sweep import suites
+    from training.sweep import experiments as suites
     from training.sweep.document import build_report
     from training.sweep.plan import default_output, plan_from_args
     from training.sweep.results import SWEEP_FILE

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 
 from training.core.config import RunConfig
-
-LN2 = math.log(2.0)
+from training.core.rules import LN2
 
 
 def seed_everything(seed: int) -> None:

@@ -3,7 +3,7 @@
 - `evaluate_examples`: one pass over an evaluation split that keeps, per example, the summed loss of
   its scored positions, how many there are, and (classification) how many were right. The split's
   metrics follow from these sums exactly, and the report draws intervals from them
-  (`test_examples.npz`, see /work/notes/results-schema.md).
+  (`test_examples.npz`, read by `training.sweep.results`).
 - `LearningCurve`: validation loss and metric on a fixed subset every N steps (`curve.csv`), cheap
   enough to give a curve of ~20 points to a run of a few hundred steps.
 - `NonFiniteGuard`: a run whose loss or weights become NaN/Inf is `diverged`, whether or not its
@@ -22,13 +22,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.core import rules
+
 CURVE_CSV = "curve.csv"
 EXAMPLES_NPZ = "test_examples.npz"
-# A hidden state this large is not a representation but an overflow on its way (float32 softmax logits
-# from it saturate); bounded cells (tanh, sigmoid gates) can never reach it.
-HIDDEN_NORM_LIMIT = 1e6
-# A last training loss this many times the chance loss means the weights left any sensible region.
-LOSS_OVER_CHANCE_LIMIT = 100.0
 
 
 # ------------------------------------------------------------------------------------------ batches
@@ -257,59 +254,33 @@ def hidden_state_norms(model, inputs) -> dict | None:
     }
 
 
-def zero_gradient_from_step(steps, norms) -> int | None:
-    """The first recorded step from which every global gradient norm is exactly 0 to the end (None if
-    the last one is not 0)."""
-    norms = np.asarray(norms, np.float64)
-    if not len(norms) or norms[-1] != 0:
-        return None
-    nonzero = np.flatnonzero(norms != 0)
-    first = 0 if not len(nonzero) else nonzero[-1] + 1
-    return int(np.asarray(steps)[first])
-
-
 def degenerate(test: dict | None, chance_loss: float | None, last_train_loss: float | None,
                hidden: dict | None, zero_from: int | None, total_steps: int) -> dict:
     """Whether the run's number is not a learned solution, with the reasons in words and numbers.
 
-    Rules: a hidden-state norm above `HIDDEN_NORM_LIMIT`; a test loss of exactly 0 (a saturated float32
-    softmax); a global gradient of exactly 0 from some step to the end; a training loss at the end
-    (`training.core.loop.final_training_loss`: the last steps, not a one-epoch run's epoch mean) over
-    `LOSS_OVER_CHANCE_LIMIT` times the chance loss.
+    The rules of `training.core.rules`: a hidden-state norm over its limit; a test loss of exactly 0 (a
+    saturated float32 softmax); a global gradient of exactly 0 from some step to the end (`zero_from`,
+    from `rules.zero_gradient_from`); a training loss at the end (`training.core.loop.final_training_loss`:
+    the last steps, not a one-epoch run's epoch mean) over the limit times the chance loss.
     """
     reasons = []
-    if hidden and not (hidden["max"] <= HIDDEN_NORM_LIMIT):
-        reasons.append(f"hidden-state norm {hidden['max']:.3g} (limit {HIDDEN_NORM_LIMIT:.0e})")
+    if hidden and rules.hidden_overflow(hidden["max"]):
+        reasons.append(f"hidden-state norm {hidden['max']:.3g} (limit {rules.HIDDEN_NORM_LIMIT:.0e})")
     if test and test.get("loss") == 0.0:
         reasons.append("test loss exactly 0 (saturated softmax)")
     if zero_from is not None and zero_from < total_steps:
         reasons.append(f"gradient exactly 0 from step {zero_from}")
-    if last_train_loss is not None and chance_loss and (
-            not math.isfinite(last_train_loss) or last_train_loss > LOSS_OVER_CHANCE_LIMIT * chance_loss):
+    if rules.loss_over_chance(last_train_loss, chance_loss):
         reasons.append(f"training loss at the end {last_train_loss:.3g} (chance {chance_loss:.3g})")
     return {"flag": bool(reasons), "reason": "; ".join(reasons)}
 
 
 def still_falling(steps, losses) -> dict | None:
-    """The report's rule (results-schema.md) applied by the producer: a least-squares line through the
-    last 25% of the curve (>= 3 points) drops by more than 10% of the total drop from the first point to
-    the best one and by more than 1% of the final loss."""
-    steps, losses = np.asarray(steps, np.float64), np.asarray(losses, np.float64)
-    ok = np.isfinite(losses)
-    steps, losses = steps[ok], losses[ok]
-    if len(losses) < 4:
+    """`rules.still_falling` as metadata.json's `convergence` record (None: too few points)."""
+    falling = rules.still_falling(steps, losses)
+    if falling is None:
         return None
-    tail = steps >= steps[-1] - 0.25 * (steps[-1] - steps[0])
-    if tail.sum() < 3:
-        tail = np.zeros_like(tail)
-        tail[-3:] = True
-    slope = np.polyfit(steps[tail], losses[tail], 1)[0]
-    drop = -slope * (steps[tail][-1] - steps[tail][0])
-    total = losses[0] - losses.min()
-    falling = bool(drop > 0.1 * total and drop > 0.01 * abs(losses[-1]))
-    return {"still_falling": falling,
-            "rule": "least-squares line over the last 25% of the validation curve drops by > 10% of the total drop "
-                    "and > 1% of the final loss"}
+    return {"still_falling": falling, "rule": rules.STILL_FALLING_RULE}
 
 
 def read_curve(run_dir) -> list[dict]:
@@ -330,14 +301,6 @@ def read_curve(run_dir) -> list[dict]:
 def solve_record(run_dir, solve: dict) -> dict:
     """metadata.json's `solve`: {"metric", "threshold", "higher_is_better", "step"} from the run's curve."""
     rows = read_curve(run_dir)
-    step = solve_step(rows, solve["metric"], solve["threshold"], solve.get("higher_is_better", True)) if rows else None
+    step = rules.first_step_reaching([r["step"] for r in rows], [r.get(solve["metric"]) for r in rows],
+                                     solve["threshold"], solve.get("higher_is_better", True)) if rows else None
     return {**solve, "step": step, "curve_points": len(rows)}
-
-
-def solve_step(rows, key: str, threshold: float, higher_is_better: bool = True) -> int | None:
-    """The first curve step at which `key` reached `threshold` (None: not within the run)."""
-    for row in rows:
-        value = row.get(key)
-        if value is not None and (value >= threshold if higher_is_better else value <= threshold):
-            return int(row["step"])
-    return None

@@ -19,7 +19,7 @@ import time
 
 import keras
 
-from training.core import checkpoint, diagnostics, faults, preflight, runs
+from training.core import checkpoint, diagnostics, faults, preflight, rules, runs
 from training.core.build import (build_model, compile_model, derived_metrics, evaluate_model, load_data,
                                  make_strategy, seed_everything)
 from training.core.config import RunConfig
@@ -430,7 +430,7 @@ def _theory(model, data, config) -> dict | None:
 def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status) -> dict:
     """Test metrics from a per-example pass (and its file), the learning curve, the gradient that
     reached the first step at initialisation, the hidden-state norm, the degenerate verdict and, for
-    language models, the n-gram baselines (see training.core.diagnostics and results-schema.md)."""
+    language models, the n-gram baselines (see training.core.diagnostics and training.core.rules)."""
     import numpy as np
 
     from training.instruments import GradientRecorder, GradientThroughTime
@@ -457,8 +457,8 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
     recorder = next((cb for cb in grad_callbacks if isinstance(cb, GradientRecorder)), None)
     zero_from = None
     if recorder is not None and recorder.records:
-        zero_from = diagnostics.zero_gradient_from_step([r["step"] for r in recorder.records],
-                                                        [r.get("grad_norm", np.nan) for r in recorder.records])
+        zero_from = rules.zero_gradient_from([r["step"] for r in recorder.records],
+                                             [r.get("grad_norm", np.nan) for r in recorder.records])
         out["zero_gradient_from_step"] = zero_from
     if status == "diverged":
         out["test"] = None  # the weights are not finite: there is nothing to evaluate

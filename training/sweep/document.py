@@ -27,7 +27,7 @@ import statistics
 from training.core.runs import write_json, write_text
 from training.sweep import evidence, markdown, results
 from training.sweep.findings import failures
-from training.sweep.kinds import get_kind
+from training.sweep import experiments as registered
 from training.sweep.tables import aggregate, make_table, number
 
 REPORT_DIR = "report"
@@ -162,10 +162,8 @@ def build_report(folder) -> pathlib.Path:
     experiments = []
     for number_, meta in enumerate(sweep.get("experiments", []), start=1):
         mine = [r for r in rows if r["experiment"] == meta["key"]]
-        groups = aggregate(mine)
-        for g in groups:
-            evidence.group_result(g, load)
-        kind = get_kind(meta["kind"])
+        groups = aggregate(mine, load_examples=load)
+        kind = registered.get(meta["kind"])
         experiments.append({
             "number": number_, "meta": meta, "rows": mine, "groups": groups, "kind": kind,
             "takeaway": kind.takeaway(groups) if kind.takeaway and mine else None,

@@ -1,6 +1,6 @@
 """From result rows to the statistics of `training.sweep.stats`: what each variant's number is worth.
 
-A row (`training.sweep.results`, fields in /work/notes/results-schema.md) carries a run's test metric
+A row (`training.sweep.results.run_row`) carries a run's test metric
 and what its interval needs: the number of test examples and correct answers for an accuracy, a file
 of per-example losses for MSE and nats. `result_of` gathers the seeds of one variant into a
 `stats.Result` (degenerate and unfinished seeds set aside, with their reasons), `interval_text` writes
@@ -101,10 +101,11 @@ def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
 
 
 def group_result(group: dict, load_examples=None) -> stats.Result:
-    """The `stats.Result` of a group of `training.sweep.tables.aggregate`, computed once and kept in it."""
-    if "_result" not in group:
-        group["_result"] = result_of(group["label"], group["rows"], load_examples)
-    return group["_result"]
+    """The `stats.Result` of a group: the one `training.sweep.tables.aggregate` made (its `result`), else
+    computed from the group's rows."""
+    if "result" in group:
+        return group["result"]
+    return result_of(group["label"], group["rows"], load_examples)
 
 
 def number(v, digits=3) -> str:

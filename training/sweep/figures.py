@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 import zoo  # noqa: E402
+from training.core import rules  # noqa: E402
 from training.sweep import axes, evidence, results, stats  # noqa: E402
 
 STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
@@ -71,11 +72,14 @@ def _chance_line(ax, value, label="chance"):
 
 
 def _by_label(rows):
-    """Rows grouped by label (seeds together), in plan order."""
-    out = {}
+    """Rows grouped by variant (`results.variant_key`: seeds together, never two settings pooled), in plan
+    order, under their label; a label two variants share is told apart by its task values."""
+    variants = {}
     for row in rows:
-        out.setdefault(row["label"], []).append(row)
-    return out
+        variants.setdefault(results.variant_key(row), []).append(row)
+    labels = [key[0] for key in variants]
+    return {(g[0]["label"] if labels.count(g[0]["label"]) == 1 else f"{g[0]['label']} ({g[0]['task_values']})"): g
+            for g in variants.values()}
 
 
 def _result(folder, rows) -> stats.Result:
@@ -513,7 +517,7 @@ def validation_curves(folder, rows, path, title):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"validation {results.METRIC_WORDS.get(metric, metric)}")
     if metric == "bits_per_char":
-        secondary = ax.secondary_yaxis(-0.14, functions=(lambda b: b * results.LN2, lambda n: n / results.LN2))
+        secondary = ax.secondary_yaxis(-0.14, functions=(lambda b: b * rules.LN2, lambda n: n / rules.LN2))
         secondary.set_ylabel("nats/char")
     few = min(points)
     ax.set_title(title + (f" (only {few} evaluations per run)" if few < 8 else ""), fontsize=10)
@@ -531,7 +535,7 @@ def _validation_column(frame, metric):
     if column in frame:
         values = frame[column]
     elif "val_loss" in frame and metric in ("mse", "nll", "bits_per_char"):
-        values = frame["val_loss"] / (results.LN2 if metric == "bits_per_char" else 1.0)
+        values = frame["val_loss"] / (rules.LN2 if metric == "bits_per_char" else 1.0)
     else:
         return None
     out = frame[["step"]].assign(value=values).dropna()
@@ -539,7 +543,7 @@ def _validation_column(frame, metric):
 
 
 # ---------------------------------------------------------------------------- the figures of a kind
-# Each kind of experiment (training.sweep.kinds) names one of these:
+# Each kind of experiment (a module of training.sweep.experiments) names one of these:
 # (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)]; the first is the
 # experiment's headline figure (the report's summary shows it).
 def _made(*pairs) -> list[tuple[pathlib.Path, str]]:

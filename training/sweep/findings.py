@@ -1,5 +1,5 @@
 """The generated text of a comparison report ("What the numbers show"): one function per kind of
-experiment (`training.sweep.kinds` names which), each stating from the numbers of this sweep which run did
+experiment (its module in `training.sweep.experiments` names which), each stating from the numbers of this sweep which run did
 better, by how much and against which baseline. Nothing is written in advance.
 
 A comparison is a verdict of `training.sweep.stats.compare`: "beat" only when the difference is
@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 
+from training.core import rules
+from training.core.rules import SOLVED_ACCURACY
 from training.sweep import evidence, results, stats
 from training.sweep.tables import diverged_cell, group_gap, mean, number, steps_to_solve_cell
 
-SOLVED_ACCURACY = 0.9  # "solved" in the long-term experiment: test accuracy at least this (and above chance)
 
 
 def _fmt(v, digits=3):
@@ -175,7 +176,7 @@ def _exploding_setting(groups) -> list[str]:
     if not with_grads:
         out.append("No step-gradient records were found in these runs (the recorder was off or absent), so norms "
                    "cannot be reported; divergence is read from the runs' status.")
-    for clip in (None, 1.0):
+    for clip in sorted({g.get("clip") or None for g in groups}, key=lambda c: (c is not None, c or 0)):
         mine = [g for g in groups if (g.get("clip") or None) == clip]
         if not mine:
             continue
@@ -209,9 +210,10 @@ def _exploding_setting(groups) -> list[str]:
         out.append(text)
     clipped = [g for g in groups if g.get("clip") and mean(g, "grad_clipped_fraction") is not None]
     if clipped:
-        parts = ", ".join(f"{g['model']} gain {g['gain']:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"
-                          for g in clipped)
-        out.append(f"Share of steps whose gradient global_clipnorm=1 scaled down — {parts}.")
+        for clip in dict.fromkeys(g["clip"] for g in clipped):
+            parts = ", ".join(f"{g['model']} gain {g['gain']:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"
+                              for g in clipped if g["clip"] == clip)
+            out.append(f"Share of steps whose gradient global_clipnorm={clip:g} scaled down — {parts}.")
     for model in dict.fromkeys(g["model"] for g in groups):
         for gain in dict.fromkeys(g["gain"] for g in groups if g["model"] == model):
             a = _first(groups, model=model, gain=gain, clip=None)
@@ -277,7 +279,7 @@ def findings_long_term(groups, rows) -> list[str]:
             continue
         metric = mine[0]["metric"]
         baseline = _result(mine[0]).chance
-        higher = results.HIGHER_IS_BETTER.get(metric, False)
+        higher = rules.higher_is_better(metric)
         ordered = sorted(mine, key=_value, reverse=higher)
         words = results.METRIC_WORDS.get(metric, metric)
         ranking = ", ".join(_shown(g) for g in ordered)
@@ -367,7 +369,7 @@ def findings_grid(groups, rows) -> list[str]:
         if not mine:
             continue
         metric = mine[0]["metric"]
-        higher = results.HIGHER_IS_BETTER.get(metric, False)
+        higher = rules.higher_is_better(metric)
         chance = _result(mine[0]).chance
         ordered = sorted(mine, key=_value, reverse=higher)
         words = results.METRIC_WORDS.get(metric, metric)

@@ -12,7 +12,8 @@ import zoo
 from training.core.build import model_arguments
 from training.core.config import RunConfig
 from training.core.runs import SAVED_MODELS
-from training.sweep import suites
+from training.sweep import experiments as suites
+from training.sweep.experiments.grid import grid, grid_from_json
 
 OVERHEAD_TOKENS = 100_000  # a run's fixed cost (build, trace, save) in tokens, for the ETA
 
@@ -88,7 +89,7 @@ def plan_from_args(args) -> tuple[list, dict]:
         if args.grid:
             if grid_flags:
                 raise ValueError(f"Put the grid's settings in {args.grid}, not in flags ({', '.join(grid_flags)}).")
-            experiments = suites.grid_from_json(args.grid)
+            experiments = grid_from_json(args.grid)
             if args.seeds:
                 for e in experiments:
                     e.runs = [r for r in e.runs if r.seed in args.seeds]
@@ -109,7 +110,7 @@ def plan_from_args(args) -> tuple[list, dict]:
             model_params = dict(args.model_params or [])
             models = [{"model": m, "model_params": model_params} if model_params else m for m in args.models]
             tasks = [{"task": t, "params": {**shared, **per_task[t]}} for t in args.tasks]
-            experiments = [suites.grid(models, tasks, args.seeds or [0], training)]
+            experiments = [grid(models, tasks, args.seeds or [0], training)]
             name = "grid"
         description = {"suite": None, "budget": None, "name": name}
     else:

@@ -16,12 +16,12 @@ import pathlib
 import numpy as np
 
 import datasets
+from training.core import rules
+from training.core.rules import LN2
 from training.instruments import readers
 from training.instruments.through_time import summarize_profile
 
-LN2 = math.log(2.0)
 SWEEP_FILE = "sweep.json"
-HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "bits_per_char": False, "perplexity": False, "nll": False}
 METRIC_WORDS = {"accuracy": "accuracy", "mse": "MSE", "bits_per_char": "bits/char", "perplexity": "perplexity",
                 "nll": "loss (nats)"}
 NOT_RUN = ("pending", "interrupted", "running")
@@ -99,6 +99,17 @@ def chance_of(metric: str, chance_loss, chance_accuracy):
     return chance_loss  # mse and nll
 
 
+# What tells one variant from another inside an experiment: its label and every setting of its config
+# that may differ between variants (task parameters such as answer_delay, optimizer, clipping ...). The
+# seeds of one variant share all of these; grouping by fewer would pool different runs.
+VARIANT_FIELDS = ("label", "task", "task_params", "optimizer", "learning_rate", "global_clipnorm", "steps",
+                  "batch_size", "param_budget")
+
+
+def variant_key(row: dict) -> tuple:
+    return tuple(row.get(k) for k in VARIANT_FIELDS)
+
+
 def task_values(run: dict) -> str:
     """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
     skip = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
@@ -121,7 +132,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         "task_params": json.dumps(run["task_params"], sort_keys=True),
         "seed": run["seed"],
         "gain": extra.get("gain"),
-        "clip": extra.get("clip"),
+        "clip": config.get("global_clipnorm"),  # derived from the config, never from a copy beside it
         "kernel": extra.get("kernel"),
         "direction": extra.get("direction"),
         "group": extra.get("group"),  # the sub-question a run answers inside its experiment (newer sweeps)
@@ -165,7 +176,7 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
     row["chance"] = chance_of(metric, row.get("chance_loss"), row.get("chance_accuracy"))
     row["test_metric"] = row.get(f"test_{metric}")
     row["val_metric"] = row.get(f"val_{metric}")
-    row["higher_is_better"] = HIGHER_IS_BETTER.get(metric, False)
+    row["higher_is_better"] = rules.higher_is_better(metric)
     row.update({key: None for key in STATISTICS_COLUMNS})
     if run_dir and run_dir.is_dir():
         records = read_gradient_records(run_dir)
@@ -177,15 +188,13 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
     return row
 
 
-# The columns of /work/notes/results-schema.md that say how far a number can be trusted; None (an empty
+# The columns that say how far a number can be trusted; None (an empty
 # cell) when a run folder does not tell, never a guessed False.
 STATISTICS_COLUMNS = ("n_eval", "n_eval_tokens", "test_correct", "eval_set", "examples_file", "degenerate",
                       "degenerate_reason", "hidden_state_norm_max", "zero_gradient_from_step", "loss_still_falling",
                       "solved", "steps_to_solve", "solve_threshold", "learning_curve", "curve_points",
                       "theory_jacobian_norm", "theory_predicted_decay", "key_gradient_decades")
 TEST_EXAMPLES_NPZ = "test_examples.npz"
-SOLVE_ACCURACY = 0.9  # the first evaluation at or above this accuracy is "steps to solve"
-SATURATED = 10.0  # a classification test loss this many times the chance loss: a saturated softmax
 
 
 def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: dict, records: dict) -> dict:
@@ -239,16 +248,10 @@ def read_test_examples(path) -> dict:
 
 
 def _zero_gradient_from(steps):
-    """The first recorded step from which every global gradient norm is exactly 0 to the end (at least 5
-    steps), None when the last one is not 0, unknown (None) without records."""
+    """`rules.zero_gradient_from` over a run's gradients.csv; None (unknown) without records."""
     if steps is None or not len(steps):
         return None
-    norms = steps["grad_norm"].to_numpy(dtype=float)
-    nonzero = np.nonzero(norms != 0)[0]
-    start = 0 if not nonzero.size else nonzero[-1] + 1
-    if start >= len(norms) or len(norms) - start < 5:
-        return None
-    return int(steps["step"].iloc[start])
+    return rules.zero_gradient_from(steps["step"], steps["grad_norm"].to_numpy(dtype=float))
 
 
 _TOPICS = ("test loss exactly 0", "saturated softmax", "gradient exactly 0", "hidden-state norm")
@@ -264,11 +267,11 @@ def _degenerate(meta: dict, row: dict, found: dict) -> dict:
     loss, chance_loss = row.get("test_loss"), row.get("chance_loss")
     if row.get("status") == "finished" and loss == 0.0:
         reasons.append("test loss exactly 0 in float32 (saturated outputs)")
-    elif loss is not None and chance_loss and row["metric"] == "accuracy" and loss > SATURATED * chance_loss:
+    elif row["metric"] == "accuracy" and rules.loss_over_chance(loss, chance_loss):
         reasons.append(f"saturated softmax: test loss {loss:.3g} nats, {loss / chance_loss:.0f}x the chance loss")
     if found.get("zero_gradient_from_step") is not None:
         reasons.append(f"gradient exactly 0 from step {found['zero_gradient_from_step']}")
-    if found.get("hidden_state_norm_max") is not None and found["hidden_state_norm_max"] > 1e6:
+    if rules.hidden_overflow(found.get("hidden_state_norm_max")):
         reasons.append(f"hidden-state norm {found['hidden_state_norm_max']:.1e}")
     if reasons:  # the producer's reasons first; the report's own only where they add a new kind of evidence
         producer = flag.get("reason") if isinstance(flag, dict) else None
@@ -300,14 +303,14 @@ def _curve_columns(run_dir: pathlib.Path, meta: dict, row: dict, records: dict) 
     else:
         steps, losses = _loss_curve(frame, records["steps"])
         if steps is not None:
-            out["loss_still_falling"] = stats.still_falling(steps, losses)
+            out["loss_still_falling"] = rules.still_falling(steps, losses)
     solve = meta.get("solve")
     if isinstance(solve, dict) and "threshold" in solve:
         out["solve_threshold"], out["steps_to_solve"] = solve["threshold"], solve.get("step")
         out["solved"] = solve.get("step") is not None
     elif row["metric"] == "accuracy" and frame is not None and "val_accuracy" in frame and len(frame) >= 2:
-        out["solve_threshold"] = SOLVE_ACCURACY
-        out["steps_to_solve"] = stats.steps_to_reach(frame["step"], frame["val_accuracy"], SOLVE_ACCURACY)
+        out["solve_threshold"] = rules.SOLVED_ACCURACY
+        out["steps_to_solve"] = rules.first_step_reaching(frame["step"], frame["val_accuracy"], rules.SOLVED_ACCURACY)
         out["solved"] = out["steps_to_solve"] is not None
     return out
 

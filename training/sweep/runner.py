@@ -26,7 +26,7 @@ import warnings
 from training.core.config import RunConfig
 from training.core.runs import write_json, write_text
 from training.core.versions import git_commit, machine, versions
-from training.sweep import suites
+from training.sweep.experiments import PlannedRun
 from training.sweep.plan import check_plan, one_line, run_cost
 from training.sweep.results import SWEEP_FILE
 
@@ -131,7 +131,7 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
     """Train every planned run into `output/runs/`, keeping `output/sweep.json` up to date.
 
     Args:
-        experiments: `training.sweep.suites.Experiment`s.
+        experiments: `training.sweep.experiments.Experiment`s.
         output: the sweep folder.
         description: what goes into sweep.json besides the plan (suite, budget, command ...).
         resume: continue the sweep in `output`: runs already finished or diverged are kept.
@@ -358,7 +358,7 @@ def _start_worker(results):
 
 
 def _worker(run_dict, output, unavailable):
-    run = suites.PlannedRun(**run_dict)
+    run = PlannedRun(**run_dict)
     return execute_run(run, output, dict((tuple(k), v) for k, v in unavailable))
 
 
@@ -366,7 +366,7 @@ def _bundle_worker(bundle, output, unavailable):
     """Train a bundle of runs [(k, i, run dict)] one after the other, each outcome sent back as it ends."""
     unavailable = dict((tuple(k), v) for k, v in unavailable)
     for k, i, run_dict in bundle:
-        outcome = execute_run(suites.PlannedRun(**run_dict), output, unavailable)
+        outcome = execute_run(PlannedRun(**run_dict), output, unavailable)
         _RESULTS.put((k, i, outcome))
 
 

@@ -18,7 +18,7 @@ that noise:
 and `compare(a, b)` the verdict the report writes: "beat" only when p < 0.05 (the test is named),
 "tie" otherwise, "both at chance" (no ranking) when neither result differs from chance, "below chance",
 "not converged in this budget" when the run that lost or tied was still improving, "degenerate" when a
-run's number is not a learned solution (/work/notes/results-schema.md defines the fields).
+run's number is not a learned solution (`training.core.rules`; the row's fields: `training.sweep.results`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ import math
 from typing import Sequence
 
 import numpy as np
+
+from training.core import rules
+from training.core.rules import LN2
 
 ALPHA = 0.05
 Z95 = 1.959963984540054  # the 0.975 quantile of the standard normal
@@ -302,8 +305,6 @@ def paired_z(residual_a, residual_b, mean_a, mean_b, what) -> Test:
 
 
 # ----------------------------------------------------------------------------- one run, one variant
-HIGHER_IS_BETTER = {"accuracy": True, "mse": False, "nll": False, "bits_per_char": False, "perplexity": False}
-LN2 = math.log(2.0)
 
 
 def _to_metric(metric):
@@ -433,7 +434,7 @@ class Result:
 
     @property
     def higher_is_better(self) -> bool:
-        return HIGHER_IS_BETTER.get(self.metric, False)
+        return rules.higher_is_better(self.metric)
 
     @property
     def summary(self) -> dict:
@@ -643,35 +644,3 @@ def _num(v, signed=False) -> str:
         return "unknown"
     text = f"{v:+.3g}" if signed else f"{v:.3g}"
     return text
-
-
-# ------------------------------------------------------------------------------ learning curves
-def still_falling(steps, losses, tail: float = 0.25, min_points: int = 3) -> bool | None:
-    """Whether a loss curve was still going down at the end of training.
-
-    Fits a least-squares line to the last `tail` of the steps (at least `min_points` points); still
-    falling when the drop that line predicts over that stretch is more than 10% of the curve's total
-    drop (first point to best point) and more than 1% of the final loss. None: too few finite points."""
-    s = np.asarray(steps, float)
-    v = np.asarray(losses, float)
-    ok = np.isfinite(s) & np.isfinite(v)
-    s, v = s[ok], v[ok]
-    if len(s) < max(min_points, 4):
-        return None
-    start = s[0] + (1 - tail) * (s[-1] - s[0])
-    last = s >= start
-    if last.sum() < min_points:
-        last = np.zeros_like(last)
-        last[-min_points:] = True
-    slope = np.polyfit(s[last], v[last], 1)[0]
-    predicted_drop = -slope * (s[last][-1] - s[last][0])
-    total_drop = v[0] - v.min()
-    return bool(predicted_drop > 0.1 * max(total_drop, 0.0) and predicted_drop > 0.01 * abs(v[-1]))
-
-
-def steps_to_reach(steps, values, threshold: float, higher_is_better: bool = True) -> int | None:
-    """The first step at which `values` reached `threshold`; None when it never did."""
-    for s, v in zip(steps, values):
-        if v is not None and math.isfinite(v) and (v >= threshold if higher_is_better else v <= threshold):
-            return int(s)
-    return None

@@ -17,11 +17,12 @@ import numpy as np
 from training.sweep import evidence, results, stats
 
 
-def aggregate(rows, keys=("label", "task", "task_values")) -> list[dict]:
-    """Rows grouped by `keys` (the seeds of one variant together), in plan order.
+def aggregate(rows, keys=results.VARIANT_FIELDS, load_examples=None) -> list[dict]:
+    """Rows grouped by `keys` (the seeds of one variant together: `results.VARIANT_FIELDS`), in plan order.
 
     Each group: the words of its first row, `n` runs, `seeds`, `status` ("2 finished, 1 diverged"),
-    `errors`, and for every numeric field `values[field]` = the list over the group's runs.
+    `errors`, and `result`: the `stats.Result` of its seeds (`evidence.result_of`; per-example files
+    through `load_examples`, `results.examples_loader(folder)`).
     """
     groups: dict[tuple, dict] = {}
     for row in rows:
@@ -38,6 +39,7 @@ def aggregate(rows, keys=("label", "task", "task_values")) -> list[dict]:
         g["status"] = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses)) if len(statuses) > 1 \
             else statuses[0]
         g["errors"] = sorted({r["error"] for r in g["rows"] if r.get("error")})
+        g["result"] = evidence.result_of(g["label"], g["rows"], load_examples)
     return list(groups.values())
 
 
@@ -144,7 +146,7 @@ def shared_chance(groups):
     return values_.pop() if len(values_) == 1 else None
 
 
-# Each kind of experiment (training.sweep.kinds) names one of these: groups -> [(header, cell of a group)].
+# Each kind of experiment (a module of training.sweep.experiments) names one of these: groups -> [(header, cell of a group)].
 _MODEL = [("Model", lambda g: g["label"])]
 _PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
 

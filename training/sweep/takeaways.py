@@ -1,6 +1,6 @@
 """The one-paragraph takeaway that opens each experiment of a report: what happened, tied to why.
 
-Each function (named by its kind in `training.sweep.kinds`) takes the experiment's groups (one per
+Each function (named by its experiment in `training.sweep.experiments`) takes the experiment's groups (one per
 variant and task value, as `training.sweep.tables.aggregate` makes them: label, model, setting,
 initialization, gain, clip, direction, task, rows ...) and returns `Takeaway(headline, text)`. Every
 number in the text comes from the rows; the mechanism sentences are conditional on what the numbers show
@@ -25,9 +25,9 @@ import dataclasses
 import json
 import math
 
+from training.core.rules import SOLVED_ACCURACY
 from training.sweep import evidence, stats
 
-SOLVED = 0.9  # "solved" recall: mean test accuracy at least this, significantly above chance
 
 
 @dataclasses.dataclass
@@ -208,11 +208,11 @@ def long_term(groups, load=None) -> Takeaway:
     if recall:
         longest = max(_gap(g) or 0 for g in recall)
         at = [g for g in recall if _gap(g) == longest]
-        solved = [g for g in at if (_value(g, load) or 0) >= SOLVED and _learned(g, load)]
+        solved = [g for g in at if (_value(g, load) or 0) >= SOLVED_ACCURACY and _learned(g, load)]
         unsolved = [g for g in at if g not in solved]
         if solved:
             named = _list(f"{g['label']} ({_with_interval(g, load)})" for g in solved)
-            parts.append(f"At the longest gap ({longest}) {named} solved recall (accuracy at least {SOLVED}).")
+            parts.append(f"At the longest gap ({longest}) {named} solved recall (accuracy at least {SOLVED_ACCURACY}).")
         else:
             parts.append(f"No variant solved recall at the longest gap ({longest}).")
         chance = [g["label"] for g in unsolved if stats.chance_position(result(g, load)) == "at"]
