@@ -1,0 +1,316 @@
+"""Recurrences that train in parallel: minGRU, minLSTM (Feng et al., 2024, "Were RNNs All We Needed?")
+and the LRU (Orvieto et al., 2023, "Resurrecting Recurrent Neural Networks for Long Sequences").
+
+All three are *linear* in their state, with coefficients that depend on the input only:
+
+    h_t = a_t * h_{t-1} + b_t                   (element-wise; a_t, b_t computed from x_t alone)
+
+so the whole sequence h_1 .. h_T is a prefix scan of the pairs (a_t, b_t) under the associative
+operation (a, b) o (a', b') = (a a', a' b + b'), computable in ceil(log2 T) parallel steps instead of T
+sequential ones. Backpropagation through time is then the same scan run backwards: nothing in the
+gradient waits for the step before it.
+
+minGRU (Feng et al., Sec. 3.1): the GRU without the hidden state in its gates and without tanh,
+
+    z_t = sigmoid(x_t W_z + b_z),   h~_t = g(x_t W_h + b_h),   h_t = (1 - z_t) h_{t-1} + z_t h~_t
+
+with g(v) = v + 0.5 for v >= 0, sigmoid(v) otherwise (Sec. 3.1.2 / Appendix B: keeps h~ > 0 so the scan
+runs in log space, where a long product of (1 - z) cannot underflow):
+
+    log h_t = a*_t + logcumsumexp_{k<=t}(log z_k + log h~_k - a*_k),     a*_t = sum_{j<=t} log(1 - z_j)
+
+minLSTM (Sec. 3.2): forget and input gates from the input alone, normalised to sum to one
+(f'_t = f_t / (f_t + i_t), i'_t = i_t / (f_t + i_t)), h_t = f'_t h_{t-1} + i'_t h~_t; the same log-space scan
+with log f'_t = -softplus(log i_t - log f_t).
+
+LRU (Orvieto et al., Sec. 3): a diagonal complex recurrence with its eigenvalues parametrised inside the
+unit disc and a normalisation of the input,
+
+    x_t = lambda * x_{t-1} + gamma * (u_t B),     y_t = Re(x_t C) + u_t D
+    lambda = exp(-exp(nu) + i exp(theta)),   |lambda| = exp(-exp(nu)) < 1,   gamma = sqrt(1 - |lambda|^2)
+
+initialised on a ring r_min <= |lambda| <= r_max with phases in [0, max_phase] (Sec. 3.3, Lemma 3.2), so the
+gradient through time decays by |lambda| per step: a rate that is *set* (log10(1 / max|lambda|) decades per
+step at most slowly), not hoped for. The scan is the associative one above with a constant a = lambda.
+(D is a full (input, units) matrix here, not the paper's diagonal one, since the zoo's input and output
+widths may differ.)
+
+Each layer has two paths that compute the same numbers: `scan="parallel"` (training) and
+`scan="sequential"` (one step at a time: generation, and the reference the tests hold the parallel path
+to). Only the final output is returned per step (`return_sequences`), as Keras's recurrent layers do;
+`go_backwards` reads the sequence from its end, so `keras.layers.Bidirectional` wraps them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from zoo.dynamics import RecurrentStep, register_step
+
+SCANS = ("parallel", "sequential")
+
+
+# ------------------------------------------------------------------------------------------- scans
+def linear_scan(a, b):
+    """h_t = a_t * h_{t-1} + b_t with h_0 = 0, for every t at once, along axis 1 of (batch, time, units)
+    tensors (a may be (units,) or broadcast to b; complex works). Hillis-Steele doubling: after the round
+    with offset k, every position holds the combination of the last 2k steps; ceil(log2 T) rounds (a
+    Python loop for a static length, a `tf.while_loop` for a dynamic one)."""
+    a = tf.broadcast_to(a, tf.shape(b))
+
+    def combine(offset, a, b):
+        # position t combines with position t - offset (positions before offset have nothing to combine).
+        length = tf.shape(b)[1]
+        b = tf.concat([b[:, :offset], b[:, offset:] + a[:, offset:] * b[:, : length - offset]], axis=1)
+        a = tf.concat([a[:, :offset], a[:, offset:] * a[:, : length - offset]], axis=1)
+        return offset * 2, a, b
+
+    time = b.shape[1]
+    if time is not None:
+        offset = 1
+        while offset < time:
+            offset, a, b = combine(offset, a, b)
+        return b
+    _, _, b = tf.while_loop(lambda offset, a, b: offset < tf.shape(b)[1], combine, (tf.constant(1), a, b),
+                            shape_invariants=(tf.TensorShape([]), a.shape, b.shape))
+    return b
+
+
+def log_linear_scan(log_a, log_b):
+    """exp(log h_t) for h_t = a_t h_{t-1} + b_t, h_0 = 0, a_t and b_t > 0 given as logs (Feng et al.,
+    Appendix B): log h_t = a*_t + logcumsumexp(log b_t - a*_t), a*_t = cumsum(log a_t)."""
+    a_star = tf.cumsum(log_a, axis=1)
+    return tf.exp(a_star + tf.math.cumulative_logsumexp(log_b - a_star, axis=1))
+
+
+def _log_g(v):
+    """log g(v): g(v) = v + 0.5 for v >= 0, sigmoid(v) below (positive and continuous at 0)."""
+    return tf.where(v >= 0, tf.math.log(tf.nn.relu(v) + 0.5), -tf.nn.softplus(-v))
+
+
+def _g(v):
+    return tf.where(v >= 0, v + 0.5, tf.sigmoid(v))
+
+
+# ------------------------------------------------------------------------------------------- layers
+class _ScanLayer(keras.layers.Layer):
+    """What the three layers share: the two paths, return_sequences, go_backwards, the config."""
+
+    def __init__(self, units, return_sequences=False, go_backwards=False, scan="parallel", **kwargs):
+        super().__init__(**kwargs)
+        if scan not in SCANS:
+            raise ValueError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}.")
+        self.units = int(units)
+        self.return_sequences = bool(return_sequences)
+        self.go_backwards = bool(go_backwards)
+        self.return_state = False  # read by keras.layers.Bidirectional, as is:
+        self.stateful = False
+        self.scan = scan
+
+    def call(self, inputs, initial_state=None, mask=None, training=None):
+        if initial_state is not None or mask is not None:
+            raise ValueError(f"{type(self).__name__} starts from a zero state and takes no mask; pass neither.")
+        x = tf.reverse(inputs, axis=[1]) if self.go_backwards else inputs
+        h = self.parallel(x) if self.scan == "parallel" else self.sequential(x)  # (batch, time, units)
+        y = self.readout(h, x)
+        return y if self.return_sequences else y[:, -1]
+
+    def readout(self, h, x):
+        return h
+
+    def sequential(self, x):
+        """The reference: one step at a time (tf.scan over time)."""
+        coefficients = self.coefficients(x)  # tensors (batch, time, ...) of the step's a_t and b_t
+        initial = tf.zeros_like(coefficients[1][:, 0])
+
+        def step(h, ab):
+            a, b = ab
+            return a * h + b
+
+        moved = [tf.transpose(c, [1, 0, 2]) for c in coefficients]
+        states = tf.scan(step, tuple(moved), initializer=initial)
+        return tf.transpose(states, [1, 0, 2])
+
+    def compute_output_shape(self, input_shape):
+        if self.return_sequences:
+            return (input_shape[0], input_shape[1], self.units)
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences,
+                "go_backwards": self.go_backwards, "scan": self.scan}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MinGRU(_ScanLayer):
+    """minGRU (Feng et al., 2024, Sec. 3.1): h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h),
+    z_t = sigmoid(x_t W_z + b_z); trained by a log-space parallel scan.
+
+    Args:
+        units: size of the hidden state.
+        return_sequences: every step's state (True) or the last one.
+        go_backwards: read the sequence from its end.
+        scan: "parallel" (log-space scan) or "sequential" (one step at a time; the same numbers).
+    """
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 2 * self.units),
+                                      initializer="glorot_uniform")  # [z | h~]
+        self.bias = self.add_weight(name="bias", shape=(2 * self.units,), initializer="zeros")
+
+    def _pre(self, x):
+        k = tf.matmul(x, self.kernel) + self.bias  # (batch, time, 2 units)
+        return k[..., : self.units], k[..., self.units:]
+
+    def parallel(self, x):
+        k_z, k_h = self._pre(x)
+        log_one_minus_z, log_z = -tf.nn.softplus(k_z), -tf.nn.softplus(-k_z)
+        return log_linear_scan(log_one_minus_z, log_z + _log_g(k_h))
+
+    def coefficients(self, x):
+        k_z, k_h = self._pre(x)
+        z = tf.sigmoid(k_z)
+        return 1.0 - z, z * _g(k_h)
+
+    def retention(self, x):
+        """The per-step factor on the state, (1 - z_t): the theory of its gradient through time."""
+        return self.coefficients(x)[0]
+
+    def step(self, x_t, h):
+        """One step of the sequential path: x_t (batch, features), h (batch, units) -> the next h."""
+        a, b = self.coefficients(x_t[:, None])
+        return a[:, 0] * h + b[:, 0]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MinLSTM(_ScanLayer):
+    """minLSTM (Feng et al., 2024, Sec. 3.2): h_t = f'_t h_{t-1} + i'_t g(x_t W_h + b_h) with the forget
+    and input gates sigmoid(x_t W_f + b_f), sigmoid(x_t W_i + b_i) normalised to f' + i' = 1.
+
+    Args:
+        units: size of the hidden state.
+        return_sequences, go_backwards, scan: as `MinGRU`.
+    """
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 3 * self.units),
+                                      initializer="glorot_uniform")  # [f | i | h~]
+        self.bias = self.add_weight(name="bias", shape=(3 * self.units,), initializer="zeros")
+
+    def _logs(self, x):
+        k = tf.matmul(x, self.kernel) + self.bias
+        u = self.units
+        log_f, log_i = -tf.nn.softplus(-k[..., :u]), -tf.nn.softplus(-k[..., u: 2 * u])
+        log_f_norm = -tf.nn.softplus(log_i - log_f)  # log f / (f + i)
+        log_i_norm = -tf.nn.softplus(log_f - log_i)
+        return log_f_norm, log_i_norm, k[..., 2 * u:]
+
+    def parallel(self, x):
+        log_f, log_i, k_h = self._logs(x)
+        return log_linear_scan(log_f, log_i + _log_g(k_h))
+
+    def coefficients(self, x):
+        log_f, log_i, k_h = self._logs(x)
+        return tf.exp(log_f), tf.exp(log_i) * _g(k_h)
+
+    def retention(self, x):
+        return self.coefficients(x)[0]
+
+    def step(self, x_t, h):
+        a, b = self.coefficients(x_t[:, None])
+        return a[:, 0] * h + b[:, 0]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LRU(_ScanLayer):
+    """Linear Recurrent Unit (Orvieto et al., 2023): x_t = lambda x_{t-1} + gamma (u_t B), y_t =
+    Re(x_t C) + u_t D, lambda = exp(-exp(nu) + i exp(theta)) on a ring at initialisation.
+
+    Args:
+        units: size of the complex state and of the output.
+        r_min, r_max: the ring |lambda| is drawn from (Sec. 3.3): 0.9 and 0.999 by default, the paper's
+            choice for long-range tasks (memory of ~10 to ~1000 steps at initialisation).
+        max_phase: the largest initial phase of lambda (pi / 10 by default, as the paper for long-range tasks).
+        return_sequences, go_backwards, scan: as `MinGRU`.
+    """
+
+    def __init__(self, units, r_min=0.9, r_max=0.999, max_phase=math.pi / 10, **kwargs):
+        super().__init__(units, **kwargs)
+        if not 0.0 <= r_min < r_max <= 1.0:
+            raise ValueError(f"The LRU needs 0 <= r_min < r_max <= 1, got r_min={r_min}, r_max={r_max}.")
+        self.r_min, self.r_max, self.max_phase = float(r_min), float(r_max), float(max_phase)
+
+    def build(self, input_shape):
+        features, n = input_shape[-1], self.units
+
+        def ring(which):
+            def initializer(shape, dtype=None):
+                # |lambda|^2 uniform on [r_min^2, r_max^2] (Lemma 3.2), the phase uniform on [0, max_phase].
+                u = keras.random.uniform(shape)
+                if which == "nu":
+                    radius_sq = tf.minimum(u * (self.r_max**2 - self.r_min**2) + self.r_min**2, 1.0 - 1e-6)
+                    return tf.math.log(-0.5 * tf.math.log(tf.maximum(radius_sq, 1e-12)))
+                return tf.math.log(tf.maximum(self.max_phase * u, 1e-12))
+            return initializer
+
+        self.nu_log = self.add_weight(name="nu_log", shape=(n,), initializer=ring("nu"))
+        self.theta_log = self.add_weight(name="theta_log", shape=(n,), initializer=ring("theta"))
+        normal_b = keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(2 * features))
+        normal_c = keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(n))
+        self.b_re = self.add_weight(name="b_re", shape=(features, n), initializer=normal_b)
+        self.b_im = self.add_weight(name="b_im", shape=(features, n), initializer=normal_b)
+        self.c_re = self.add_weight(name="c_re", shape=(n, n), initializer=normal_c)
+        self.c_im = self.add_weight(name="c_im", shape=(n, n), initializer=normal_c)
+        self.d = self.add_weight(name="d", shape=(features, n), initializer="glorot_uniform")
+
+    def eigenvalues(self):
+        """lambda (complex, (units,)) at the current weights."""
+        modulus = tf.exp(-tf.exp(self.nu_log))
+        phase = tf.exp(self.theta_log)
+        return tf.complex(modulus * tf.cos(phase), modulus * tf.sin(phase))
+
+    def _drive(self, x):
+        modulus = tf.exp(-tf.exp(self.nu_log))
+        gamma = tf.sqrt(1.0 - modulus**2)  # the normalisation: a unit input keeps the state's scale
+        b = tf.complex(tf.matmul(x, self.b_re), tf.matmul(x, self.b_im))
+        return b * tf.cast(gamma, tf.complex64)
+
+    def parallel(self, x):
+        return linear_scan(self.eigenvalues(), self._drive(x))
+
+    def coefficients(self, x):
+        drive = self._drive(x)
+        return tf.broadcast_to(self.eigenvalues(), tf.shape(drive)), drive
+
+    def readout(self, h, x):
+        return tf.matmul(tf.math.real(h), self.c_re) - tf.matmul(tf.math.imag(h), self.c_im) + tf.matmul(x, self.d)
+
+    def retention(self, x):
+        return tf.abs(self.coefficients(x)[0])
+
+    def step(self, x_t, state):
+        """One step on the state as real numbers, (batch, 2 units) = [Re x | Im x] (for `zoo.dynamics`)."""
+        n = self.units
+        h = tf.complex(state[:, :n], state[:, n:])
+        new = self.eigenvalues() * h + self._drive(x_t)
+        return tf.concat([tf.math.real(new), tf.math.imag(new)], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "r_min": self.r_min, "r_max": self.r_max, "max_phase": self.max_phase}
+
+
+# ------------------------------------------------------------------------------- the Jacobian theory
+# zoo.dynamics differentiates one step of the first recurrent layer of a model: for minGRU/minLSTM the
+# Jacobian is diag(1 - z_t) (diag(f'_t)), for the LRU the rotation-scaling by lambda (|lambda| per step).
+@register_step(MinGRU)
+@register_step(MinLSTM)
+def _gated_scan_step(layer):
+    return RecurrentStep(state_sizes=(layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
+
+
+@register_step(LRU)
+def _lru_step(layer):
+    return RecurrentStep(state_sizes=(2 * layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
