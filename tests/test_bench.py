@@ -13,7 +13,7 @@ from training.core import bench as library
 
 def test_bench_times_both_arms_and_writes_the_rows(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    steps = str(bench.WARMUP_STEPS + 3)
+    steps = str(library.WARMUP_STEPS + 3)
     assert bench.main(["--models", "simple_rnn", "--units", "8", "--steps", steps, "--repeats", "2",
                        "--json", str(path)]) == 0
     (row,) = json.loads(path.read_text())
