@@ -66,7 +66,7 @@ def train(name, kwargs, delay, seed=0):
     model = zoo.build_model(name, vocabulary_size=spec.vocabulary_size, output="per_step",
                             num_classes=spec.num_classes, sequence_length=spec.sequence_length, units=UNITS, **kwargs)
     model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(train_ds, steps_per_epoch=STEPS, epochs=1, verbose=0)
+    model.fit(train_ds, steps_per_epoch=STEPS, epochs=1, verbose=0, shuffle=False)  # the stream is shuffled already
     return model, scored_accuracy(model, test_ds), spec, test_ds
 
 # %% [markdown]
