@@ -121,6 +121,16 @@ class _ScanLayer(keras.layers.Layer):
     def readout(self, h, x):
         return h
 
+    def retention(self, x):
+        """The per-step factor a_t on the state ((1 - z_t) for minGRU, f'_t for minLSTM): the theory of
+        the gradient through time."""
+        return self.coefficients(x)[0]
+
+    def step(self, x_t, h):
+        """One step of the sequential path: x_t (batch, features), h (batch, units) -> the next h."""
+        a, b = self.coefficients(x_t[:, None])
+        return a[:, 0] * h + b[:, 0]
+
     def sequential(self, x):
         """The reference: one step at a time (tf.scan over time)."""
         coefficients = self.coefficients(x)  # tensors (batch, time, ...) of the step's a_t and b_t
@@ -175,14 +185,6 @@ class MinGRU(_ScanLayer):
         z = tf.sigmoid(k_z)
         return 1.0 - z, z * _g(k_h)
 
-    def retention(self, x):
-        """The per-step factor on the state, (1 - z_t): the theory of its gradient through time."""
-        return self.coefficients(x)[0]
-
-    def step(self, x_t, h):
-        """One step of the sequential path: x_t (batch, features), h (batch, units) -> the next h."""
-        a, b = self.coefficients(x_t[:, None])
-        return a[:, 0] * h + b[:, 0]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -216,12 +218,6 @@ class MinLSTM(_ScanLayer):
         log_f, log_i, k_h = self._logs(x)
         return tf.exp(log_f), tf.exp(log_i) * _g(k_h)
 
-    def retention(self, x):
-        return self.coefficients(x)[0]
-
-    def step(self, x_t, h):
-        a, b = self.coefficients(x_t[:, None])
-        return a[:, 0] * h + b[:, 0]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
