@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import datasets  # noqa: E402
+from training.core.boundary import UsageError, command  # noqa: E402  (standard library only)
 from datasets.spec import LAST_CLASS, LAST_VALUE, PER_STEP  # noqa: E402
 
 SHARED_TINY_SHAKESPEARE = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "tiny_shakespeare"
@@ -107,6 +108,7 @@ def run(tasks, batch_size=64, batches=200, steps=20, text_params=None, out=sys.s
     return rows
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datasets.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=datasets.list_tasks(), help="tasks to measure (default: all)")
@@ -121,6 +123,12 @@ def main(argv=None) -> int:
              "checkout when it holds input.txt, else none)",
     )
     args = parser.parse_args(argv)
+    unknown = [t for t in args.tasks if t not in datasets.list_tasks()]
+    if unknown:
+        raise UsageError(f"Unknown task(s) {', '.join(unknown)} in --tasks; known: {', '.join(datasets.list_tasks())}.")
+    for name in ("batch_size", "batches", "steps"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}.")
     text_params = {"data_dir": args.data_dir, "manual_dir": args.manual_dir}
     rows = run(args.tasks, args.batch_size, args.batches, args.steps, text_params)
     return 0 if all(row["ok"] for row in rows) else 1

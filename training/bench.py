@@ -25,8 +25,11 @@ import os
 import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
+from training.core.preflight import check_output_file
 
 
+@command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,29 +44,42 @@ def main(argv=None) -> int:
                    help="with --bptt: also the same model in PyTorch, if importable (with and without oneDNN); default: none")
     p.add_argument("--json", help="also write the rows to this JSON file (default: none)")
     args = p.parse_args(argv)
+    for name in ("steps", "repeats"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be a positive integer, got {getattr(args, name)}.")
+    steps = args.steps if args.steps is not None else (20 if args.bptt else 40)
+    repeats = args.repeats if args.repeats is not None else (5 if args.bptt else 7)
+    bad_units = [u for u in args.units or [] if u < 1]
+    if bad_units:
+        raise UsageError(f"--units must be positive widths, got {', '.join(map(str, bad_units))}.")
+    if args.peer and not args.bptt:
+        raise UsageError("--peer compares the --bptt model; add --bptt.")
+    if args.json:
+        check_output_file(args.json, "--json")
     quiet.install()
     from training.core.bench import BPTT_MODELS, WARMUP_STEPS
 
-    steps = args.steps or (20 if args.bptt else 40)
-    repeats = args.repeats or (5 if args.bptt else 7)
-    if steps <= WARMUP_STEPS + 1 or repeats < 1:
-        print(f"error: --steps must be > {WARMUP_STEPS + 1} and --repeats >= 1.", file=sys.stderr)
-        return 2
-    if args.peer and not args.bptt:
-        print("error: --peer compares the --bptt model; add --bptt.", file=sys.stderr)
-        return 2
+    if steps <= WARMUP_STEPS + 1:
+        raise UsageError(f"--steps must be more than {WARMUP_STEPS + 1} (the first {WARMUP_STEPS} steps of every "
+                         f"timed fit are tracing and are dropped), got {steps}.")
     unknown = sorted(set(args.models or []) - set(BPTT_MODELS)) if args.bptt else []
     if unknown:
-        print(f"error: --bptt times {', '.join(BPTT_MODELS)}, not {', '.join(unknown)}.", file=sys.stderr)
-        return 2
+        raise UsageError(f"--bptt times {', '.join(BPTT_MODELS)}, not {', '.join(unknown)}.")
+    if not args.bptt and args.models:
+        import zoo
+
+        unknown = sorted(set(args.models) - set(zoo.list_models()))
+        if unknown:
+            raise UsageError(f"Unknown model(s) {', '.join(unknown)} in --models; known: {', '.join(zoo.list_models())}.")
     if args.bptt:
         rows = _bptt(args.models or list(BPTT_MODELS), args.units or [128, 256, 512], steps, repeats, args.peer)
     else:
         rows = _table(args.models or ["simple_rnn", "lstm", "gru", "self_attention"], args.units or [128, 256],
                       steps, repeats)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from training.core.runs import write_text
+
+        write_text(args.json, json.dumps(rows, indent=1))
     return 0
 
 

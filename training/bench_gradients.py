@@ -13,14 +13,17 @@ step. Then one `ThroughTimeProbe` call on a probe batch is timed the same way (m
 from __future__ import annotations
 
 import argparse
+import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
 from training.core.flags import DefaultsHelpFormatter
 
 LAYERS = ("gru", "lstm", "simple_rnn")  # training.instruments.cost.LAYERS, named here so --help needs no TensorFlow
 
 
-def main(argv=None):
+@command
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.bench_gradients", description=__doc__.splitlines()[0],
                                      formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--layer", choices=LAYERS, default="lstm", help="the Keras recurrent layer timed")
@@ -35,14 +38,19 @@ def main(argv=None):
     parser.add_argument("--probe-repeats", type=int, default=5,
                         help="timed through-time profiles; the median is reported")
     args = parser.parse_args(argv)
-    for name in ("units", "time_steps", "batch", "steps", "rounds", "probe_batch", "probe_repeats"):
+    for name in ("units", "embedding_dim", "vocabulary", "time_steps", "batch", "steps", "rounds", "probe_batch",
+                 "probe_repeats"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-').replace('time-steps', 'time')} must be at least 1")
+            flag = "--time" if name == "time_steps" else "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} must be at least 1, got {getattr(args, name)}.")
+    if args.vocabulary < 2:
+        raise UsageError(f"--vocabulary must be at least 2 tokens, got {args.vocabulary}.")
     quiet.install()
     from training.instruments.cost import benchmark
 
     benchmark(**vars(args))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

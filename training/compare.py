@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pathlib
 import shlex
 import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
+from training.core.preflight import os_error_sentence
 from training.core.config import GRID_DEFAULTS
 from training.core.flags import DefaultsHelpFormatter, add_field_flags
 
@@ -43,6 +46,8 @@ GRID_FIELD_FLAGS = ("units", "batch_size", "learning_rate", "optimizer", "global
 def _csv_list(kind):
     def parse(text):
         items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected at least one {kind.__name__} (a comma-separated list), got {text!r}")
         try:
             return [kind(t) for t in items]
         except ValueError:
@@ -140,9 +145,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_arguments(args) -> None:
+    """Every flag that cannot work, refused before TensorFlow is imported (what the suite, the grid and the
+    runner know is checked when the plan is made)."""
+    from training.core.config import RunConfig
+    from training.core.preflight import check_folder_can_be_made, check_memory
+
+    for name in ("steps", "epochs", "units", "batch_size", "param_budget", "jobs"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}.")
+    for name in ("learning_rate", "global_clipnorm"):
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive number, got {value}.")
+    if args.optimizer is not None:
+        RunConfig(optimizer=args.optimizer).validate()
+    if args.seeds and min(args.seeds) < 0:
+        raise UsageError(f"--seeds must be integers >= 0, got {', '.join(map(str, args.seeds))}.")
+    if args.param_budget is not None:
+        check_memory(args.param_budget, what=f"A model of --param-budget {args.param_budget:,}")
+    if args.output is not None and not args.plan:
+        check_folder_can_be_made(args.output, "the --output folder", flag="--output")
+    for name in ("grid", "corpus_dir", "address", "executor"):
+        value = getattr(args, name, None)
+        if value is not None and not value.strip():
+            raise UsageError(f"--{name.replace('_', '-')} needs a value, got an empty string.")
+
+
+@command
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)  # before TensorFlow: --help and a wrong flag answer at once
+    check_arguments(args)
     quiet.install()
     from training.sweep import experiments as suites
     from training.sweep.document import build_report
@@ -151,36 +186,43 @@ def main(argv=None) -> int:
     from training.sweep.runner import run_sweep
 
     output = None
+    experiments, description = plan_from_args(args)
+    description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
+    if args.plan:
+        for e in experiments:
+            print(f"{e.key}: {e.title} ({len(e.runs)} runs)")
+            for r in e.runs:
+                print(f"  {r.id}")
+            for note in e.omitted:
+                print(f"  [left out by this budget] {note}")
+        return 0
+    output = pathlib.Path(args.output) if args.output else default_output(description["name"], description["budget"])
+    again = description["command"] + ("" if "--output" in argv else f" --output {output}")
+    again += "" if "--resume" in argv else " --resume"
+    jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
     try:
-        experiments, description = plan_from_args(args)
-        description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
-        if args.plan:
-            for e in experiments:
-                print(f"{e.key}: {e.title} ({len(e.runs)} runs)")
-                for r in e.runs:
-                    print(f"  {r.id}")
-                for note in e.omitted:
-                    print(f"  [left out by this budget] {note}")
-            return 0
-        output = (pathlib.Path(args.output) if args.output
-                  else default_output(description["name"], description["budget"]))
-        jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
                           jobs=jobs, executor=args.executor, address=args.address)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        if output is not None and (output / SWEEP_FILE).is_file():
-            again = description["command"] + ("" if "--output" in argv else f" --output {output}")
+        if (output / SWEEP_FILE).is_file():
             print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"
-                  f"continue with: {again} --resume", file=sys.stderr)
+                  f"continue with: {again}", file=sys.stderr)
         return 130
+    except OSError as e:  # sweep.json and every run are written atomically: the folder is left consistent
+        sentence = os_error_sentence(e, flag="--output")
+        if (output / SWEEP_FILE).is_file():
+            sentence += f" The finished runs are kept: continue with {again}"
+        raise UsageError(sentence) from None
     report_dir = build_report(output)
     statuses = [r["status"] for r in sweep["runs"]]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
     print(f"{len(statuses)} runs ({counts}) in {sweep['wall_seconds']:.0f} s")
     print(f"report: {report_dir}")
+    failed = [r for r in sweep["runs"] if r["status"] == "failed"]
+    if failed:
+        print(f"error: {len(failed)} of {len(statuses)} runs failed (the first, {failed[0]['id']}: "
+              f"{failed[0].get('error')}); fix the cause and train them again with: {again}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
 
 
 # The library this command used to import at the top, still importable from here, now on first use so
@@ -23,6 +24,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
     p.add_argument("run", help="run name under saved_models/ or a path to a run folder")
@@ -30,16 +32,17 @@ def main(argv=None) -> int:
                    help="the split to evaluate on (default: test)")
     p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
     args = p.parse_args(argv)
+    check_run_arguments(args)
     quiet.install()
     from training.core.loop import evaluate_run
 
-    try:
-        metrics, run = evaluate_run(args.run, args.root, args.split)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    recorded = run.metadata.get("test", {}) if args.split == "test" else {}
+    metrics, run = evaluate_run(args.run, args.root, args.split)
+    recorded = (run.metadata.get("test") or {}) if args.split == "test" else {}
     print(f"{run.path.name}: {run.config.model} on {run.config.task}, {args.split} split")
+    if run.status == "diverged":
+        d = run.metadata.get("divergence") or {}
+        print(f"  note: Run {run.path.name} diverged at step {d.get('step', run.step)} ({d.get('cause', 'non-finite')}): "
+              "its saved weights are not finite, so its metrics are NaN; it recorded no test metrics.")
     if run.note:
         print(f"  note: {run.note}")
         recorded = {}  # the recorded metrics belong to another model
@@ -48,6 +51,14 @@ def main(argv=None) -> int:
         print(f"  {name:<16} {value:.6g}{before}")
     print_filled_blanks(run)
     return 0
+
+
+def check_run_arguments(args) -> None:
+    """The run and --saved-models of evaluate and generate, before TensorFlow."""
+    if not args.run.strip():
+        raise UsageError("Give a run name or a run folder, not an empty string.")
+    if args.root is not None and not args.root.strip():
+        raise UsageError("--saved-models needs a folder, got an empty string; leave the flag out for the default.")
 
 
 def filled_blanks(model, spec, task_params: dict, n: int = 4) -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ import math
 import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
 
 
 # The library this command used to import at the top, still importable from here, now on first use so
@@ -28,6 +29,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.generate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,23 +42,28 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seeds the sampling (default: 0)")
     p.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/)")
     args = p.parse_args(argv)
+    from training.evaluate import check_run_arguments
+
+    check_run_arguments(args)
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        raise UsageError(f"--temperature must be a finite number >= 0, got {args.temperature}.")
+    if args.length < 0:
+        raise UsageError(f"--length must be a number of tokens >= 0, got {args.length}.")
     quiet.install()
     from training.core.generation import generate
     from training.core.runs import load_run
 
-    try:
-        if not math.isfinite(args.temperature) or args.temperature < 0:
-            raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}.")
-        run = load_run(args.run, args.root, load_model=False)
-        if not run.spec.language_model:
-            generate(run, args.prompt, args.length, args.temperature, args.seed)  # raises the sentence
-        run.load_model()  # the model matching the run's state
-        if run.note:
-            print(f"note: {run.note}", file=sys.stderr)
-        print(generate(run, args.prompt, args.length, args.temperature, args.seed))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    run = load_run(args.run, args.root, load_model=False)
+    if run.status == "diverged":
+        raise UsageError(f"Run {run.path.name} diverged (step {(run.metadata.get('divergence') or {}).get('step')}): "
+                         "its weights are not finite, so it cannot generate text; train it again with a smaller "
+                         "learning rate or with clipping.")
+    if not run.spec.language_model:
+        generate(run, args.prompt, args.length, args.temperature, args.seed)  # raises the sentence
+    run.load_model()  # the model matching the run's state
+    if run.note:
+        print(f"note: {run.note}", file=sys.stderr)
+    print(generate(run, args.prompt, args.length, args.temperature, args.seed))
     return 0
 
 

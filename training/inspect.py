@@ -30,6 +30,9 @@ import math
 import pathlib
 import sys
 
+from training.core.boundary import UsageError, command
+from training.core.preflight import os_error_sentence
+
 # The verdict's rules, each stated where it is printed.
 VANISHED_LOG10 = -6.0  # the first position gets at most 10^-6 of the last token's gradient: vanished
 LEARNED_FRACTION = 0.9  # a test loss under 0.9 x the chance loss: learned something the chance line cannot
@@ -53,7 +56,10 @@ def _read_json(path: pathlib.Path) -> dict:
     if not path.is_file():
         return {}
     with open(path, encoding="utf-8") as f:
-        value = json.load(f)
+        try:
+            value = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UsageError(f"{path} is not valid JSON ({e}); restore it from a copy.") from None
     return value if isinstance(value, dict) else {}
 
 
@@ -299,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@command
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     path = pathlib.Path(args.run)
@@ -310,9 +317,8 @@ def main(argv=None) -> int:
         return 2
     try:
         figures, lines = inspect_run(path)
-    except (OSError, json.JSONDecodeError) as error:
-        print(f"error: cannot inspect {path}: {error}", file=sys.stderr)
-        return 2
+    except OSError as error:
+        raise UsageError(os_error_sentence(error, f"cannot inspect {path}")) from None
     print(f"Figures of {path}:")
     for figure in figures:
         print(f"  {figure}")

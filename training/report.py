@@ -23,6 +23,7 @@ import pathlib
 import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
 
 
 # The library this command used to import at the top, still importable from here, now on first use so
@@ -38,6 +39,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.report",
                                 description="Rebuild the report of a comparison sweep from its saved runs.")
@@ -46,27 +48,28 @@ def main(argv=None) -> int:
                    help="also look at the page as a reader would: headless-Chromium screenshots of its top and of "
                         "each section in <sweep>/report/screens/ (needs chromium on PATH)")
     args = p.parse_args(argv)
-    quiet.install()
-    from training.sweep.document import REPORT_DIR, build_report
-    from training.sweep.results import SWEEP_FILE
-
+    if not args.folder.strip():
+        raise UsageError("Give the sweep folder, not an empty string.")
     folder = pathlib.Path(args.folder)
-    if folder.name == REPORT_DIR and not (folder / SWEEP_FILE).is_file():
+    if folder.name == "report" and not (folder / "sweep.json").is_file():
         folder = folder.parent
-    try:
-        out = build_report(folder)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if not (folder / "sweep.json").is_file():
+        raise UsageError(f"{folder} holds no sweep.json; point at the folder `python -m training.compare` printed.")
+    from training.core.preflight import check_folder
+
+    check_folder(folder, "the sweep folder")  # before any work: the report is written into it
+    quiet.install()
+    from training.sweep.document import build_report
+
+    out = build_report(folder)
     print(f"report: {out}")
     if args.screenshots:
         from training.sweep import screenshots
 
         try:
             shots = screenshots.take(out / "report.html", out / "screens")
-        except (RuntimeError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        except RuntimeError as error:
+            raise UsageError(str(error)) from None
         print(f"screenshots: {len(shots)} in {out / 'screens'}")
     return 0
 

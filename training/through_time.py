@@ -5,12 +5,15 @@ initialisation (random tokens, a last-step label), one line per layer and probe;
 from __future__ import annotations
 
 import argparse
+import sys
 
 from training.core import quiet
+from training.core.boundary import UsageError, command
 from training.core.flags import DefaultsHelpFormatter
 
 
-def main(argv=None):
+@command
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.through_time",
         description="Gradient through time of Keras's recurrent layers at initialisation (random tokens).",
@@ -22,6 +25,13 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=32, help="examples in the probe batch")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the random tokens")
     args = parser.parse_args(argv)
+    for name, flag, least in (("units", "--units", 1), ("time", "--time", 2), ("embedding_dim", "--embedding-dim", 1),
+                              ("batch", "--batch", 1)):
+        if getattr(args, name) < least:
+            raise UsageError(f"{flag} must be at least {least}, got {getattr(args, name)}"
+                             + (" (a profile needs two steps to measure a lag)." if name == "time" else "."))
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}.")
     quiet.install()
     import numpy as np
 
@@ -39,7 +49,8 @@ def main(argv=None):
         lag_fall = "never" if summary["lag_1e6"] is None else str(summary["lag_1e6"])
         decay = summary["decay_decades_per_step"]
         print(f"{name:46s} {probe:10s} {decay:12.4f} {factor:10.3f} {fall:15.2f} {lag_fall:>8s}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,7 +18,8 @@ import sys
 from training.core import quiet
 from training.core.config import RunConfig
 from training.core.flags import add_run_config_flags, key_value as _key_value  # noqa: F401  (_key_value: API)
-from training.core.preflight import os_error_sentence
+from training.core.boundary import UsageError, command
+from training.core.preflight import check_config_memory, os_error_sentence
 
 
 def __getattr__(name):
@@ -66,32 +67,40 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict(base)
 
 
+@command
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # before TensorFlow: --help and a wrong flag answer at once
+    options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "verbose", "list")
+               if k in vars(args)}
+    for name, flag, what in (("resume", "--resume", "a run name or a run folder"),
+                             ("root", "--saved-models", "a folder")):
+        if name in options and not options[name].strip():
+            raise UsageError(f"{flag} needs {what}, got an empty string; leave the flag out for the default.")
+    if "resume" in options and vars(args):
+        flags = ", ".join(_flag_of(parser, k) for k in vars(args))
+        raise UsageError(
+            f"--resume continues a run with its own settings (its config.json); drop {flags}, or start a new run "
+            "to change them."
+        )
+    config = config_from_args(args)
+    if "resume" not in options and not options.get("list"):
+        config.validate()  # every setting checked before TensorFlow is imported
+        check_config_memory(config)
     quiet.install()
     from training.core.console import EpochLine
-    from training.core.loop import RunError, train
+    from training.core.loop import train
 
+    if options.get("list"):
+        import datasets
+        import zoo
+
+        print("models:", ", ".join(zoo.list_models()))
+        print("tasks: ", ", ".join(datasets.list_tasks()))
+        return 0
+    # the console: one line per epoch (default), Keras's own bar (--verbose), or nothing (--quiet)
+    console = [] if options.get("quiet") or options.get("verbose") else [EpochLine()]
     try:
-        if getattr(args, "list", False):
-            import datasets
-            import zoo
-
-            print("models:", ", ".join(zoo.list_models()))
-            print("tasks: ", ", ".join(datasets.list_tasks()))
-            return 0
-        options = {k: vars(args).pop(k) for k in ("resume", "dry_run", "export", "root", "quiet", "verbose", "list")
-                   if k in vars(args)}
-        if "resume" in options and vars(args):
-            flags = ", ".join(_flag_of(parser, k) for k in vars(args))
-            raise ValueError(
-                f"--resume continues a run with its own settings (its config.json); drop {flags}, or start a new run "
-                "to change them."
-            )
-        config = config_from_args(args)
-        # the console: one line per epoch (default), Keras's own bar (--verbose), or nothing (--quiet)
-        console = [] if options.get("quiet") or options.get("verbose") else [EpochLine()]
         with _no_warnings() if options.get("quiet") else contextlib.nullcontext():
             result = train(
                 config,
@@ -102,12 +111,8 @@ def main(argv=None) -> int:
                 verbose=1 if options.get("verbose") else 0,
                 callbacks=console,
             )
-    except (ValueError, RunError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except OSError as e:  # before the run folder exists (a run's own errors come as RunError)
-        print(f"error: {os_error_sentence(e)}", file=sys.stderr)
-        return 2
+        raise UsageError(os_error_sentence(e, flag="--saved-models")) from None
     _print_summary(result)
     if result.get("run_dir") and result["status"] == "finished" and not options.get("quiet"):
         _print_filled_blanks(result["run_dir"])

@@ -9,6 +9,7 @@ perplexity are derived from that mean negative log-likelihood (nats).
 
 from __future__ import annotations
 
+import json
 import math
 
 from training.core.config import RunConfig
@@ -52,10 +53,23 @@ def build_model(config: RunConfig, spec):
     """The zoo model for this config and task; returns (model, units actually used)."""
     import zoo
 
+    check_causal_parameters(config.model, config.task, spec.causal, config.model_params)
     kwargs = model_arguments(config, spec)
     if config.param_budget is not None:
         kwargs["units"], _ = zoo.fit_param_budget(config.model, config.param_budget, **kwargs)
     return zoo.build_model(config.model, **kwargs), kwargs["units"]
+
+
+def check_causal_parameters(model: str, task: str, next_token: bool, model_params: dict) -> None:
+    """The task's `causal` reaches the builder first and the model parameters override it
+    (`build.model_arguments`): a `causal=false` among them would build a model that reads the token it
+    must predict. Decided on the merged arguments, so no combination gets past the guard."""
+    if next_token and "causal" in model_params and model_params["causal"] is not True:
+        raise ValueError(
+            f"--model-param causal={json.dumps(model_params['causal'], default=str)} would let {model} read the future, and "
+            f"{task} is a next-token task: at step t the model would see the token it must predict; drop "
+            "causal from the model parameters (the task sets it) or choose a task whose target is not the next token."
+        )
 
 
 def make_optimizer(config: RunConfig):

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")  # the ones that take RunConfig.momentum
 STRATEGIES = ("default", "mirrored")
 CHOICES = {"optimizer": OPTIMIZERS, "strategy": STRATEGIES}  # checked by RunConfig.validate, shown by --help
 
@@ -24,6 +25,10 @@ CHOICES = {"optimizer": OPTIMIZERS, "strategy": STRATEGIES}  # checked by RunCon
 # `steps` is the whole budget (epochs x steps_per_epoch). A grid validates at the end of every epoch on
 # the whole split (validation_steps None), as `training.train` does. Shown by `compare --help` and in
 # docs/results.md.
+# The deepest stack a run may ask for: Keras builds layer by layer in Python, and a stack of thousands
+# takes minutes before the first step (the zoo's deepest experiments use 8).
+MAX_LAYERS = 64
+
 GRID_DEFAULTS = {"units": 32, "batch_size": 32, "steps": 200, "epochs": 1, "learning_rate": 3e-3,
                  "validation_steps": None}
 
@@ -121,16 +126,26 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or left out, got {value!r}.")
-        for name in ("curve_every", "curve_examples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
+        if self.num_layers > MAX_LAYERS:
+            raise ValueError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers:,} (a deeper stack takes "
+                             "minutes to build before training starts).")
+        if isinstance(self.curve_every, bool) or not isinstance(self.curve_every, int) or self.curve_every < 0:
+            raise ValueError(f"curve_every must be an integer >= 0, got {self.curve_every!r}.")
+        if isinstance(self.curve_examples, bool) or not isinstance(self.curve_examples, int) or self.curve_examples < 1:
+            raise ValueError(f"curve_examples must be a positive integer (the validation examples behind each "
+                             f"learning-curve point), got {self.curve_examples!r}.")
         if not isinstance(self.through_time_every, int) or self.through_time_every < 0:
             raise ValueError(f"through_time_every must be an integer >= 0, got {self.through_time_every!r}.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}.")
+        if not isinstance(self.momentum, (int, float)) or isinstance(self.momentum, bool) or \
+                not math.isfinite(self.momentum) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}.")
+        if self.momentum and self.optimizer not in MOMENTUM_OPTIMIZERS:
+            raise ValueError(f"momentum applies to {' and '.join(MOMENTUM_OPTIMIZERS)} only; {self.optimizer} keeps its "
+                             "own moment estimates: drop momentum or choose --optimizer sgd.")
         if not _positive_number(self.learning_rate):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
         for name in ("clipnorm", "global_clipnorm", "clipvalue"):

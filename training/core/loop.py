@@ -20,16 +20,18 @@ import time
 import keras
 
 from training.core import checkpoint, diagnostics, faults, preflight, rules, runs
-from training.core.build import (build_model, compile_model, derived_metrics, evaluate_model, load_data,
-                                 make_strategy, seed_everything)
+from training.core.boundary import UsageError
+from training.core.build import (build_model, check_causal_parameters, compile_model, derived_metrics, evaluate_model,
+                                 load_data, make_strategy, seed_everything)
 from training.core.config import RunConfig
 from training.core.export import export_model
 from training.core.lock import RunLock
 from training.core.versions import versions
 
 
-class RunError(Exception):
-    """A mistake the user can fix; `main` prints it as one sentence and exits non-zero."""
+class RunError(UsageError):
+    """A mistake the user can fix, or what the operating system refused during a run; the command's
+    boundary (`training.core.boundary`) prints it as one sentence and exits with status 2."""
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -144,17 +146,19 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
     the records of an uninterrupted run (see docs/training.md, "Crashes and resume").
     """
     config.validate()
+    if resume is not None and not str(resume).strip():
+        raise RunError("resume needs a run name or a run folder, got an empty string.")
     lock = None
     run_dir = None
     try:
         if resume:
             run_dir = runs.resolve_run_dir(resume, root)
-            preflight.check_folder(run_dir, "The run folder")
+            preflight.check_folder(run_dir, "the run folder")
             lock = RunLock(run_dir).acquire()
             runs.remove_temporary_files(run_dir)
             config = RunConfig.from_dict(runs.read_json(run_dir / "config.json"), source=str(run_dir / "config.json")).validate()
         elif not dry_run:
-            folder = preflight.check_folder(root or runs.SAVED_MODELS, "The --saved-models folder")
+            folder = preflight.check_folder(root or runs.SAVED_MODELS, "the --saved-models folder", flag="--saved-models")
             if config.run_name:
                 preflight.check_name_length(folder, config.run_name)
             preflight.check_free_space(folder, preflight.SMALL_FILES_BYTES)
@@ -171,7 +175,7 @@ def _os_error_sentence(error) -> str:
 
     if isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)):
         return "Out of memory while training; choose fewer units, layers or a smaller batch size."
-    return preflight.os_error_sentence(error)
+    return preflight.os_error_sentence(error, flag="--saved-models")
 
 
 def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, traced_models=None) -> dict:
@@ -347,6 +351,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
     except (OSError, MemoryError, tf.errors.ResourceExhaustedError) as e:
         sentence = _os_error_sentence(e)
         _record_failure(run_dir, metadata, sentence, dry_run)
+        if not resume and not dry_run:
+            _remove_if_empty(run_dir)
         raise RunError(sentence) from None
     except BaseException as e:
         if not isinstance(e, (KeyboardInterrupt, SystemExit)):
@@ -371,6 +377,17 @@ def _record_failure(run_dir, metadata, sentence, dry_run) -> None:
         pass
 
 
+def _remove_if_empty(run_dir) -> None:
+    """A new run that failed before it wrote anything (out of memory while setting up) leaves no folder."""
+    run_dir = pathlib.Path(run_dir)
+    try:
+        kept = [p for p in run_dir.iterdir() if p.name != "run.lock" and not p.name.startswith(runs.TEMPORARY_PREFIX)]
+        if not kept:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    except OSError:
+        pass
+
+
 def _start_over(run_dir) -> None:
     """A resumed run that died before its first checkpoint starts again at step 0 in its folder."""
     from training.instruments import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV, THROUGH_TIME_CSV, THROUGH_TIME_NPZ
@@ -382,7 +399,10 @@ def _start_over(run_dir) -> None:
 def _check_memory(config: RunConfig) -> None:
     """Refuse, before anything is allocated, a model too wide for this machine's memory. Only wide
     models are estimated (three small builds); below 1024 units the recurrent weights are small."""
-    if config.param_budget is not None or config.units < 1024:
+    if config.param_budget is not None:
+        preflight.check_config_memory(config)
+        return
+    if config.units < 1024:
         return
     import datasets
 
@@ -395,6 +415,19 @@ def _check_memory(config: RunConfig) -> None:
     except (TypeError, ValueError):
         return  # the real build says what is wrong
     preflight.check_memory(parameters, what=f"This {config.model} with {config.units:,} units")
+
+
+def _check_activation_memory(config: RunConfig, task, params: dict) -> None:
+    """Refuse, before any data is made and before the run folder exists, a sequence so long that one
+    batch's activations cannot be held for backpropagation through time (`--task-param gap=100000000`)."""
+    length = task.sequence_length(params)
+    if not length:
+        return
+    width = config.units if config.param_budget is None else 64  # a budget's width is not known yet: a floor
+    floats = config.num_layers * 8 * width + (config.embedding_dim or width)
+    given = ", ".join(f"{k}={v}" for k, v in params.items() if k in config.task_params)
+    preflight.check_activation_memory(config.batch_size, int(length), floats,
+                                      what=f"{config.task} with {given or 'its default parameters'}")
 
 
 def _check_validation_steps(config: RunConfig, data) -> None:
@@ -528,7 +561,9 @@ def _check_model_fits_task(config: RunConfig) -> None:
 
     zoo.get_model_info(config.model)
     task = datasets.get_task(config.task)
-    task.resolve(dict(config.task_params))
+    params = task.resolve(dict(config.task_params))
+    _check_activation_memory(config, task, params)
+    check_causal_parameters(config.model, config.task, task.causal, config.model_params)
     zoo.check_causality(config.model, {**config.model_params, "causal": task.causal})
 
 

@@ -31,19 +31,27 @@ FILE_COPIES = 4
 SMALL_FILES_BYTES = 20 * MB
 
 
-def os_error_sentence(error: OSError, doing: str | None = None) -> str:
-    """One sentence for an OSError: what failed, on which path, and what to do."""
+def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None = None) -> str:
+    """One sentence for an OSError: what failed, on which path, and what to do.
+
+    Args:
+        error: the OSError.
+        doing: what was being done ("Cannot use the --saved-models folder x"), put first.
+        flag: the option that chooses another folder (--saved-models, --output), named in the advice.
+    """
     path = error.filename or ""
     where = f" {path}" if path else ""
     code = error.errno
+    elsewhere = f"choose another folder with {flag}" if flag else "choose another folder"
     if code in (errno.EACCES, errno.EPERM):
-        what = f"permission denied on{where}; choose a folder you can write to (--saved-models) or fix its permissions"
+        what = f"permission denied on{where}; {elsewhere} or fix its permissions"
     elif code == errno.EROFS:
-        what = f"{path or 'the folder'} is on a read-only file system; choose another folder with --saved-models"
+        what = f"{path or 'the folder'} is on a read-only file system; {elsewhere}"
     elif code in (errno.ENOSPC, errno.EDQUOT):
-        what = f"the disk is full (or the quota is reached) writing{where}; free some space and resume the run"
+        again = "resume the run" if flag == "--saved-models" else "run the command again"
+        what = f"the disk is full (or the quota is reached) writing{where}; free some space and {again}"
     elif code == errno.ENAMETOOLONG:
-        what = f"a file name is too long for the file system ({len(os.path.basename(path))} characters); use a shorter --run-name"
+        what = f"a file name is too long for the file system ({len(os.path.basename(path))} characters); use a shorter name"
     elif code == errno.ENOTDIR:
         what = f"a part of{where} is a file, not a folder"
     elif code == errno.EEXIST:
@@ -54,12 +62,17 @@ def os_error_sentence(error: OSError, doing: str | None = None) -> str:
         what = f"{path or 'a file'} does not exist"
     else:
         what = f"{error.strerror or type(error).__name__}{' on' + where if where else ''}"
-    return f"{doing + ': ' if doing else ''}{what[0].upper() + what[1:]}."
+    if doing:
+        return f"{doing[0].upper() + doing[1:]}: {what}."
+    return f"{what[0].upper() + what[1:]}."
 
 
-def check_folder(path, what: str = "the folder") -> pathlib.Path:
-    """`path` is (or can be created as) a folder this process can write into; raises one ValueError."""
+def check_folder(path, what: str = "the folder", flag: str | None = None) -> pathlib.Path:
+    """`path` is (or can be created as) a folder this process can write into; raises one ValueError.
+
+    `flag` is the option that chooses another folder, named in the advice."""
     path = pathlib.Path(path)
+    what = what[0].upper() + what[1:]  # it starts the sentence
     if path.exists() and not path.is_dir():
         raise ValueError(f"{what} {path} is a file, not a folder; give a folder.")
     try:
@@ -72,10 +85,56 @@ def check_folder(path, what: str = "the folder") -> pathlib.Path:
             os.remove(probe)
     except OSError as e:
         if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise ValueError(f"{what} {path} is not writable ({e.strerror}); choose another folder or fix its permissions.") from None
+            elsewhere = f"choose another folder with {flag}" if flag else "choose another folder"
+            raise ValueError(f"{what} {path} is not writable ({e.strerror}); {elsewhere} or fix its permissions.") from None
         if e.errno in (errno.ENOTDIR, errno.EEXIST):
             raise ValueError(f"{what} {path} cannot be a folder: a part of that path is a file.") from None
-        raise ValueError(os_error_sentence(e, f"Cannot use {what} {path}")) from None
+        raise ValueError(os_error_sentence(e, f"cannot use {what[0].lower() + what[1:]} {path}", flag=flag)) from None
+    return path
+
+
+def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = None) -> pathlib.Path:
+    """As `check_folder`, without making anything: `path` is a writable folder, or its nearest existing
+    parent is one (so that a command refused later leaves no empty folder behind). Raises one ValueError."""
+    path = pathlib.Path(path)
+    if not str(path).strip():
+        raise ValueError(f"{flag or what} needs a folder, got an empty string.")
+    if path.is_dir():
+        return check_folder(path, what, flag=flag)
+    what = what[0].upper() + what[1:]
+    if path.exists() or path.is_symlink():
+        raise ValueError(f"{what} {path} is a file, not a folder; give a folder.")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path} cannot be a folder: a part of that path ({parent}) is a file.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=parent)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise ValueError(os_error_sentence(e, f"cannot make {what} {path}", flag=flag)) from None
+    return path
+
+
+def check_output_file(path, flag: str) -> pathlib.Path:
+    """A file a command will write at its end (`--json rows.json`): its folder exists and is writable, and
+    the path is not a folder, checked before the work starts. Raises one ValueError."""
+    path = pathlib.Path(path)
+    if not str(path).strip():
+        raise ValueError(f"{flag} needs a file name, got an empty string.")
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'rows.json'}).")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: the folder {folder} does not exist; create it or give another path.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise ValueError(os_error_sentence(e, f"{flag} {path} cannot be written", flag=flag)) from None
     return path
 
 
@@ -98,13 +157,13 @@ def run_bytes_needed(parameters: int, recorded_steps: int = 0, columns: int = 8)
     return parameters * FILE_BYTES_PER_PARAMETER * FILE_COPIES + recorded_steps * columns * 24 + SMALL_FILES_BYTES
 
 
-def check_free_space(path, needed: int) -> None:
+def check_free_space(path, needed: int, what: str = "this run", flag: str | None = "--saved-models") -> None:
+    """Refuse a folder with less than `needed` bytes free; `flag` (the option that chooses another folder)
+    is named in the advice."""
     free = free_bytes(path)
     if free < needed:
-        raise ValueError(
-            f"Only {free / MB:,.0f} MB are free in {path}, and this run needs about {needed / MB:,.0f} MB; "
-            "free some space or choose another folder with --saved-models."
-        )
+        advice = f"free some space or choose another folder with {flag}" if flag else "free some space and run it again"
+        raise ValueError(f"Only {free / MB:,.0f} MB are free in {path}, and {what} needs about {needed / MB:,.0f} MB; {advice}.")
 
 
 def available_memory() -> int | None:
@@ -127,6 +186,27 @@ def check_memory(parameters: int, what: str = "This model") -> None:
         raise ValueError(
             f"{what} has about {parameters:,} parameters and needs at least {needed / MB:,.0f} MB of memory to "
             f"train, but only {available / MB:,.0f} MB are available; choose fewer units or layers."
+        )
+
+
+def check_config_memory(config) -> None:
+    """What a RunConfig alone tells about its size, before TensorFlow is imported: a --param-budget is the
+    parameter count itself. (Wide models are estimated by `training.core.loop` from three small builds.)"""
+    if config.param_budget is not None:
+        check_memory(config.param_budget, what=f"A model of --param-budget {config.param_budget:,}")
+
+
+def check_activation_memory(batch_size: int, sequence_length: int, floats_per_step: int, what: str) -> None:
+    """Refuse a batch whose activations, kept for backpropagation through time, exceed the available
+    memory: `floats_per_step` float32 values per example and time step (a lower bound: the gates, the
+    states, the embedding and the logits)."""
+    needed = 4 * batch_size * sequence_length * floats_per_step
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"{what}: a batch of {batch_size} sequences of {sequence_length:,} steps needs at least "
+            f"{needed / MB:,.0f} MB of memory for its activations, but only {available / MB:,.0f} MB are available; "
+            "choose a shorter sequence (a smaller gap or length) or a smaller batch size."
         )
 
 

@@ -9,7 +9,7 @@ import pathlib
 
 import datasets
 import zoo
-from training.core.build import model_arguments
+from training.core.build import check_causal_parameters, model_arguments
 from training.core.config import RunConfig
 from training.core.runs import SAVED_MODELS
 from training.sweep import experiments as suites
@@ -38,6 +38,7 @@ def check_plan(experiments) -> dict:
                 zoo.get_model_info(config.model)
                 task = datasets.get_task(config.task)
                 params = task.resolve(config.task_params)
+                check_causal_parameters(config.model, config.task, task.causal, config.model_params)
             except ValueError as error:
                 raise ValueError(f"{where}: {error}") from None
             key = (config.task, json.dumps(params, sort_keys=True, default=str))

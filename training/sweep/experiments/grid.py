@@ -36,6 +36,8 @@ def grid(models, tasks, seeds=(0,), training=None, name="grid", title=None, kind
     """
     if not experiments.known(kind):
         raise ValueError(f"kind must be one of {', '.join(experiments.list_experiments())}, got {kind!r}.")
+    if training is not None and not isinstance(training, dict):
+        raise ValueError(f"A grid's training settings must be an object of {', '.join(GRID_TRAINING_KEYS)}, got {training!r}.")
     training = {**GRID_DEFAULTS, **(training or {})}
     unknown = sorted(set(training) - set(GRID_TRAINING_KEYS))
     if unknown:
@@ -87,6 +89,8 @@ def _task_combinations(task) -> tuple[str, list[tuple[dict, dict]]]:
     if not isinstance(task, dict) or "task" not in task:
         raise ValueError(f"A grid task must be a task name or an object with a \"task\" key, got {task!r}.")
     params = task.get("params") or {}
+    if not isinstance(params, dict) or not isinstance(task["task"], str):
+        raise ValueError(f"A grid task is {{\"task\": name, \"params\": {{name: value or [values]}}}}, got {task!r}.")
     combos = [({}, {})]
     for key, value in params.items():
         values = value if isinstance(value, list) else [value]
@@ -95,6 +99,12 @@ def _task_combinations(task) -> tuple[str, list[tuple[dict, dict]]]:
         swept = isinstance(value, list) and len(values) > 1
         combos = [({**p, key: v}, {**s, key: v} if swept else s) for p, s in combos for v in values]
     return task["task"], combos
+
+
+# The kind of every key of a grid object in a JSON file, checked before the grid is made.
+GRID_FILE_KINDS = (("models", list, "a list of model keys or objects"), ("tasks", list, "a list of task names or objects"),
+                   ("seeds", list, "a list of integers"), ("training", dict, "an object of training settings"),
+                   ("name", str, "a string"), ("title", str, "a string"), ("kind", str, "a string"))
 
 
 def grid_from_json(path) -> list[Experiment]:
@@ -107,9 +117,13 @@ def grid_from_json(path) -> list[Experiment]:
         data = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"Grid file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise ValueError(f"Grid file {path} is a folder; give the JSON file of the grid.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"Grid file {path} is not valid JSON ({e}).") from None
     items = data.get("experiments") if isinstance(data, dict) and "experiments" in data else [data]
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"Grid file {path}: \"experiments\" must be a non-empty list of grid objects.")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -118,6 +132,12 @@ def grid_from_json(path) -> list[Experiment]:
         if unknown:
             raise ValueError(f"Grid file {path}: unknown key(s) {', '.join(unknown)} in experiment {i}; "
                              "use name, title, kind, models, tasks, seeds, training.")
+        for key, kind, words in GRID_FILE_KINDS:
+            if key in item and not (isinstance(item[key], kind) and not isinstance(item[key], bool)):
+                raise ValueError(f"Grid file {path}: {key!r} of experiment {i} must be {words}, got "
+                                 f"{json.dumps(item[key])[:80]}.")
+        if "seeds" in item and not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in item["seeds"]):
+            raise ValueError(f"Grid file {path}: 'seeds' of experiment {i} must be a list of integers >= 0.")
         out.append(grid(item.get("models"), item.get("tasks"), item.get("seeds", [0]), item.get("training"),
                         name=item.get("name", f"grid{i + 1}" if len(items) > 1 else "grid"),
                         title=item.get("title"), kind=item.get("kind", "grid")))
