@@ -22,6 +22,7 @@ as well; they carry no generator states.
 from __future__ import annotations
 
 import pathlib
+import re
 
 from training.core import faults
 
@@ -29,6 +30,7 @@ CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
 LEGACY_MODEL = "model.keras"
 SEED_STATE = "seed_generator_state"
+_MODEL_NAME = re.compile(r"^model(-\d{6,})?\.keras$")  # what save_checkpoint writes (model.keras: older ones)
 
 
 def seed_generator_states(model) -> list:
@@ -81,6 +83,10 @@ def read_state(run_dir) -> dict | None:
     if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or not isinstance(state.get("history"), list):
         raise ValueError(f"{path} is not a checkpoint state (no epoch and history); the checkpoint cannot be used.")
     state.setdefault("model", LEGACY_MODEL)
+    name = state["model"]
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise ValueError(f"{path} names the model file {name!r}, which is not a checkpoint's model-NNNNNN.keras in "
+                         f"{path.parent}; the checkpoint cannot be used (a hand-edited or crafted state).")
     if "step" not in state:
         rows = state["history"]
         state["step"] = int(rows[-1]["step"]) if rows and "step" in rows[-1] else None
@@ -88,7 +94,17 @@ def read_state(run_dir) -> dict | None:
 
 
 def model_path(run_dir, state: dict) -> pathlib.Path:
-    return pathlib.Path(run_dir) / CHECKPOINT_DIR / state["model"]
+    """The checkpoint's model file, confined to `<run>/checkpoint/`: a state naming another path, or a
+    model file that is a link leading out of the run folder, is refused."""
+    folder = pathlib.Path(run_dir) / CHECKPOINT_DIR
+    name = state["model"]
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise ValueError(f"{folder / STATE_FILE} names the model file {name!r}, outside the checkpoint's own "
+                         "model-NNNNNN.keras; the checkpoint cannot be used.")
+    path = folder / name
+    if path.is_symlink() and not path.resolve().is_relative_to(pathlib.Path(run_dir).resolve()):
+        raise ValueError(f"{path} is a link to {path.resolve()}, outside the run folder; the checkpoint cannot be used.")
+    return path
 
 
 def load_model(run_dir, state: dict):

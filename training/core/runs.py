@@ -82,6 +82,52 @@ def atomic_path(path, suffix="", fault_point=None):
             os.remove(tmp)
 
 
+STAGING_PREFIX = ".tmp-folder-"  # a folder being built beside its final name (`staged_folder`)
+RETIRED_PREFIX = ".old-folder-"  # the folder it replaces, between the two renames
+
+
+@contextlib.contextmanager
+def staged_folder(target):
+    """Build a folder under a temporary name beside `target` and put it in place only when complete:
+
+        with staged_folder(sweep / "report") as tmp:
+            ...write into tmp...
+
+    On success the old `target` (if any) is renamed aside, the new one renamed onto `target`, the old one
+    deleted: a process killed at any moment leaves the old folder or the new one whole (and at worst a
+    hidden leftover that `remove_staging_leftovers` deletes), never a half-written one. On error the
+    temporary folder is deleted and `target` is untouched."""
+    import shutil
+
+    target = pathlib.Path(target)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}.", dir=target.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        retired = None
+        if target.exists():
+            retired = target.with_name(f"{RETIRED_PREFIX}{target.name}.{os.getpid()}")
+            os.rename(target, retired)
+        os.rename(tmp, target)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_staging_leftovers(folder) -> None:
+    """Hidden folders a killed `staged_folder` left in `folder`."""
+    import shutil
+
+    folder = pathlib.Path(folder)
+    if folder.is_dir():
+        for prefix in (STAGING_PREFIX, RETIRED_PREFIX):
+            for leftover in folder.glob(f"{prefix}*"):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+
+
 def remove_temporary_files(run_dir) -> None:
     """Temporary files a killed process left in the run folder; call only while holding its lock."""
     run_dir = pathlib.Path(run_dir)
@@ -230,14 +276,25 @@ def load_model_file(path):
         )
     try:
         return keras.models.load_model(path, safe_mode=True)
-    except ValueError as e:
-        if "unsafe" in str(e).lower() or "lambda" in str(e).lower():
-            raise ValueError(unsafe) from None
-        raise ValueError(f"{path} could not be loaded as a Keras model ({_first_line(e)}).") from None
     except (MemoryError, OSError):
         raise
-    except Exception as e:  # zip members missing, bad h5 weights, bad JSON ...
+    except Exception as e:  # zip members missing, bad h5 weights, bad JSON, what safe mode refused ...
+        if _refused_by_safe_mode(e):
+            raise ValueError(unsafe) from None
+        if isinstance(e, ValueError):
+            raise ValueError(f"{path} could not be loaded as a Keras model ({_first_line(e)}).") from None
         raise ValueError(f"{path} is corrupt and could not be loaded ({type(e).__name__}: {_first_line(e)}).") from None
+
+
+# What Keras says when safe mode refuses an object (a Lambda, a function, a class outside Keras and the
+# registered packages): the file asks for code to run, which is not corruption.
+_SAFE_MODE_WORDS = ("unsafe", "safe_mode", "lambda", "could not locate", "arbitrary code", "not allowed",
+                    "is not a registered")
+
+
+def _refused_by_safe_mode(error: BaseException) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in _SAFE_MODE_WORDS)
 
 
 def read_json(path):
@@ -258,11 +315,31 @@ class IncompleteRunWarning(UserWarning):
     """`load_run` loaded the last checkpoint of a run that did not finish, or an interrupted run."""
 
 
+# The fields of metadata.json that readers format or compute with, and the JSON kinds they must have.
+METADATA_FIELDS = {"run": str, "model": str, "task": str, "status": str, "error": str | None,
+                   "parameters": int, "units": int | None, "epochs_completed": int, "steps_completed": int,
+                   "wall_seconds": float, "tokens_per_second": float, "test": dict | None, "divergence": dict | None,
+                   "final_epoch": dict, "resumes": list, "chance": dict}
+
+
 def read_metadata(path) -> dict:
+    """metadata.json of a run folder ({} when there is none), its fields checked: a hand-edited field of the
+    wrong kind is named in one sentence instead of breaking a reader later."""
+    from training.core.config_types import check_value
+
     path = pathlib.Path(path) / "metadata.json"
     data = read_json(path) if path.is_file() else {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a run's metadata (a JSON object).")
+        raise ValueError(f"{path} is not a run's metadata (a JSON object); restore it from a copy.")
+    for name, kind in METADATA_FIELDS.items():
+        problem = check_value(name, kind, data[name]) if name in data else None
+        if problem is None and name == "test" and data.get("test"):
+            bad = next((k for k, v in data["test"].items()
+                        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))), None)
+            if bad is not None:
+                problem = check_value(f"test.{bad}", float | None, data["test"][bad])
+        if problem:
+            raise ValueError(f"{path}: {problem} Fix the field or restore the file from a copy.")
     return data
 
 
@@ -331,6 +408,20 @@ class Run:
                              f"(continue it with --resume).")
             return self.model
         ckpt = checkpoint.read_state(self.path)
+        if self.status in ENDED:  # it ended, but its model.keras is gone
+            if ckpt is None:
+                raise ValueError(
+                    f"Run {self.path.name} {self.status}, but its model.keras is missing (deleted or moved) and it has "
+                    "no checkpoint; restore model.keras from a copy or train the run again.")
+            self.model_file = checkpoint.model_path(self.path, ckpt)
+            self.model = checkpoint.load_model(self.path, ckpt)
+            completed = self.metadata.get("steps_completed")
+            same = ("the step it ended at" if completed in (None, ckpt["step"])
+                    else f"its last completed epoch; it ended at step {completed}")
+            self.step = ckpt["step"]
+            self.note = (f"Run {self.path.name} {self.status}, but its model.keras is missing (deleted or moved): using "
+                         f"its last checkpoint (step {self.step}, {same}).")
+            return self.model
         if ckpt is None:
             raise ValueError(
                 f"Run {self.path.name} is {self.status} and has no model yet (it stopped before its first "
@@ -345,6 +436,75 @@ class Run:
         return self.model
 
 
+def _json_kind(annotation):
+    """A TaskSpec annotation as JSON holds it: tuples are lists."""
+    import types
+    import typing
+
+    if annotation is tuple:
+        return list
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [_json_kind(k) for k in typing.get_args(annotation)]
+        out = kinds[0]
+        for k in kinds[1:]:
+            out = out | k
+        return out
+    return annotation
+
+
+def read_task_spec(path):
+    """task_spec.json as a `TaskSpec`, every field checked: a missing field or one of the wrong kind is
+    named in one sentence."""
+    import dataclasses
+    import typing
+
+    from datasets.spec import TaskSpec
+    from training.core.config_types import check_value
+
+    path = pathlib.Path(path)
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a task spec (it holds {type(data).__name__}, not a JSON object); restore "
+                         "it from a copy or retrain the run.")
+    hints = typing.get_type_hints(TaskSpec)
+    for field in dataclasses.fields(TaskSpec):
+        if field.name not in data:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{path} lacks the field {field.name!r}; restore it from a copy or retrain the run.")
+            continue
+        problem = check_value(field.name, _json_kind(hints[field.name]), data[field.name])
+        if problem:
+            raise ValueError(f"{path}: {problem} Restore the file from a copy or retrain the run.")
+    try:
+        return TaskSpec.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path} is not a task spec ({e}).") from None
+
+
+def check_run_files_agree(path, config, spec) -> None:
+    """config.json, task_spec.json and vocabulary.json were written together by one run: a hand edit that
+    makes them disagree would evaluate or decode with something else than what was trained."""
+    path = pathlib.Path(path)
+    if config.task != spec.name:
+        raise ValueError(f"{path / 'config.json'} names task {config.task!r}, but {path / 'task_spec.json'} is the "
+                         f"spec of {spec.name!r}; the files do not belong to one run: restore them from a copy.")
+    for key, value in config.task_params.items():
+        if key in spec.params and spec.params[key] != value and key not in ("data_dir", "manual_dir", "path",
+                                                                            "vocabulary_path"):
+            raise ValueError(f"{path / 'config.json'} gives task parameter {key}={value!r}, but "
+                             f"{path / 'task_spec.json'} was made with {key}={spec.params[key]!r}; the files do "
+                             "not belong to one run: restore them from a copy.")
+    vocabulary = path / "vocabulary.json"
+    if vocabulary.is_file():
+        from datasets.vocabulary import load_vocabulary
+
+        tokens = load_vocabulary(vocabulary)
+        if list(tokens) != list(spec.vocabulary):
+            raise ValueError(f"{vocabulary} holds {len(tokens)} tokens that differ from the {spec.vocabulary_size} of "
+                             f"{path / 'task_spec.json'}; the model would read other ids than it was trained on: "
+                             "restore the file from a copy.")
+
+
 def load_run(run, root=None, load_model: bool = True) -> Run:
     """Load a run folder (by name under saved_models/ or by path): model, config, vocabulary, metadata.
 
@@ -352,15 +512,12 @@ def load_run(run, root=None, load_model: bool = True) -> Run:
     last checkpoint of a run that was killed, failed or is still running; an `IncompleteRunWarning`
     says so when it is not a finished run's model (also in `run.note`).
     """
-    from datasets.spec import TaskSpec
     from training.core.config import RunConfig
 
     path = resolve_run_dir(run, root)
     config = RunConfig.from_dict(read_json(path / "config.json"), source=str(path / "config.json"))
-    try:
-        spec = TaskSpec.from_dict(read_json(path / "task_spec.json"))
-    except TypeError as e:
-        raise ValueError(f"{path / 'task_spec.json'} is not a task spec ({e}).") from None
+    spec = read_task_spec(path / "task_spec.json")
+    check_run_files_agree(path, config, spec)
     metadata = read_metadata(path)
     state = run_state(path, metadata)
     loaded = Run(path, None, config, spec, metadata, status=state["status"], step=state["step"])

@@ -56,18 +56,49 @@ def read_gradient_records(run_dir) -> dict:
 
 # ------------------------------------------------------------------------------------------- rows
 def read_sweep(folder) -> dict:
+    """sweep.json of a sweep folder, checked: a hand-edited file whose runs or experiments lack a key, or
+    hold one of the wrong kind, is named in one sentence (file, entry and field)."""
     path = pathlib.Path(folder) / SWEEP_FILE
     if not path.is_file():
         raise ValueError(f"{folder} holds no {SWEEP_FILE}; point at the folder `python -m training.compare` printed.")
     try:
         sweep = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}).") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); restore it from a copy or run the sweep again.") from None
     if not isinstance(sweep, dict) or not isinstance(sweep.get("runs"), list):
         raise ValueError(
             f"{path} is not a sweep (it has no list of runs); point at the folder `python -m training.compare` printed."
         )
+    for where, items, fields in (("runs", sweep["runs"], SWEEP_RUN_FIELDS),
+                                 ("experiments", sweep.get("experiments", []), SWEEP_EXPERIMENT_FIELDS)):
+        if not isinstance(items, list):
+            raise ValueError(f"{path}: {where} must be a JSON list; restore the file from a copy.")
+        for n, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise ValueError(f"{path}: {where}[{n}] must be a JSON object; restore the file from a copy.")
+            for name, (kinds, required) in fields.items():
+                if name not in item:
+                    if required:
+                        raise ValueError(f"{path}: {where}[{n}] lacks {name!r}; restore the file from a copy or run "
+                                         "the sweep again.")
+                    continue
+                if not isinstance(item[name], kinds) or isinstance(item[name], bool) and bool not in kinds:
+                    raise ValueError(f"{path}: {where}[{n}].{name} must be {_kind_words(kinds)}, got "
+                                     f"{json.dumps(item[name], default=str)[:60]}; restore the file from a copy.")
     return sweep
+
+
+# The fields of sweep.json that the report and --resume read: (JSON kinds, required).
+SWEEP_RUN_FIELDS = {"id": ((str,), True), "status": ((str,), True), "experiment": ((str,), False),
+                    "config": ((dict,), False), "run_dir": ((str, type(None)), False),
+                    "error": ((str, type(None)), False), "seed": ((int,), False),
+                    "sweep_seconds": ((int, float, type(None)), False)}
+SWEEP_EXPERIMENT_FIELDS = {"key": ((str,), True), "kind": ((str,), False), "title": ((str,), False)}
+
+
+def _kind_words(kinds) -> str:
+    words = {str: "a string", dict: "a JSON object", int: "an integer", float: "a number", type(None): "null"}
+    return " or ".join(dict.fromkeys(words[k] for k in kinds))
 
 
 def _json(path):
