@@ -21,16 +21,17 @@ import html
 import math
 import pathlib
 import re
-import shutil
 import statistics
 
-from training.core.runs import write_json, write_text
+from training.core import preflight
+from training.core.runs import remove_staging_leftovers, staged_folder, write_json, write_text
 from training.sweep import evidence, markdown, results
 from training.sweep.findings import failures
 from training.sweep import experiments as registered
 from training.sweep.tables import aggregate, make_table, number
 
 REPORT_DIR = "report"
+REPORT_BYTES = 50 << 20  # room a report needs at most: its figures, the HTML that embeds them, the tables
 
 
 CSV_COLUMNS_FIRST = ("experiment", "id", "label", "model", "setting", "task", "task_values", "seed", "status",
@@ -152,11 +153,19 @@ def _md_text(value) -> str:
 def build_report(folder) -> pathlib.Path:
     """Write `<folder>/report/` from `<folder>/sweep.json` and the saved runs; returns the report folder."""
     folder = pathlib.Path(folder)
+    results.read_sweep(folder)  # a folder that is not a sweep, or a hand-edited sweep.json: said at once
+    # Written as `train` writes: the folder checked first, the report built beside the old one and swapped in
+    # whole (a kill, a full disk or a read-only remount mid-way leaves the previous report as it was).
+    preflight.check_folder(folder, "the sweep folder")
+    preflight.check_free_space(folder, REPORT_BYTES, what="the report", flag=None)
+    remove_staging_leftovers(folder)
     sweep, rows = results.collect(folder)
-    out_dir = folder / REPORT_DIR
-    if out_dir.exists():
-        shutil.rmtree(out_dir)  # the report is generated: rebuilt whole, never patched
-    out_dir.mkdir(parents=True)
+    with staged_folder(folder / REPORT_DIR) as out_dir:
+        _build(folder, out_dir, sweep, rows)
+    return folder / REPORT_DIR
+
+
+def _build(folder, out_dir, sweep, rows) -> None:
     load = results.examples_loader(folder)
 
     experiments = []
@@ -250,7 +259,6 @@ def build_report(folder) -> pathlib.Path:
     write_text(out_dir / "report.md", doc.markdown())
     write_text(out_dir / "report.html", doc.html(title, out_dir))
     _write_results(out_dir, sweep, rows, experiments_out)
-    return out_dir
 
 
 def timing_table(rows) -> dict | None:

@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import pathlib
 import shutil
 import sys
+import threading
 import time
 import traceback
 import warnings
 
 from training.core.config import RunConfig
-from training.core.runs import write_json, write_text
+from training.core import preflight
+from training.core.runs import remove_staging_leftovers, write_json, write_text
 from training.core.versions import git_commit, machine, versions
 from training.sweep.experiments import PlannedRun
 from training.sweep.plan import check_plan, one_line, run_cost
-from training.sweep.results import SWEEP_FILE
+from training.sweep.results import SWEEP_FILE, read_sweep
 
 RUNS_DIR = "runs"
 LOGS_DIR = "logs"
@@ -167,11 +170,16 @@ def run_sweep(experiments, output, *, description: dict, resume: bool = False, v
     if resume:
         if not (output / SWEEP_FILE).is_file():
             raise ValueError(f"{output} holds no {SWEEP_FILE}; there is no sweep to resume there.")
-        old = json.loads((output / SWEEP_FILE).read_text(encoding="utf-8"))
-        previous = {r["id"]: r for r in old.get("runs", [])}
+        old = read_sweep(output)  # every run entry checked: a hand-edited sweep.json is named, not a KeyError
+        previous = {r["id"]: r for r in old["runs"]}
         wall_before = float(old.get("wall_seconds") or 0.0)
+    elif output.exists() and not output.is_dir():
+        raise ValueError(f"--output {output} is a file, not a folder; give a folder for the sweep.")
     elif output.exists() and any(output.iterdir()):
         raise ValueError(f"Output folder {output} is not empty; choose another --output or continue it with --resume.")
+    preflight.check_folder(output, "the --output folder", flag="--output")
+    preflight.check_free_space(output, preflight.SMALL_FILES_BYTES * 2, what="the sweep's first files", flag="--output")
+    remove_staging_leftovers(output)
     (output / RUNS_DIR).mkdir(parents=True, exist_ok=True)
 
     planned = [r for e in experiments for r in e.runs]
@@ -352,9 +360,35 @@ def _record_solve(run_dir: pathlib.Path, solve: dict) -> None:
 _RESULTS = None  # a worker process's queue back to the sweep (set by _start_worker)
 
 
-def _start_worker(results):
+def _start_worker(results, parent: int | None = None):
     global _RESULTS
     _RESULTS = results
+    if parent is not None:
+        watch_parent(parent)
+
+
+PARENT_CHECK_SECONDS = 0.5
+
+
+def watch_parent(parent: int, every: float = PARENT_CHECK_SECONDS) -> threading.Thread:
+    """End this worker process as soon as the sweep's process `parent` is gone.
+
+    A parent killed with SIGKILL cannot stop its workers, and a worker left behind would go on training,
+    holding its run's lock, through the next `--resume`. Its parent pid changes when the parent dies (the
+    orphan is adopted by init or a subreaper); the worker then exits at once, as if killed there: the run
+    it was training resumes from its last checkpoint. Checked every `every` seconds by a daemon thread."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(EXIT_ORPHANED)
+
+    thread = threading.Thread(target=watch, name="rnn-zoo-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+EXIT_ORPHANED = 3  # a worker's exit status when its sweep process died
 
 
 def _worker(run_dict, output, unavailable):
@@ -419,7 +453,7 @@ def _run_parallel(planned, todo, output, unavailable, jobs, finish, progress):
                 "detail": one_line(error)[:160]}
 
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                                                initargs=(results,)) as pool:
+                                                initargs=(results, os.getpid())) as pool:
         futures = {}
         for bundle in bundles(planned, todo):
             items = [(k, i, planned[i].to_dict()) for k, i in bundle]
