@@ -15,6 +15,7 @@ import sys
 
 import datasets
 from datasets.bench import SHARED_TINY_SHAKESPEARE
+from training.core.boundary import command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@command
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
