@@ -25,8 +25,12 @@ $(VENV)/.ray-installed: requirements-ray.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-ray.txt
 	@touch $@
 
+# The project's CI keeps an offline copy of Tiny Shakespeare beside the checkout and passes it; elsewhere the
+# folder is absent and TFDS downloads the corpus once (offline: `make demo CORPUS_DIR=<folder with input.txt>`).
+CORPUS_DIR ?= $(patsubst %/input.txt,%,$(wildcard ../shared/corpora/tiny_shakespeare/input.txt))
+
 demo: $(STAMP)
-	$(PY) -m training.compare
+	$(PY) -m training.compare $(if $(CORPUS_DIR),--corpus-dir $(CORPUS_DIR))
 
 # Look at a report as a reader would: rebuild it and write headless-Chromium screenshots of its top and of
 # each section to <sweep>/report/screens/. SWEEP defaults to the newest sweep under saved_models/.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numbers
 
-import tensorflow as tf
 
 from datasets.spec import TaskSpec
 

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
-
+from datasets.lazy import tf  # TensorFlow is imported when a pipeline is built (datasets/lazy.py)
 from datasets.registry import Task
 from datasets.spec import TaskSpec
 

@@ -31,8 +31,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import tensorflow as tf
-
+from datasets.lazy import tf  # TensorFlow is imported when a pipeline is built (datasets/lazy.py)
 from datasets.registry import Task
 from datasets.spec import TaskSpec
 from datasets.synthetic import CHUNK, NUM_BUCKETS, SPLIT_BUCKETS, SPLIT_TAGS

@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 import string
 
-import tensorflow as tf
-
+from datasets.lazy import tf  # TensorFlow is imported when a pipeline is built (datasets/lazy.py)
 from datasets.registry import register_task
 from datasets.spec import LAST_CLASS
 from datasets.synthetic import SyntheticTask, uniform_ints

@@ -27,9 +27,9 @@ import os
 import pathlib
 
 import numpy as np
-import tensorflow as tf
 
 from datasets.corpus import Corpus, read_local_corpus, read_tfds_corpus
+from datasets.lazy import tf  # TensorFlow is imported when a pipeline is built (datasets/lazy.py)
 from datasets.registry import Task
 from datasets.spec import PER_STEP, TaskSpec
 from datasets.vocabulary import build_vocabulary, load_vocabulary, save_vocabulary

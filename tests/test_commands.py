@@ -19,7 +19,7 @@ from training.core.config import GRID_DEFAULTS, RunConfig
 
 TRAINING_COMMANDS = ("train", "evaluate", "generate", "compare", "report", "bench", "bench_gradients",
                      "through_time", "inspect", "tutorials")
-# `python -m datasets ...` runs the package's __init__ first, which builds the task registry on TensorFlow.
+# `python -m datasets` runs the package's __init__ first: the registry and every task's parameters, no TensorFlow.
 DATASETS_COMMANDS = ("datasets.__main__", "datasets.bench")
 
 # In a fresh interpreter: import the command, call main(["--help"]) with argparse watched, and report
@@ -81,6 +81,8 @@ def test_help_answers_without_tensorflow_and_lists_every_option_with_its_default
 def test_datasets_commands_answer_help_with_every_option(module):
     result = _help(module)
     assert result["prog"] == "python -m " + module.removesuffix(".__main__")
+    if module == "datasets.__main__":
+        assert not result["tensorflow"] and not result["keras"], "python -m datasets --help imported TensorFlow"
     _check_options(result)
 
 

@@ -67,3 +67,18 @@ def test_a_python_warning_during_and_after_the_import_still_shows():
     assert out.returncode == 1
     assert not [n for n in NOISE if n in out.stderr], out.stderr
     assert "UserWarning: a real warning" in out.stderr and "error: a real error" in out.stderr
+
+
+def test_a_lookup_before_the_import_does_not_take_the_filter_away():
+    """tensorflow_datasets asks `importlib.util.find_spec("tensorflow")` before it imports TensorFlow: the
+    filter must still catch the real import that follows (it used to take itself off at the lookup)."""
+    out = _run(["-c", textwrap.dedent("""
+        import importlib.util
+        from training.core import quiet
+        quiet.install()
+        assert importlib.util.find_spec("tensorflow") is not None
+        import tensorflow as tf
+        tf.config.list_physical_devices()
+        """)], "3")
+    assert out.returncode == 0, out.stderr
+    assert not [n for n in NOISE if n in out.stderr], out.stderr

@@ -16,9 +16,12 @@ run are kept in `<output>/sweep.json`, and the report is written to `<output>/re
 from the saved runs with `python -m training.report <output>`). `tensorboard --logdir <output>` compares
 the runs in its HParams dashboard (docs/sweeps-at-scale.md).
 
-A run that fails (an exception, or a corpus that cannot be had offline) is recorded as failed with its
-reason and the sweep goes on. Mistakes in the request itself (an unknown model, a task parameter
-that does not exist, a bidirectional model on a next-token task) are refused before anything trains.
+A run that fails (an exception) is recorded as failed with its reason and the sweep goes on. Mistakes in
+the request itself (an unknown model, a task parameter that does not exist, a bidirectional model on a
+next-token task) and a corpus that cannot be had (offline without `--corpus-dir`: char_lm reads TFDS's own
+copy, downloaded once) are refused before anything trains. `--plan` lists the runs and ends with their
+number, the workers, the time estimated from measured per-run costs (training.sweep.plan.MEASURED_COSTS)
+and that check of the data.
 The same command with the same seeds trains the same numbers: the data streams are stateless
 functions of (task parameters, seed) and `train` seeds everything and enables op determinism.
 """
@@ -105,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these experiments of the suite, comma-separated keys (--plan lists them)")
     g.add_argument("--only-models", type=_csv_list(str), dest="only_models", help="only the runs of these models")
     g.add_argument("--corpus-dir", dest="corpus_dir",
-                   help="folder with Tiny Shakespeare's input.txt (TFDS manual_dir of char_lm); default: "
-                        "../shared/corpora/tiny_shakespeare beside the checkout")
+                   help="folder holding Tiny Shakespeare's input.txt, for a machine without a network (TFDS "
+                        "manual_dir of char_lm); default: TFDS's own copy in ~/tensorflow_datasets, downloaded once")
     g = p.add_argument_group("grid (instead of a suite)",
                              "A grid trains with: " + ", ".join(f"{k} {v if v is not None else 'the whole split'}"
                                                                 for k, v in GRID_DEFAULTS.items())
@@ -181,25 +184,22 @@ def main(argv=None) -> int:
     quiet.install()
     from training.sweep import experiments as suites
     from training.sweep.document import build_report
-    from training.sweep.plan import default_output, plan_from_args
+    from training.sweep.plan import check_plan, corpus_problems, default_output, plan_from_args
     from training.sweep.results import SWEEP_FILE
     from training.sweep.runner import run_sweep
 
     output = None
     experiments, description = plan_from_args(args)
     description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
+    jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
     if args.plan:
-        for e in experiments:
-            print(f"{e.key}: {e.title} ({len(e.runs)} runs)")
-            for r in e.runs:
-                print(f"  {r.id}")
-            for note in e.omitted:
-                print(f"  [left out by this budget] {note}")
-        return 0
+        return _print_plan(experiments, jobs, args)
+    unavailable = check_plan(experiments)
+    if unavailable:  # offline without a local copy: say so now, not after the other runs have trained
+        raise UsageError(" ".join(s[0].upper() + s[1:] for s in corpus_problems(unavailable, experiments)))
     output = pathlib.Path(args.output) if args.output else default_output(description["name"], description["budget"])
     again = description["command"] + ("" if "--output" in argv else f" --output {output}")
     again += "" if "--resume" in argv else " --resume"
-    jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
     try:
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
                           jobs=jobs, executor=args.executor, address=args.address)
@@ -224,6 +224,39 @@ def main(argv=None) -> int:
               f"{failed[0].get('error')}); fix the cause and train them again with: {again}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_plan(experiments, jobs: int, args) -> int:
+    """The planned runs, then their number, the workers, the estimated time and whether every task's data
+    can be had (a corpus offline); exit status 2 when one cannot."""
+    from training.sweep.plan import MEASURED_WHERE, check_plan, corpus_problems, duration, estimate_seconds
+    from training.sweep.results import SWEEP_FILE
+    from training.sweep.runner import DONE
+
+    for e in experiments:
+        print(f"{e.key}: {e.title} ({len(e.runs)} runs)")
+        for r in e.runs:
+            print(f"  {r.id}")
+        for note in e.omitted:
+            print(f"  [left out by this budget] {note}")
+    done = set()
+    if args.resume and args.output and (pathlib.Path(args.output) / SWEEP_FILE).is_file():
+        sweep = json.loads((pathlib.Path(args.output) / SWEEP_FILE).read_text(encoding="utf-8"))
+        done = {r["id"] for r in sweep.get("runs", []) if r.get("status") in DONE}
+    unavailable = check_plan(experiments)
+    runs = sum(len(e.runs) for e in experiments)
+    left = f", {runs - len(done & {r.id for e in experiments for r in e.runs})} left to train" if done else ""
+    print(f"\n{runs} run{'s' if runs != 1 else ''} in {len(experiments)} experiment{'s' if len(experiments) != 1 else ''}{left}, "
+          f"{jobs} worker process{'es' if jobs != 1 else ''} (--jobs): about "
+          f"{duration(estimate_seconds(experiments, jobs, skip=done))}, estimated from the per-run seconds measured "
+          f"in {MEASURED_WHERE}; a busier or another machine takes longer.")
+    problems = corpus_problems(unavailable, experiments)
+    for sentence in problems:
+        print(f"error: {sentence[0].upper() + sentence[1:]}", file=sys.stderr)
+    if not problems:
+        print("Every task's data can be had now" + (", Tiny Shakespeare's included." if any(
+            r.task in ("char_lm", "word_lm") for e in experiments for r in e.runs) else "."))
+    return 2 if problems else 0
 
 
 if __name__ == "__main__":

@@ -122,18 +122,28 @@ def filtered_stderr(level: int | None = None):
 
 class _QuietImport(importlib.abc.MetaPathFinder):
     """Finds `tensorflow` the usual way and runs its import inside `filtered_stderr`, once; then it
-    takes itself off `sys.meta_path`."""
+    takes itself off `sys.meta_path`.
+
+    A lookup alone (`importlib.util.find_spec("tensorflow")`, as tensorflow_datasets asks whether
+    TensorFlow is installed) also reaches `find_spec`; the finder stays in place until the module is
+    really executed, so the later import is still filtered."""
+
+    _looking = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
+        if name != "tensorflow" or self._looking:
             return None
-        uninstall()
-        spec = importlib.util.find_spec(name)
+        self._looking = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._looking = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         exec_module = spec.loader.exec_module
 
         def quiet_exec(module):
+            uninstall()
             with filtered_stderr():
                 exec_module(module)
 

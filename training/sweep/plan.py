@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import pathlib
 
 import datasets
@@ -64,13 +65,117 @@ def one_line(error: BaseException) -> str:
 def run_cost(run) -> float:
     """What a run costs in tokens (steps x batch x sequence length, as its task declares the length)
     plus a fixed overhead: the weights of the progress display's ETA."""
-    config = run.config
+    return _tokens(run) + OVERHEAD_TOKENS
+
+
+# What a run costs, measured: the medians per run of the quick sweep's "Where the time went" table at commit
+# bfc4148 (`/usr/bin/time python -m training.compare --output /tmp/q4`, the quick budget, 3 worker processes on
+# the project's idle 2-core CPU machine; docs/bptt.md#the-fixed-cost-of-a-quick-sweep-run): per experiment, the
+# fixed seconds (loading the task, building, tracing, probes, evaluating, saving) and the training steps'.
+# That sweep took 802 s, SWEEP_FACTOR times what these medians give for its plan (medians lie below the mean
+# of a skewed distribution, and a sweep spawns its workers): `estimate_seconds` applies it.
+MEASURED_COSTS = {  # experiment: (fixed seconds, training-step seconds) of its median quick run
+    "vanishing": (5.67, 2.45),
+    "exploding": (3.83, 1.04),
+    "long_term": (4.03, 4.72),
+    "unidirectional": (3.67, 1.31),
+    "char_lm": (24.4, 290.0),
+}
+MEASURED_SWEEP = ("quick", 802.0, 3, 2)  # the measured sweep: budget, its sweep seconds, workers, CPU cores
+MEASURED_WHERE = "the quick sweep at commit bfc4148, 3 workers on an idle 2-core CPU (docs/results.md)"
+
+
+def _tokens(run) -> float:
+    c = run.config
     try:
         task = datasets.get_task(run.task)
         length = task.sequence_length(task.resolve(run.task_params))
     except ValueError:
         length = None
-    return config["epochs"] * config["steps_per_epoch"] * config["batch_size"] * (length or 100) + OVERHEAD_TOKENS
+    return c["epochs"] * c["steps_per_epoch"] * c["batch_size"] * (length or 100)
+
+
+_REFERENCE: dict = {}
+
+
+def _reference_tokens() -> dict:
+    """The median training tokens of each experiment's runs in the measured budget's plan."""
+    if not _REFERENCE:
+        import statistics
+
+        for e in suites.seed_problems(MEASURED_SWEEP[0]):
+            _REFERENCE[e.key] = statistics.median(_tokens(r) for r in e.runs)
+    return _REFERENCE
+
+
+def run_seconds(run, kind: str) -> float:
+    """A run's seconds from the measured costs: its experiment's fixed seconds plus the training-step seconds
+    scaled by its tokens (steps x batch x length) against that experiment's median measured run. A grid or an
+    experiment without a measurement takes the synthetic experiments' medians. Width and model family are not
+    modelled: a wider model or an attention model costs more per token than the table says."""
+    reference = _reference_tokens()
+    if kind not in MEASURED_COSTS and run.task in ("char_lm", "word_lm"):
+        kind = "char_lm"  # a grid's language model: the measured char-LM's corpus and vocabulary cost
+    if kind in MEASURED_COSTS and kind in reference:
+        fixed, steps = MEASURED_COSTS[kind]
+        per_token = steps / reference[kind]
+    else:
+        import statistics
+
+        synthetic = [k for k in MEASURED_COSTS if k != "char_lm" and k in reference]
+        fixed = statistics.median(MEASURED_COSTS[k][0] for k in synthetic)
+        per_token = statistics.median(MEASURED_COSTS[k][1] / reference[k] for k in synthetic)
+    return fixed + per_token * _tokens(run)
+
+
+def _makespan(seconds, jobs: int) -> float:
+    """The wall time of runs taken in turn by the first free of `jobs` workers, longest first."""
+    import heapq
+
+    workers = [0.0] * max(1, jobs)
+    for s in sorted(seconds, reverse=True):
+        heapq.heappush(workers, heapq.heappop(workers) + s)
+    return max(workers)
+
+
+def estimate_seconds(experiments, jobs: int, skip=(), cores: int | None = None) -> float:
+    """The sweep's wall time, estimated from the measured costs (`MEASURED_COSTS`) for `jobs` workers on
+    `cores` CPU cores (this machine's by default), leaving out the run ids in `skip` (done already: --resume).
+
+    The measured runs shared 2 cores among 3 workers, so each ran 1.5 times slower than on a core of its own;
+    `jobs` workers on `cores` cores run max(1, jobs / cores) times slower. The cores' speed is the measured
+    machine's."""
+    budget, measured, workers, measured_cores = MEASURED_SWEEP
+    cores = cores or os.cpu_count() or 1
+
+    def span(planned, n, skip=()):
+        return _makespan([run_seconds(r, e.kind) for e in planned for r in e.runs if r.id not in skip], n)
+
+    factor = measured / span(suites.seed_problems(budget), workers)
+    contention = max(1.0, jobs / cores) / max(1.0, workers / measured_cores)
+    return factor * contention * span(experiments, jobs, skip)
+
+
+def duration(seconds: float) -> str:
+    """`seconds` in words: 45 s, 14 min, 2 h 10 min."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def corpus_problems(unavailable: dict, experiments) -> list[str]:
+    """One sentence per task whose data cannot be had now (from `check_plan`), naming its runs and how to give
+    a local copy."""
+    sentences = []
+    for (task, _), reason in unavailable.items():
+        runs = [r.id for e in experiments for r in e.runs if r.task == task]
+        because = reason.split(": ", 1)[-1].rstrip(".")  # datasets' own sentence, without its exception's name
+        sentences.append(
+            f"the data of {task} cannot be had for {len(runs)} run{'s' if len(runs) != 1 else ''} ({runs[0]}"
+            f"{', ...' if len(runs) > 1 else ''}): {because}; to compare, give that folder as --corpus-dir FOLDER "
+            f"(the suite) or --task-param manual_dir=FOLDER (a grid), or leave {task} out.")
+    return sentences
 
 
 def default_output(name: str, budget: str | None) -> pathlib.Path:

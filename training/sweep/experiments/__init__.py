@@ -123,7 +123,7 @@ def seed_problems(budget: str = "quick", corpus_dir=None, seeds=None, param_budg
     Args:
         budget: "quick", "standard", "full" or "smoke".
         corpus_dir: the folder holding Tiny Shakespeare's `input.txt`, passed to `char_lm` as TFDS's
-            `manual_dir`; the shared offline copy by default.
+            `manual_dir`; None (the default) reads TFDS's own copy, downloading it once.
         seeds: override the budget's seeds.
         param_budget: give every model about this many parameters (its width is chosen to match).
     """

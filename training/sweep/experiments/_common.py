@@ -25,7 +25,9 @@ import zoo
 from training.core.config import RunConfig
 from training.core.rules import SOLVED_ACCURACY
 
-DEFAULT_CORPUS_DIR = pathlib.Path(__file__).resolve().parents[4] / "shared" / "corpora" / "tiny_shakespeare"
+# Tiny Shakespeare for char_lm: None is TFDS's own folder (~/tensorflow_datasets), downloaded once where there
+# is a network; `--corpus-dir` (a folder holding input.txt, TFDS's manual_dir) serves a machine without one.
+DEFAULT_CORPUS_DIR = None
 SAMPLE_PROMPT = "ROMEO:"
 
 
@@ -38,7 +40,7 @@ class Budget:
         seeds: training seeds.
         eval_size: test and validation examples of the synthetic tasks.
         extra_train: training settings every run gets (`param_budget`).
-        corpus_dir: Tiny Shakespeare's folder (char_lm).
+        corpus_dir: a folder holding Tiny Shakespeare's input.txt (char_lm's TFDS manual_dir); None: TFDS's own.
         seeds_given: whether the seeds were chosen by the user (not the budget's own).
     """
 
@@ -46,7 +48,7 @@ class Budget:
     seeds: list
     eval_size: int
     extra_train: dict
-    corpus_dir: pathlib.Path
+    corpus_dir: pathlib.Path | None
     seeds_given: bool = False
 
 

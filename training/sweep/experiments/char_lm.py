@@ -23,7 +23,7 @@ BUDGETS = {
 
 def plan(s: dict, budget):
     seeds = list(budget.seeds) if budget.name == "full" else list(s.get("seeds", budget.seeds))
-    task_params = {"seq_len": s["seq_len"], "manual_dir": str(budget.corpus_dir)}
+    task_params = {"seq_len": s["seq_len"], **({"manual_dir": str(budget.corpus_dir)} if budget.corpus_dir else {})}
     question = (
         "How low do the validation and test losses (nats and bits per character) of each causal architecture "
         "get on Tiny Shakespeare in the same number of steps, against unigram, bigram, trigram and 4-gram "

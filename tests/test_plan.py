@@ -1,0 +1,83 @@
+"""`compare --plan` ends with its totals (runs, workers, an estimate of the time from measured per-run costs)
+and checks that every task's data can be had; a suite reads TFDS's own corpus unless given a folder."""
+
+import re
+
+import pytest
+
+from training import compare
+from training.sweep import experiments as suites
+from training.sweep import plan
+from training.sweep.experiments.grid import grid
+
+TOTALS = re.compile(r"^(\d+) runs? in (\d+) experiments?, (\d+) worker process(?:es)? \(--jobs\): about (.+?), "
+                    r"estimated from the per-run seconds measured in (.+)$")
+
+
+def _plan_output(capsys, argv):
+    code = compare.main(["--plan", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out.rstrip("\n").splitlines(), captured.err
+
+
+def test_plan_ends_with_the_number_of_runs_the_workers_and_an_estimate(capsys):
+    code, lines, err = _plan_output(capsys, ["--models", "simple_rnn,lstm", "--tasks", "recall,adding",
+                                             "--task-param", "recall.gap=5,10", "--seeds", "0,1", "--jobs", "2"])
+    assert code == 0, err
+    listed = [line for line in lines if line.startswith("  grid--")]
+    totals = next(TOTALS.match(line) for line in lines if TOTALS.match(line))
+    assert int(totals.group(1)) == len(listed) == 2 * 3 * 2  # models x (2 gaps + adding) x seeds
+    assert (int(totals.group(2)), int(totals.group(3))) == (1, 2)
+    assert re.fullmatch(r"\d+ s|\d+ min|\d+ h \d\d min", totals.group(4))
+    assert "bfc4148" in totals.group(5) and lines[-1].startswith("Every task's data can be had now")
+
+
+def test_the_estimate_follows_the_plan_and_the_workers():
+    small = [grid(["lstm"], [{"task": "recall", "params": {"gap": 5}}], [0], {"steps": 100})]
+    longer = [grid(["lstm"], [{"task": "recall", "params": {"gap": 5}}], [0], {"steps": 1000})]
+    more = [grid(["lstm", "gru", "simple_rnn"], [{"task": "recall", "params": {"gap": 5}}], [0, 1], {"steps": 100})]
+    one = plan.estimate_seconds(small, 1, cores=2)
+    assert plan.estimate_seconds(longer, 1, cores=2) > one  # more training steps cost more
+    assert plan.estimate_seconds(more, 1, cores=2) > 5 * one  # six runs one after the other
+    assert plan.estimate_seconds(more, 2, cores=2) < plan.estimate_seconds(more, 1, cores=2)  # two cores share them
+    assert plan.estimate_seconds(more, 1, skip={r.id for r in more[0].runs}, cores=2) == 0  # all done already
+
+
+def test_the_makespan_of_runs_on_workers():
+    runs = [5, 3, 3, 2, 2, 1]
+    assert plan._makespan(runs, 1) == sum(runs)
+    assert plan._makespan(runs, 2) == 8  # 5+2+1 | 3+3+2
+    assert plan._makespan(runs, 10) == max(runs)
+
+
+def test_the_standard_budget_estimate_is_near_its_measured_time():
+    """The per-run costs come from the quick sweep; the standard sweep was measured on its own (41 min 46 s for
+    the whole command, `/usr/bin/time python -m training.compare --budget standard` at f78749b, idle 2 cores,
+    docs/results.md): the estimate must land within a quarter of it."""
+    standard = suites.seed_problems("standard")
+    estimate = plan.estimate_seconds(standard, suites.default_jobs("standard"), cores=2)
+    assert abs(estimate - (41 * 60 + 46)) < 0.25 * (41 * 60 + 46), plan.duration(estimate)
+
+
+def test_plan_and_compare_refuse_a_corpus_that_cannot_be_had_before_anything_trains(capsys, tmp_path):
+    empty = tmp_path / "tfds"
+    empty.mkdir()
+    argv = ["--models", "lstm", "--tasks", "char_lm", "--task-param", f"data_dir={empty}",
+            "--task-param", "download=false", "--task-param", "seq_len=8", "--steps", "2"]
+    code, lines, err = _plan_output(capsys, argv)
+    assert code == 2 and any(TOTALS.match(line) for line in lines)
+    assert err.startswith("error: The data of char_lm cannot be had") and err.count("\n") == 1
+    assert "--corpus-dir FOLDER" in err and "--task-param manual_dir=FOLDER" in err and "download=False" in err
+    out = tmp_path / "sweep"
+    assert compare.main([*argv, "--output", str(out), "--quiet"]) == 2
+    assert "cannot be had" in capsys.readouterr().err and not out.exists(), "nothing is trained or written"
+
+
+def test_a_suite_reads_tfds_own_corpus_unless_given_a_folder(tmp_path):
+    def char_lm_params(corpus_dir):
+        planned = suites.suite("seed-problems", "quick", experiments=["char_lm"], corpus_dir=corpus_dir)
+        return [r.task_params for e in planned for r in e.runs]
+
+    assert all("manual_dir" not in p for p in char_lm_params(None)), "no folder beside the checkout is assumed"
+    assert all(p["manual_dir"] == str(tmp_path) for p in char_lm_params(tmp_path))
+    assert compare.build_parser().parse_args([]).corpus_dir is None
