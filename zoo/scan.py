@@ -86,6 +86,13 @@ def log_linear_scan(log_a, log_b):
     return tf.exp(a_star + tf.math.cumulative_logsumexp(log_b - a_star, axis=1))
 
 
+def check_scan_gate_bias(argument: str, value) -> None:
+    """A constant gate bias of minGRU: a finite number (chrono would need the retention 1 - z, whose bias is
+    minus this one; give the negative of the log-uniform draw yourself if you want it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{argument} must be a finite number (negative keeps more of the state), got {value!r}.")
+
+
 def _log_g(v):
     """log g(v): g(v) = v + 0.5 for v >= 0, sigmoid(v) below (positive and continuous at 0)."""
     return tf.where(v >= 0, tf.math.log(tf.nn.relu(v) + 0.5), -tf.nn.softplus(-v))
@@ -113,10 +120,34 @@ class _ScanLayer(keras.layers.Layer):
     def call(self, inputs, initial_state=None, mask=None, training=None):
         if initial_state is not None or mask is not None:
             raise ValueError(f"{type(self).__name__} starts from a zero state and takes no mask; pass neither.")
+        return self._run(inputs)
+
+    def _run(self, inputs, delta=None):
         x = tf.reverse(inputs, axis=[1]) if self.go_backwards else inputs
         h = self.parallel(x) if self.scan == "parallel" else self.sequential(x)  # (batch, time, units)
+        if delta is not None:
+            # The recurrence is linear in h: adding delta_t to h_t (and carrying it on) adds the scan of
+            # delta under the same factors a_t. Exact, and it keeps the log-space path's b_t > 0.
+            d = tf.reverse(delta, axis=[1]) if self.go_backwards else delta
+            h = h + linear_scan(self.coefficients(x)[0], self._state_from_real(tf.cast(d, tf.float32)))
         y = self.readout(h, x)
         return y if self.return_sequences else y[:, -1]
+
+    # The state probe of `training.instruments` (gradient through time) reaches the per-step state of a
+    # recurrent layer that is not a keras.layers.RNN through these two members.
+    @property
+    def state_width(self) -> int:
+        """Width of the per-step state as real numbers: `units` (2 `units` for the LRU: [Re | Im])."""
+        return self.units
+
+    def call_with_state_delta(self, inputs, delta):
+        """The output of `call(inputs)` with delta[:, t] (batch, time, `state_width`), indexed like `inputs`,
+        added to the state right after the layer reads inputs[:, t]. At delta = 0 the output is call's, and
+        d output / d delta_t = d output / d h_t: the gradient that reaches the state h_t."""
+        return self._run(inputs, delta)
+
+    def _state_from_real(self, d):
+        return d
 
     def readout(self, h, x):
         return h
@@ -154,8 +185,20 @@ class _ScanLayer(keras.layers.Layer):
                 "go_backwards": self.go_backwards, "scan": self.scan}
 
 
+class _GatedScanLayer(_ScanLayer):
+    """minGRU and minLSTM: one input kernel over the gate blocks and h~, and a bias whose initializer is an
+    argument (the gate biases of the zoo's builders)."""
+
+    def __init__(self, units, bias_initializer="zeros", **kwargs):
+        super().__init__(units, **kwargs)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def get_config(self):
+        return {**super().get_config(), "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class MinGRU(_ScanLayer):
+class MinGRU(_GatedScanLayer):
     """minGRU (Feng et al., 2024, Sec. 3.1): h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h),
     z_t = sigmoid(x_t W_z + b_z); trained by a log-space parallel scan.
 
@@ -164,12 +207,13 @@ class MinGRU(_ScanLayer):
         return_sequences: every step's state (True) or the last one.
         go_backwards: read the sequence from its end.
         scan: "parallel" (log-space scan) or "sequential" (one step at a time; the same numbers).
+        bias_initializer: of the bias [b_z | b_h] (zeros: z = 0.5 at a zero input).
     """
 
     def build(self, input_shape):
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 2 * self.units),
                                       initializer="glorot_uniform")  # [z | h~]
-        self.bias = self.add_weight(name="bias", shape=(2 * self.units,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(2 * self.units,), initializer=self.bias_initializer)
 
     def _pre(self, x):
         k = tf.matmul(x, self.kernel) + self.bias  # (batch, time, 2 units)
@@ -188,19 +232,20 @@ class MinGRU(_ScanLayer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MinLSTM(_ScanLayer):
+class MinLSTM(_GatedScanLayer):
     """minLSTM (Feng et al., 2024, Sec. 3.2): h_t = f'_t h_{t-1} + i'_t g(x_t W_h + b_h) with the forget
     and input gates sigmoid(x_t W_f + b_f), sigmoid(x_t W_i + b_i) normalised to f' + i' = 1.
 
     Args:
         units: size of the hidden state.
         return_sequences, go_backwards, scan: as `MinGRU`.
+        bias_initializer: of the bias [b_f | b_i | b_h] (zeros: f' = i' = 0.5 at a zero input).
     """
 
     def build(self, input_shape):
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 3 * self.units),
                                       initializer="glorot_uniform")  # [f | i | h~]
-        self.bias = self.add_weight(name="bias", shape=(3 * self.units,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(3 * self.units,), initializer=self.bias_initializer)
 
     def _logs(self, x):
         k = tf.matmul(x, self.kernel) + self.bias
@@ -286,6 +331,13 @@ class LRU(_ScanLayer):
 
     def retention(self, x):
         return tf.abs(self.coefficients(x)[0])
+
+    @property
+    def state_width(self) -> int:
+        return 2 * self.units
+
+    def _state_from_real(self, d):
+        return tf.complex(d[..., : self.units], d[..., self.units:])
 
     def step(self, x_t, state):
         """One step on the state as real numbers, (batch, 2 units) = [Re x | Im x] (for `zoo.dynamics`)."""
