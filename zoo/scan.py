@@ -79,11 +79,30 @@ def linear_scan(a, b):
     return b
 
 
+@tf.custom_gradient
 def log_linear_scan(log_a, log_b):
-    """exp(log h_t) for h_t = a_t h_{t-1} + b_t, h_0 = 0, a_t and b_t > 0 given as logs (Feng et al.,
-    Appendix B): log h_t = a*_t + logcumsumexp(log b_t - a*_t), a*_t = cumsum(log a_t)."""
+    """h_t for h_t = a_t h_{t-1} + b_t, h_0 = 0, with a_t and b_t > 0 given as logs (batch, time, units)
+    (Feng et al., Appendix B): log h_t = a*_t + logcumsumexp(log b_t - a*_t), a*_t = cumsum(log a_t).
+
+    The gradient is written out as the backward recurrence of BPTT, itself a linear scan run from the end:
+
+        lambda_t = dL/dh_t (total) = g_t + a_{t+1} lambda_{t+1},   dL/db_t = lambda_t,   dL/da_t = lambda_t h_{t-1}
+
+    Differentiating the log-space formula instead would give dL/d log a_k as h_T times (1 - the weight
+    of the steps before k): a difference of two numbers near 1 whose true value is prod_(j>k) a_j, so
+    in float32 every gradient more than ~10^-7 below the largest one would be rounding noise (the
+    through-time profile would flatten at -7 decades)."""
     a_star = tf.cumsum(log_a, axis=1)
-    return tf.exp(a_star + tf.math.cumulative_logsumexp(log_b - a_star, axis=1))
+    h = tf.exp(a_star + tf.math.cumulative_logsumexp(log_b - a_star, axis=1))
+
+    def gradient(g):  # g = dL/dh_t from above (batch, time, units)
+        a = tf.exp(log_a)
+        a_next = tf.concat([a[:, 1:], tf.zeros_like(a[:, :1])], axis=1)  # a_(t+1); nothing after T
+        lam = tf.reverse(linear_scan(tf.reverse(a_next, [1]), tf.reverse(g, [1])), [1])
+        h_prev = tf.concat([tf.zeros_like(h[:, :1]), h[:, :-1]], axis=1)  # h_(t-1), h_0 = 0
+        return lam * a * h_prev, lam * tf.exp(log_b)  # d/d log a = a dL/da, d/d log b = b dL/db
+
+    return h, gradient
 
 
 def check_scan_gate_bias(argument: str, value) -> None:
@@ -353,12 +372,11 @@ class LRU(_ScanLayer):
 # ------------------------------------------------------------------------------- the Jacobian theory
 # zoo.dynamics differentiates one step of the first recurrent layer of a model: for minGRU/minLSTM the
 # Jacobian is diag(1 - z_t) (diag(f'_t)), for the LRU the rotation-scaling by lambda (|lambda| per step).
+# Their Jacobians are diagonal (a rotation-scaling per unit for the LRU), so each also declares its
+# retention |a_t|, from which the theory is read exactly (zoo.dynamics.retention_theory).
 @register_step(MinGRU)
 @register_step(MinLSTM)
-def _gated_scan_step(layer):
-    return RecurrentStep(state_sizes=(layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
-
-
 @register_step(LRU)
-def _lru_step(layer):
-    return RecurrentStep(state_sizes=(2 * layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
+def _scan_step(layer):
+    return RecurrentStep(state_sizes=(layer.state_width,), step=lambda x_t, states: [layer.step(x_t, states[0])],
+                         retention=layer.retention)
