@@ -38,3 +38,4 @@ from zoo import bptt  # noqa: F401  (the written-out recurrent layers, registere
 from zoo import simple_rnn, irnn, lstm, gru  # noqa: E402,F401
 from zoo import bidirectional_simple_rnn, bidirectional_lstm, bidirectional_gru  # noqa: E402,F401
 from zoo import self_attention  # noqa: E402,F401
+from zoo import min_gru, min_lstm, lru, bidirectional_min_gru, bidirectional_min_lstm, bidirectional_lru  # noqa: E402,F401

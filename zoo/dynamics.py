@@ -31,9 +31,14 @@ LSTM, GRU, `zoo.bptt`'s layers, or `keras.layers.RNN(MyCell())`): the step is th
 before any `Bidirectional` wrapper (attention, the bidirectional RNNs, a layer that declares nothing)
 has no theory: `recurrent_jacobian_theory` returns None, and a report says "no theory for <model>".
 
-    @register_step(MinGRU)                 # a layer Keras lacks, e.g. zoo/min_gru.py
+    @register_step(MinGRU)                 # a layer Keras lacks, e.g. in zoo/scan.py
     def _min_gru_step(layer):
-        return RecurrentStep(state_sizes=(layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
+        return RecurrentStep(state_sizes=(layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])],
+                             retention=layer.retention)
+
+A diagonal linear recurrence (minGRU, minLSTM, the LRU: h_t = a_t * h_{t-1} + b_t) declares its
+retention |a_t| too; its theory is then read from it (`retention_theory`): the log-mean of the gate
+1 - z (minGRU) or f' (minLSTM) over the tokens given, and max|lambda| for the LRU, at the current weights.
 """
 
 from __future__ import annotations
@@ -52,10 +57,16 @@ class RecurrentStep(NamedTuple):
         state_sizes: the sizes of the state's parts ((units, units) for an LSTM's (h, c); (units,) else).
         step: `step(x_t, states) -> new_states`: x_t the layer's input at one step (batch, features),
             `states` a list of (batch, size) tensors in `state_sizes` order; returns the new ones likewise.
+        retention: for a *diagonal* linear recurrence h_t = a_t * h_{t-1} + b_t (minGRU, minLSTM, the LRU),
+            `retention(x) -> |a|` (batch, time, units) for the layer's input x (batch, time, features): the
+            moduli of the step Jacobian's eigenvalues, which are also its singular values (a diagonal or
+            rotation-scaling matrix is normal). Given, the theory reads them instead of differentiating
+            the step (exact, and no (S, S) matrix per step), and adds the decay of the slowest unit.
     """
 
     state_sizes: tuple[int, ...]
     step: Callable[[tf.Tensor, list], list]
+    retention: Callable[[tf.Tensor], tf.Tensor] | None = None
 
 
 _STEPS: dict[type, Callable[[keras.layers.Layer], RecurrentStep]] = {}
@@ -105,6 +116,12 @@ def first_recurrent_layer(model):
     return None
 
 
+def layer_inputs(model, layer, tokens) -> tf.Tensor:
+    """What `layer` of `model` receives for token ids `tokens`: (batch, time, features) float32."""
+    x = keras.Model(model.inputs, layer.input)([np.asarray(tokens)])
+    return tf.convert_to_tensor(x, tf.float32)
+
+
 def state_jacobians(model, tokens, layer=None) -> np.ndarray:
     """d s_t / d s_{t-1} of the first recurrent layer along its trajectory on `tokens`.
 
@@ -124,8 +141,7 @@ def state_jacobians(model, tokens, layer=None) -> np.ndarray:
             f"model {model.name!r} has no unidirectional recurrent layer that declares its step "
             "(zoo.dynamics.register_step); recurrent_jacobian_theory returns None for it."
         )
-    x = keras.Model(model.inputs, layer.input)([np.asarray(tokens)])  # (batch, time, features)
-    x = tf.convert_to_tensor(x, tf.float32)
+    x = layer_inputs(model, layer, tokens)  # (batch, time, features)
     sizes = list(declared.state_sizes)
 
     @tf.function(reduce_retracing=True)
@@ -162,11 +178,41 @@ def jacobian_theory(jacobians, skip: int = 0) -> dict:
     }
 
 
+def retention_theory(retention, skip: int = 0) -> dict:
+    """Decay predicted for a diagonal linear recurrence from its retention |a_t| (batch, time, units), the
+    factor by which the gradient along each unit of the state shrinks at each step (1 - z_t for minGRU,
+    f'_t for minLSTM, |lambda| for the LRU).
+
+    The product of the Jacobians is diagonal: unit i carries prod_k |a_k,i| back over the lags, and the
+    norm of the gradient is soon carried by the unit that forgets slowest. So beside `jacobian_theory`'s
+    keys (here exact: each step's spectral norm and radius are both max_i |a_t,i|) this gives
+    `decay_slowest_decades_per_step` = min over units of the mean over examples and steps of -log10 |a|
+    (the log-mean of the gate, unit by unit; for the LRU -log10 max|lambda|), the rate at which
+    ||dL_T/dh_t|| falls at long lags, and `retention_mean` (the mean of |a| over everything)."""
+    r = np.asarray(retention, np.float64)[:, skip:]
+    tiny = np.finfo(np.float64).tiny
+    log_r = np.log10(np.maximum(r, tiny))  # (batch, time, units)
+    per_step = log_r.max(axis=-1)  # log10 of the spectral norm = radius of diag(|a_t|), per example and step
+    return {
+        "decay_norm_decades_per_step": float(-per_step.mean()),
+        "decay_radius_decades_per_step": float(-per_step.mean()),
+        "spectral_norm": float(10 ** per_step.mean()),
+        "spectral_radius": float(10 ** per_step.mean()),
+        "decay_slowest_decades_per_step": float(-log_r.mean(axis=(0, 1)).max()),
+        "retention_mean": float(r.mean()),
+    }
+
+
 def recurrent_jacobian_theory(model, tokens, skip: int = 0) -> dict | None:
-    """`jacobian_theory` of the first recurrent layer of `model` on `tokens`; None when the model has no
-    theory: no unidirectional layer that declares its step (attention, the bidirectional RNNs, a layer
-    without `register_step`)."""
+    """The theory of the first recurrent layer of `model` on `tokens` at its current weights (at
+    initialisation, or after training: the learned gates and |lambda|): `retention_theory` for a layer
+    that declares its retention (a diagonal linear recurrence), else `jacobian_theory` of its step's
+    Jacobians. None when the model has no theory: no unidirectional layer that declares its step
+    (attention, the bidirectional models, a layer without `register_step`)."""
     layer = first_recurrent_layer(model)
     if layer is None:
         return None
+    declared = declared_step(layer)
+    if declared.retention is not None:
+        return retention_theory(np.asarray(declared.retention(layer_inputs(model, layer, tokens))), skip=skip)
     return jacobian_theory(state_jacobians(model, tokens, layer), skip=skip)

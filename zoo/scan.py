@@ -79,11 +79,37 @@ def linear_scan(a, b):
     return b
 
 
+@tf.custom_gradient
 def log_linear_scan(log_a, log_b):
-    """exp(log h_t) for h_t = a_t h_{t-1} + b_t, h_0 = 0, a_t and b_t > 0 given as logs (Feng et al.,
-    Appendix B): log h_t = a*_t + logcumsumexp(log b_t - a*_t), a*_t = cumsum(log a_t)."""
+    """h_t for h_t = a_t h_{t-1} + b_t, h_0 = 0, with a_t and b_t > 0 given as logs (batch, time, units)
+    (Feng et al., Appendix B): log h_t = a*_t + logcumsumexp(log b_t - a*_t), a*_t = cumsum(log a_t).
+
+    The gradient is written out as the backward recurrence of BPTT, itself a linear scan run from the end:
+
+        lambda_t = dL/dh_t (total) = g_t + a_{t+1} lambda_{t+1},   dL/db_t = lambda_t,   dL/da_t = lambda_t h_{t-1}
+
+    Differentiating the log-space formula instead would give dL/d log a_k as h_T times (1 - the weight
+    of the steps before k): a difference of two numbers near 1 whose true value is prod_(j>k) a_j, so
+    in float32 every gradient more than ~10^-7 below the largest one would be rounding noise (the
+    through-time profile would flatten at -7 decades)."""
     a_star = tf.cumsum(log_a, axis=1)
-    return tf.exp(a_star + tf.math.cumulative_logsumexp(log_b - a_star, axis=1))
+    h = tf.exp(a_star + tf.math.cumulative_logsumexp(log_b - a_star, axis=1))
+
+    def gradient(g):  # g = dL/dh_t from above (batch, time, units)
+        a = tf.exp(log_a)
+        a_next = tf.concat([a[:, 1:], tf.zeros_like(a[:, :1])], axis=1)  # a_(t+1); nothing after T
+        lam = tf.reverse(linear_scan(tf.reverse(a_next, [1]), tf.reverse(g, [1])), [1])
+        h_prev = tf.concat([tf.zeros_like(h[:, :1]), h[:, :-1]], axis=1)  # h_(t-1), h_0 = 0
+        return lam * a * h_prev, lam * tf.exp(log_b)  # d/d log a = a dL/da, d/d log b = b dL/db
+
+    return h, gradient
+
+
+def check_scan_gate_bias(argument: str, value) -> None:
+    """A constant gate bias of minGRU: a finite number (chrono would need the retention 1 - z, whose bias is
+    minus this one; give the negative of the log-uniform draw yourself if you want it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{argument} must be a finite number (negative keeps more of the state), got {value!r}.")
 
 
 def _log_g(v):
@@ -113,10 +139,34 @@ class _ScanLayer(keras.layers.Layer):
     def call(self, inputs, initial_state=None, mask=None, training=None):
         if initial_state is not None or mask is not None:
             raise ValueError(f"{type(self).__name__} starts from a zero state and takes no mask; pass neither.")
+        return self._run(inputs)
+
+    def _run(self, inputs, delta=None):
         x = tf.reverse(inputs, axis=[1]) if self.go_backwards else inputs
         h = self.parallel(x) if self.scan == "parallel" else self.sequential(x)  # (batch, time, units)
+        if delta is not None:
+            # The recurrence is linear in h: adding delta_t to h_t (and carrying it on) adds the scan of
+            # delta under the same factors a_t. Exact, and it keeps the log-space path's b_t > 0.
+            d = tf.reverse(delta, axis=[1]) if self.go_backwards else delta
+            h = h + linear_scan(self.coefficients(x)[0], self._state_from_real(tf.cast(d, tf.float32)))
         y = self.readout(h, x)
         return y if self.return_sequences else y[:, -1]
+
+    # The state probe of `training.instruments` (gradient through time) reaches the per-step state of a
+    # recurrent layer that is not a keras.layers.RNN through these two members.
+    @property
+    def state_width(self) -> int:
+        """Width of the per-step state as real numbers: `units` (2 `units` for the LRU: [Re | Im])."""
+        return self.units
+
+    def call_with_state_delta(self, inputs, delta):
+        """The output of `call(inputs)` with delta[:, t] (batch, time, `state_width`), indexed like `inputs`,
+        added to the state right after the layer reads inputs[:, t]. At delta = 0 the output is call's, and
+        d output / d delta_t = d output / d h_t: the gradient that reaches the state h_t."""
+        return self._run(inputs, delta)
+
+    def _state_from_real(self, d):
+        return d
 
     def readout(self, h, x):
         return h
@@ -154,8 +204,20 @@ class _ScanLayer(keras.layers.Layer):
                 "go_backwards": self.go_backwards, "scan": self.scan}
 
 
+class _GatedScanLayer(_ScanLayer):
+    """minGRU and minLSTM: one input kernel over the gate blocks and h~, and a bias whose initializer is an
+    argument (the gate biases of the zoo's builders)."""
+
+    def __init__(self, units, bias_initializer="zeros", **kwargs):
+        super().__init__(units, **kwargs)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def get_config(self):
+        return {**super().get_config(), "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class MinGRU(_ScanLayer):
+class MinGRU(_GatedScanLayer):
     """minGRU (Feng et al., 2024, Sec. 3.1): h_t = (1 - z_t) h_{t-1} + z_t g(x_t W_h + b_h),
     z_t = sigmoid(x_t W_z + b_z); trained by a log-space parallel scan.
 
@@ -164,12 +226,13 @@ class MinGRU(_ScanLayer):
         return_sequences: every step's state (True) or the last one.
         go_backwards: read the sequence from its end.
         scan: "parallel" (log-space scan) or "sequential" (one step at a time; the same numbers).
+        bias_initializer: of the bias [b_z | b_h] (zeros: z = 0.5 at a zero input).
     """
 
     def build(self, input_shape):
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 2 * self.units),
                                       initializer="glorot_uniform")  # [z | h~]
-        self.bias = self.add_weight(name="bias", shape=(2 * self.units,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(2 * self.units,), initializer=self.bias_initializer)
 
     def _pre(self, x):
         k = tf.matmul(x, self.kernel) + self.bias  # (batch, time, 2 units)
@@ -188,19 +251,20 @@ class MinGRU(_ScanLayer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MinLSTM(_ScanLayer):
+class MinLSTM(_GatedScanLayer):
     """minLSTM (Feng et al., 2024, Sec. 3.2): h_t = f'_t h_{t-1} + i'_t g(x_t W_h + b_h) with the forget
     and input gates sigmoid(x_t W_f + b_f), sigmoid(x_t W_i + b_i) normalised to f' + i' = 1.
 
     Args:
         units: size of the hidden state.
         return_sequences, go_backwards, scan: as `MinGRU`.
+        bias_initializer: of the bias [b_f | b_i | b_h] (zeros: f' = i' = 0.5 at a zero input).
     """
 
     def build(self, input_shape):
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 3 * self.units),
                                       initializer="glorot_uniform")  # [f | i | h~]
-        self.bias = self.add_weight(name="bias", shape=(3 * self.units,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(3 * self.units,), initializer=self.bias_initializer)
 
     def _logs(self, x):
         k = tf.matmul(x, self.kernel) + self.bias
@@ -287,6 +351,13 @@ class LRU(_ScanLayer):
     def retention(self, x):
         return tf.abs(self.coefficients(x)[0])
 
+    @property
+    def state_width(self) -> int:
+        return 2 * self.units
+
+    def _state_from_real(self, d):
+        return tf.complex(d[..., : self.units], d[..., self.units:])
+
     def step(self, x_t, state):
         """One step on the state as real numbers, (batch, 2 units) = [Re x | Im x] (for `zoo.dynamics`)."""
         n = self.units
@@ -301,12 +372,11 @@ class LRU(_ScanLayer):
 # ------------------------------------------------------------------------------- the Jacobian theory
 # zoo.dynamics differentiates one step of the first recurrent layer of a model: for minGRU/minLSTM the
 # Jacobian is diag(1 - z_t) (diag(f'_t)), for the LRU the rotation-scaling by lambda (|lambda| per step).
+# Their Jacobians are diagonal (a rotation-scaling per unit for the LRU), so each also declares its
+# retention |a_t|, from which the theory is read exactly (zoo.dynamics.retention_theory).
 @register_step(MinGRU)
 @register_step(MinLSTM)
-def _gated_scan_step(layer):
-    return RecurrentStep(state_sizes=(layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
-
-
 @register_step(LRU)
-def _lru_step(layer):
-    return RecurrentStep(state_sizes=(2 * layer.units,), step=lambda x_t, states: [layer.step(x_t, states[0])])
+def _scan_step(layer):
+    return RecurrentStep(state_sizes=(layer.state_width,), step=lambda x_t, states: [layer.step(x_t, states[0])],
+                         retention=layer.retention)

@@ -24,11 +24,19 @@ Time runs forward, the gradient backward: the lag of step t is T - t (lag 0 = th
 
 The embedding probe splits the functional model at the embedding output (everything after the
 embedding must depend on the token ids only through it, e.g. no `mask_zero`). The state probe re-runs
-the first recurrent layer with its own cell wrapped so that a zero tensor delta_t is added to the state
-after each step; dL_T/d(delta_t) is then exactly dL_T/dh_t. The wrapped copy shares the layer's weights;
-on first use its output is checked against the model's own and the probe is dropped (with the reason in
-`ThroughTimeProbe.unavailable`) if they differ, e.g. for a recurrent layer whose cell keeps its hidden
-state elsewhere than in state[0]. For an LSTM the probe perturbs h, not the cell state c.
+the first recurrent layer so that a zero tensor delta_t is added to its state after each step;
+dL_T/d(delta_t) is then exactly dL_T/dh_t. Which layers it reaches (`state_perturbation`):
+
+- a `keras.layers.RNN` (SimpleRNN, LSTM, GRU, `keras.layers.RNN(MyCell())`): its own cell is wrapped so
+  that step t adds delta_t to state[0] (for an LSTM h, not the cell state c);
+- any other layer that declares `PerturbableState`: a `state_width` (the per-step state's width in real
+  numbers) and `call_with_state_delta(inputs, delta)` (its output with delta[:, t] added to the state right
+  after it reads inputs[:, t]). The parallel-scan layers of `zoo.scan` declare it, and so can yours;
+- a `keras.layers.Bidirectional` over either, each direction measured separately.
+
+The re-run shares the layer's weights; on first use its output is checked against the model's own and
+the probe is dropped (with the reason in `ThroughTimeProbe.unavailable`) if they differ, e.g. for a
+recurrent layer whose cell keeps its hidden state elsewhere than in state[0].
 
 The summary of a profile is the decay rate in decades per step (minus the slope of a least-squares line
 through log10(profile) against the lag) and the first lag at which the norm has fallen below 10^-6 of
@@ -50,6 +58,7 @@ from __future__ import annotations
 import pathlib
 import time
 import warnings
+from typing import Protocol, runtime_checkable
 
 import keras
 import numpy as np
@@ -132,15 +141,13 @@ def _state_size(cell):
 class _StateProbeCell(keras.layers.Layer):
     """Wraps a built recurrent cell: step t also adds delta_t to the new hidden state (and output).
 
-    The input at each step is [x_t, delta_t (all directions)]; this cell reads its own slice of delta.
-    Temporary object, never saved.
+    The input at each step is [x_t, delta_t]. Temporary object, never saved.
     """
 
-    def __init__(self, cell, data_dim, offset, **kwargs):
+    def __init__(self, cell, data_dim, **kwargs):
         super().__init__(**kwargs)
         self.cell = cell
         self.data_dim = data_dim
-        self.offset = offset
         self.units = _state_size(cell)
         self.state_size = cell.state_size
         self.output_size = getattr(cell, "output_size", self.units)
@@ -150,7 +157,7 @@ class _StateProbeCell(keras.layers.Layer):
 
     def call(self, inputs, states, training=False):
         x = inputs[:, : self.data_dim]
-        delta = inputs[:, self.data_dim + self.offset : self.data_dim + self.offset + self.units]
+        delta = inputs[:, self.data_dim : self.data_dim + self.units]
         output, new_states = self.cell(x, states, training=training)
         single = not isinstance(new_states, (list, tuple))
         new_states = [new_states] if single else list(new_states)
@@ -158,12 +165,63 @@ class _StateProbeCell(keras.layers.Layer):
         return output + delta, (new_states[0] if single else new_states)
 
 
-def _probe_rnn(layer, data_dim, offset):
-    return keras.layers.RNN(
-        _StateProbeCell(layer.cell, data_dim, offset),
-        return_sequences=layer.return_sequences,
-        go_backwards=layer.go_backwards,
-    )
+@runtime_checkable
+class PerturbableState(Protocol):
+    """What a recurrent layer that is not a `keras.layers.RNN` declares so that the state probe reaches
+    its per-step state (duck-typed: implement the two members, import nothing from here).
+
+    Attributes:
+        state_width: width of the state the layer carries from step to step, in real numbers (a complex
+            state of n units counts 2 n: [Re | Im]).
+    """
+
+    state_width: int
+
+    def call_with_state_delta(self, inputs, delta):
+        """The layer's output for `inputs` (batch, time, features), as `layer(inputs)` gives it, with
+        delta[:, t] (batch, time, `state_width`), indexed like `inputs` (also when the layer reads them
+        backwards), added to the state right after the layer reads inputs[:, t], and carried on."""
+
+
+class _KerasRNNState:
+    """`PerturbableState` for a `keras.layers.RNN`: its cell wrapped by `_StateProbeCell`."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.state_width = _state_size(layer.cell)
+
+    def call_with_state_delta(self, inputs, delta):
+        rnn = keras.layers.RNN(
+            _StateProbeCell(self.layer.cell, inputs.shape[-1]),
+            return_sequences=self.layer.return_sequences,
+            go_backwards=self.layer.go_backwards,
+        )
+        return rnn(tf.concat([inputs, tf.cast(delta, inputs.dtype)], axis=-1))  # delta travels with x_t
+
+
+def state_perturbation(layer) -> PerturbableState | None:
+    """How the state probe perturbs `layer`'s per-step state: the layer itself when it declares
+    `PerturbableState`, an adapter for a `keras.layers.RNN`, None for any other layer."""
+    if isinstance(layer, PerturbableState):
+        return layer
+    if isinstance(layer, keras.layers.RNN):
+        return _KerasRNNState(layer)
+    return None
+
+
+def _first_state_layer(model):
+    """The first layer whose state the probe reaches, and one `PerturbableState` per direction
+    ([forward, backward] for a Bidirectional layer); (None, None) without one."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            directions = [state_perturbation(layer.forward_layer), state_perturbation(layer.backward_layer)]
+            if all(d is not None for d in directions):
+                return layer, directions
+        else:
+            declared = state_perturbation(layer)
+            if declared is not None:
+                return layer, [declared]
+    return None, None
 
 
 def _merge(forward, backward, mode):
@@ -227,7 +285,7 @@ class ThroughTimeProbe:
         self._loss = _per_example_loss(model, loss)
         self.unavailable: dict[str, str] = {}
         self._builders = {}  # probe name -> (head, tail) callables
-        self._state = None  # (recurrent layer, head, tail) for the state probe
+        self._state = None  # (recurrent layer, [PerturbableState per direction], head, tail): the state probe
         self._checked = False
 
         if "embedding" in probes:
@@ -241,14 +299,17 @@ class ThroughTimeProbe:
                     self.unavailable["embedding"] = str(error)
 
         if "state" in probes:
-            layer = _first_layer(model, (keras.layers.RNN, keras.layers.Bidirectional))
+            layer, directions = _first_state_layer(model)
             if layer is None:
-                self.unavailable["state"] = "the model has no recurrent layer"
+                self.unavailable["state"] = (
+                    "the model has no recurrent layer the probe reaches (a keras.layers.RNN, or a layer that "
+                    "declares PerturbableState: state_width and call_with_state_delta)"
+                )
             else:
                 try:
                     head, _ = _split(model, layer, at_output=False)  # ids -> the layer's input
                     _, tail = _split(model, layer, at_output=True)  # the layer's output -> logits
-                    self._state = (layer, head, tail)
+                    self._state = (layer, directions, head, tail)
                 except ValueError as error:
                     self.unavailable["state"] = str(error)
                     self._state = None
@@ -279,25 +340,24 @@ class ThroughTimeProbe:
         return tf.reduce_sum(tf.cast(values, tf.float32))
 
     def _state_forward(self, ids, delta):
-        layer, head, tail = self._state
+        """The model's output with delta (batch, time, `_state_width()`) added to the probed states: the
+        forward direction's first, then the backward one's."""
+        layer, directions, head, tail = self._state
         x = head(ids)  # (batch, time, features)
-        data_dim = x.shape[-1]
-        inputs = tf.concat([x, tf.cast(delta, x.dtype)], axis=-1)  # (batch, time, features + state)
         if isinstance(layer, keras.layers.Bidirectional):
-            forward = _probe_rnn(layer.forward_layer, data_dim, 0)(inputs)
-            backward = _probe_rnn(layer.backward_layer, data_dim, _state_size(layer.forward_layer.cell))(inputs)
+            forward_state, backward_state = directions
+            width = forward_state.state_width
+            forward = forward_state.call_with_state_delta(x, delta[..., :width])
+            backward = backward_state.call_with_state_delta(x, delta[..., width:])
             if layer.return_sequences:
                 backward = tf.reverse(backward, axis=[1])
             sequence = _merge(forward, backward, layer.merge_mode)
         else:
-            sequence = _probe_rnn(layer, data_dim, 0)(inputs)
+            sequence = directions[0].call_with_state_delta(x, delta)
         return tail(sequence)
 
     def _state_width(self):
-        layer = self._state[0]
-        if isinstance(layer, keras.layers.Bidirectional):
-            return _state_size(layer.forward_layer.cell) + _state_size(layer.backward_layer.cell)
-        return _state_size(layer.cell)
+        return sum(int(d.state_width) for d in self._state[1])
 
     def _build_function(self):
         names = self.names
@@ -320,7 +380,7 @@ class ThroughTimeProbe:
                 g = tape.gradient(loss, delta)  # (batch, time, state)
                 layer = self._state[0]
                 if isinstance(layer, keras.layers.Bidirectional):
-                    width = _state_size(layer.forward_layer.cell)
+                    width = int(self._state[1][0].state_width)
                     out["state_forward"] = tf.reduce_mean(_rescaled_norm(g[..., :width]), axis=0)
                     out["state_backward"] = tf.reduce_mean(_rescaled_norm(g[..., width:]), axis=0)
                 else:
