@@ -521,15 +521,18 @@ def _baselines(config) -> dict | None:
 
 
 def _check_model_fits_task(config: RunConfig) -> None:
-    """Unknown model or task, or a future-reading model on a next-token task: refused before any
-    data is read (a corpus can take a while to prepare)."""
+    """Unknown model or task, a future-reading model on a next-token task, or a truncated BPTT that
+    cannot work (a model without a recurrent state, tbptt not below the sequence length): refused
+    before any data is read (a corpus can take a while to prepare)."""
     import datasets
     import zoo
 
     zoo.get_model_info(config.model)
     task = datasets.get_task(config.task)
-    task.resolve(dict(config.task_params))
+    params = task.resolve(dict(config.task_params))
     zoo.check_causality(config.model, {**config.model_params, "causal": task.causal})
+    if config.tbptt is not None:
+        zoo.check_truncation(config.model, {"tbptt": config.tbptt, "sequence_length": task.sequence_length(params)})
 
 
 def _command_line():

@@ -28,7 +28,9 @@ the first recurrent layer with its own cell wrapped so that a zero tensor delta_
 after each step; dL_T/d(delta_t) is then exactly dL_T/dh_t. The wrapped copy shares the layer's weights;
 on first use its output is checked against the model's own and the probe is dropped (with the reason in
 `ThroughTimeProbe.unavailable`) if they differ, e.g. for a recurrent layer whose cell keeps its hidden
-state elsewhere than in state[0]. For an LSTM the probe perturbs h, not the cell state c.
+state elsewhere than in state[0]. For an LSTM the probe perturbs h, not the cell state c. A layer with
+truncated BPTT (`zoo.tbptt`) is re-run with the same cuts, so both probes show the gradient training
+uses: zero at every step before the window of step T.
 
 The summary of a profile is the decay rate in decades per step (minus the slope of a least-squares line
 through log10(profile) against the lag) and the first lag at which the norm has fallen below 10^-6 of
@@ -159,11 +161,12 @@ class _StateProbeCell(keras.layers.Layer):
 
 
 def _probe_rnn(layer, data_dim, offset):
-    return keras.layers.RNN(
-        _StateProbeCell(layer.cell, data_dim, offset),
-        return_sequences=layer.return_sequences,
-        go_backwards=layer.go_backwards,
-    )
+    options = dict(return_sequences=layer.return_sequences, go_backwards=layer.go_backwards)
+    if getattr(layer, "tbptt", None) is not None:
+        from zoo.tbptt import TruncatedRNN  # a truncated layer's probe cuts the gradient where the layer does
+
+        return TruncatedRNN(_StateProbeCell(layer.cell, data_dim, offset), tbptt=layer.tbptt, **options)
+    return keras.layers.RNN(_StateProbeCell(layer.cell, data_dim, offset), **options)
 
 
 def _merge(forward, backward, mode):
