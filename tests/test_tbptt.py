@@ -224,3 +224,18 @@ def test_bad_tbptt_is_one_sentence_before_training_and_saves_nothing(capsys, tmp
     runs_dir.mkdir()
     assert message in _error_of(capsys, argv + ["--saved-models", str(runs_dir)])
     assert list(runs_dir.iterdir()) == []
+
+
+DEMONSTRATION = dict(model="gru", model_params={"update_bias": 3}, task="recall", task_params={"gap": 48}, units=32,
+                     batch_size=32, epochs=2, steps_per_epoch=100, learning_rate=3e-3, seed=0, tensorboard=False)
+
+
+@pytest.mark.slow
+def test_recall_across_a_gap_longer_than_the_window_is_solved_by_full_bptt_only(tmp_path):
+    """docs/bptt.md, "Truncated BPTT": the key is 49 steps before the query, the windows 10 steps long."""
+    full = train(RunConfig(**DEMONSTRATION, run_name="full"), root=tmp_path, verbose=0)
+    cut = train(RunConfig(**DEMONSTRATION, tbptt=10, run_name="cut"), root=tmp_path, verbose=0)
+    assert full["test"]["accuracy"] >= 0.95, full["test"]
+    assert cut["test"]["loss"] > 0.95 * np.log(8), cut["test"]  # chance: ln 8 nats
+    by_lag = read_through_time(tmp_path / "cut")["embedding"][:, ::-1]
+    assert np.all(by_lag[:, 10:] == 0) and np.all(by_lag[:, :10] > 0)  # no gradient reaches the key
