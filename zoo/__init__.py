@@ -22,6 +22,7 @@ from zoo.registry import (  # noqa: F401
     PER_STEP,
     build_model,
     check_causality,
+    check_truncation,
     fit_param_budget,
     architectures,
     get_model_info,
@@ -33,6 +34,7 @@ from zoo.registry import (  # noqa: F401
 from zoo.initializers import RECURRENT_INITIALIZERS  # noqa: F401
 from zoo.layers import LastStep, PositionEmbedding  # noqa: F401
 from zoo import bptt  # noqa: F401  (the written-out recurrent layers, registered for loading)
+from zoo import tbptt  # noqa: F401  (the truncated-BPTT layers, registered for loading)
 
 # One import line per architecture: importing the module registers its builder.
 from zoo import simple_rnn, irnn, lstm, gru  # noqa: E402,F401

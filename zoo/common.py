@@ -9,7 +9,9 @@
       -> Dense "head"                      (batch, time, classes) | (batch, classes) | (batch, 1)
 
 Dropout is applied to the connections between layers, never to the recurrent connection (Zaremba,
-Sutskever & Vinyals, 2014), which keeps Keras's fast fused kernels usable.
+Sutskever & Vinyals, 2014), which keeps Keras's fast fused kernels usable. With `tbptt` every recurrent
+layer is swapped for its truncating twin (`zoo.tbptt`), which cuts the gradient of its state every
+`tbptt` steps.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Callable
 
 import keras
 
+from zoo import tbptt
 from zoo.layers import LastStep
 from zoo.registry import LAST_VALUE, OUTPUT_KINDS, PER_STEP, CommonArgs
 
@@ -87,6 +90,8 @@ def recurrent_stack(common: CommonArgs, layer_fn: Callable[..., keras.layers.Lay
         # the whole sequence joined with the backward state after the whole sequence read backwards.
         return_sequences = i < common.num_layers or common.output == PER_STEP
         layer = layer_fn(return_sequences=return_sequences, name=f"{layer_name}_{i}")
+        if common.tbptt is not None:
+            layer = tbptt.truncated(layer, common.tbptt)  # same config; the gradient cut every tbptt steps
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{layer_name}_{i}")
         x = layer(x)  # (batch, time, units) or (batch, units); doubled features if bidirectional

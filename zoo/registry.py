@@ -58,6 +58,9 @@ class CommonArgs:
         dropout: dropout rate between layers, never on the recurrent connection (Zaremba, Sutskever &
             Vinyals, 2014).
         embedding_dim: size of the token embedding; defaults to `units`.
+        tbptt: truncated backpropagation through time (`zoo.tbptt`): the recurrent layers cut the
+            gradient of their state every `tbptt` steps (forward values unchanged); None: full BPTT.
+            Recurrent models only; smaller than `sequence_length`.
     """
 
     vocabulary_size: int
@@ -69,6 +72,7 @@ class CommonArgs:
     num_layers: int = 1
     dropout: float = 0.0
     embedding_dim: int | None = None
+    tbptt: int | None = None
 
     @property
     def classes(self) -> int:
@@ -338,7 +342,25 @@ def validate_arguments(name: str, kwargs: dict) -> ModelInfo:
             f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {kwargs['implementation']!r}."
         )
     check_causality(name, kwargs)
+    check_truncation(name, kwargs)
     return info
+
+
+def check_truncation(name: str, kwargs: dict) -> None:
+    """Refuse `tbptt` (truncated BPTT) for a model without a recurrent state, or one not below the
+    sequence length (`kwargs`: the builder arguments)."""
+    from zoo.tbptt import check_tbptt
+
+    tbptt = kwargs.get("tbptt")
+    if tbptt is None:
+        return
+    if get_model_info(name).family != "recurrent":
+        recurrent = [m for m in list_models() if _REGISTRY[m].family == "recurrent"]
+        raise ValueError(
+            f"{name} has no recurrent state to carry from window to window, so truncated BPTT (tbptt) does not "
+            f"apply to it; leave tbptt out, or choose a recurrent model ({', '.join(recurrent)})."
+        )
+    check_tbptt(tbptt, kwargs.get("sequence_length"))
 
 
 def check_causality(name: str, kwargs: dict) -> None:

@@ -43,6 +43,8 @@ def model_arguments(config: RunConfig, spec) -> dict:
     kwargs = {**spec.model_kwargs(), "num_layers": config.num_layers, "dropout": config.dropout}
     if config.embedding_dim is not None:
         kwargs["embedding_dim"] = config.embedding_dim
+    if config.tbptt is not None:
+        kwargs["tbptt"] = config.tbptt
     if config.param_budget is None:
         kwargs["units"] = config.units
     kwargs.update(config.model_params)

@@ -52,6 +52,9 @@ class RunConfig:
         clipnorm: clip each gradient tensor to this norm (Keras's clipnorm; not with global_clipnorm).
         global_clipnorm: clip the global norm of all gradients together to this.
         clipvalue: clip every gradient entry to [-v, v].
+        tbptt: truncated backpropagation through time: cut the gradient of the recurrent state every N
+            steps of each training sequence (recurrent models; N below the sequence length; docs/bptt.md);
+            default: full BPTT.
         batch_size: global batch size (split across replicas under a strategy).
         epochs: evaluations on the validation split; the budget is epochs x steps_per_epoch steps.
         steps_per_epoch: training steps per epoch.
@@ -91,6 +94,7 @@ class RunConfig:
     clipnorm: float | None = None
     global_clipnorm: float | None = None
     clipvalue: float | None = None
+    tbptt: int | None = None
     batch_size: int = 64
     epochs: int = 5
     steps_per_epoch: int = 100
@@ -122,7 +126,7 @@ class RunConfig:
         if self.validation_steps is not None and (isinstance(self.validation_steps, bool) or
                                                   not isinstance(self.validation_steps, int) or self.validation_steps < 0):
             raise ValueError(f"validation_steps must be an integer >= 0 or left out, got {self.validation_steps!r}.")
-        for name in ("param_budget", "embedding_dim"):
+        for name in ("param_budget", "embedding_dim", "tbptt"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or left out, got {value!r}.")

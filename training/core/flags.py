@@ -25,8 +25,8 @@ from training.core.config import CHOICES, RunConfig
 GROUPS = {
     "model": ("model", "units", "num_layers", "dropout", "embedding_dim", "param_budget", "model_params"),
     "task": ("task", "task_params"),
-    "training": ("optimizer", "learning_rate", "momentum", "clipnorm", "global_clipnorm", "clipvalue", "batch_size",
-                 "epochs", "steps_per_epoch", "validation_steps", "seed", "strategy"),
+    "training": ("optimizer", "learning_rate", "momentum", "clipnorm", "global_clipnorm", "clipvalue", "tbptt",
+                 "batch_size", "epochs", "steps_per_epoch", "validation_steps", "seed", "strategy"),
     "gradient recording": ("record_gradients", "gradient_every", "per_variable", "through_time_every", "probe_size",
                            "through_time", "curve_every", "curve_examples", "theory", "tensorboard"),
     "run": ("run_name",),

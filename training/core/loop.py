@@ -554,8 +554,9 @@ def _baselines(config) -> dict | None:
 
 
 def _check_model_fits_task(config: RunConfig) -> None:
-    """Unknown model or task, or a future-reading model on a next-token task: refused before any
-    data is read (a corpus can take a while to prepare)."""
+    """Unknown model or task, a future-reading model on a next-token task, or a truncated BPTT that
+    cannot work (a model without a recurrent state, tbptt not below the sequence length): refused
+    before any data is read (a corpus can take a while to prepare)."""
     import datasets
     import zoo
 
@@ -565,6 +566,8 @@ def _check_model_fits_task(config: RunConfig) -> None:
     _check_activation_memory(config, task, params)
     check_causal_parameters(config.model, config.task, task.causal, config.model_params)
     zoo.check_causality(config.model, {**config.model_params, "causal": task.causal})
+    if config.tbptt is not None:
+        zoo.check_truncation(config.model, {"tbptt": config.tbptt, "sequence_length": task.sequence_length(params)})
 
 
 def _command_line():
