@@ -1,9 +1,8 @@
 """The report's generated sentences on synthetic rows: each case is one the logic could get wrong. Rows
 with `n` carry a test set of n examples (accuracy: the correct count), so comparisons can be tested."""
 
-import json
-
 from training.sweep import experiments, findings
+from training.sweep.results import RunRow
 from training.sweep.tables import aggregate, make_table
 
 
@@ -12,11 +11,10 @@ def row(label, seed=0, status="finished", task="recall", task_values="gap=10", m
     model = fields.pop("model", label.split(" ")[0])
     if n and metric == "accuracy" and fields.get("test_metric") is not None:
         fields.update(n_eval=n, n_eval_tokens=n, test_correct=round(fields["test_metric"] * n))
-    return {"experiment": "e", "id": f"{label}-{task_values}-{seed}", "label": label, "model": model,
-            "setting": fields.pop("setting", "default"), "initialization": "init", "task": task,
-            "task_values": task_values, "task_params": json.dumps(fields.pop("task_params", {"gap": 10})),
-            "seed": seed, "status": status, "error": fields.pop("error", None), "metric": metric,
-            "chance": chance, **fields}
+    return RunRow(experiment="e", id=f"{label}-{task_values}-{seed}", label=label, model=model,
+                  setting=fields.pop("setting", "default"), initialization="init", task=task, task_values=task_values,
+                  task_params=fields.pop("task_params", {"gap": 10}), seed=seed, status=status,
+                  error=fields.pop("error", None), metric=metric, chance=chance, **fields)
 
 
 def sentences(kind, rows):

@@ -1,25 +1,28 @@
 """training.sweep.takeaways on synthetic groups: each paragraph follows the numbers (a mechanism sentence
 only where the numbers show it; "beat" only when significant; degenerate runs never successes)."""
 
-import json
-
 from training.sweep import takeaways
+from training.sweep.results import RunRow, group_rows
 
 
 def group(label, model, setting="default", acc=0.5, n=1000, seeds=1, init="Keras defaults", **extra):
-    task_params = json.dumps({"gap": extra.pop("gap", 30), "eval_size": n})
-    row_fields = {k: extra.pop(k) for k in list(extra) if k.startswith(("tt_", "key_", "grad_", "theory_", "baseline_",
+    task_params = {"gap": extra.pop("gap", 30), "eval_size": n}
+    baselines = {k[len("baseline_"):]: extra.pop(k) for k in list(extra) if k.startswith("baseline_")}
+    row_fields = {k: extra.pop(k) for k in list(extra) if k.startswith(("tt_", "key_", "grad_", "theory_",
                                                                          "degenerate", "loss_still", "diverged"))}
+    metric = extra.get("metric", "accuracy")
     rows = []
     for s in range(seeds):
         a = acc[s] if isinstance(acc, (list, tuple)) else acc
-        rows.append({"seed": s, "metric": extra.get("metric", "accuracy"), "test_metric": a, "n_eval": n,
-                     "n_eval_tokens": n, "test_correct": round(a * n) if extra.get("metric", "accuracy") == "accuracy"
-                     else None, "chance": extra.get("chance", 0.125), "status": extra.get("status", "finished"),
-                     "task_params": task_params, **row_fields})
-    return {"label": label, "model": model, "setting": setting, "initialization": init,
-            "task": extra.get("task", "recall"), "gain": extra.get("gain"), "clip": extra.get("clip"), "kernel": extra.get("kernel"),
-            "direction": extra.get("direction"), "rows": rows}
+        rows.append(RunRow(label=label, model=model, setting=setting, initialization=init,
+                           task=extra.get("task", "recall"), task_params=task_params, seed=s, metric=metric,
+                           test_metric=a, n_eval=n, n_eval_tokens=n,
+                           test_correct=round(a * n) if metric == "accuracy" else None,
+                           chance=extra.get("chance", 0.125), status=extra.get("status", "finished"),
+                           gain=extra.get("gain"), clip=extra.get("clip"), kernel=extra.get("kernel"),
+                           direction=extra.get("direction"), baselines=baselines, **row_fields))
+    (made,) = group_rows(rows)
+    return made
 
 
 def test_vanishing_ties_the_gradient_at_the_key_to_the_outcome():

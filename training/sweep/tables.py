@@ -9,7 +9,6 @@ initializations are is said once, in a legend under the table, not in every row.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -17,45 +16,19 @@ import numpy as np
 from training.sweep import evidence, results, stats
 
 
-def aggregate(rows, keys=results.VARIANT_FIELDS, load_examples=None) -> list[dict]:
-    """Rows grouped by `keys` (the seeds of one variant together: `results.VARIANT_FIELDS`), in plan order.
-
-    Each group: the words of its first row, `n` runs, `seeds`, `status` ("2 finished, 1 diverged"),
-    `errors`, and `result`: the `stats.Result` of its seeds (`evidence.result_of`; per-example files
-    through `load_examples`, `results.examples_loader(folder)`).
-    """
-    groups: dict[tuple, dict] = {}
-    for row in rows:
-        key = tuple(row.get(k) for k in keys)
-        g = groups.setdefault(key, {**{k: row.get(k) for k in ("label", "model", "setting", "initialization",
-                                                                   "task", "task_values", "metric", "gain", "clip",
-                                                                   "kernel", "direction", "group", "experiment")},
-                                    "rows": [], "seeds": []})
-        g["rows"].append(row)
-        g["seeds"].append(row["seed"])
-    for g in groups.values():
-        statuses = [r["status"] for r in g["rows"]]
-        g["n"] = len(statuses)
-        g["status"] = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses)) if len(statuses) > 1 \
-            else statuses[0]
-        g["errors"] = sorted({r["error"] for r in g["rows"] if r.get("error")})
-        g["result"] = evidence.result_of(g["label"], g["rows"], load_examples)
-    return list(groups.values())
+def aggregate(rows, load_examples=None) -> list[results.VariantGroup]:
+    """Rows grouped by variant (`results.group_rows`: the seeds of one variant together), in plan order."""
+    return results.group_rows(rows, load_examples)
 
 
 def values(group, field) -> list[float]:
-    out = []
-    for row in group["rows"]:
-        v = row.get(field)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None:
-            out.append(float(v))
-    return out
+    return group.values(field)
 
 
 def mean(group, field):
-    """Mean over the group's runs of the finite values of `field`, or None."""
-    vs = [v for v in values(group, field) if math.isfinite(v)]
-    return float(np.mean(vs)) if vs else None
+    """Mean over the group's runs of the finite values of `field` (a row field's name or a function of a
+    row), or None."""
+    return group.mean(field)
 
 
 def number(v, digits=3) -> str:
@@ -80,7 +53,7 @@ def cell(group, field, digits=3, scale=1.0) -> str:
     norms, hidden-state norms, losses and rates are heavy-tailed and positive, where a t-interval over three
     seeds reaches below 0). The test metric has its 95% interval (`metric_cell`). "NaN" when every run gave
     NaN."""
-    vs = values(group, field)
+    vs = group.values(field)
     if not vs:
         return "–"
     finite = [v * scale for v in vs if math.isfinite(v)]
@@ -97,14 +70,14 @@ def cell(group, field, digits=3, scale=1.0) -> str:
 
 def metric_cell(group) -> str:
     """The test metric with its 95% interval (`training.sweep.evidence.interval_text`)."""
-    return evidence.interval_text(evidence.group_result(group))
+    return evidence.interval_text(group.result)
 
 
 def flags_cell(group) -> str:
-    result = evidence.group_result(group)
+    result = group.result
     words = evidence.flags(result)
-    if any(r.get("status") != "finished" for r in group["rows"]):
-        words.insert(0, group["status"])  # diverged, failed, pending ... (finished runs say nothing)
+    if any(r.status != "finished" for r in group.rows):
+        words.insert(0, group.status)  # diverged, failed, pending ... (finished runs say nothing)
     for i, word in enumerate(words):
         if result.degenerate_reason and word in ("degenerate", "some seeds degenerate"):
             words[i] += f" ({result.degenerate_reason})"
@@ -112,7 +85,7 @@ def flags_cell(group) -> str:
 
 
 def integer_cell(group, field) -> str:
-    vs = [v for v in values(group, field) if math.isfinite(v)]
+    vs = [v for v in group.values(field) if math.isfinite(v)]
     if not vs:
         return "–"
     if len(set(vs)) == 1:
@@ -122,10 +95,10 @@ def integer_cell(group, field) -> str:
 
 def lag_cell(group, field) -> str:
     """Lag at which the norm fell by 10^6; "never" when it never did within the sequence."""
-    has = [r for r in group["rows"] if r.get("tt_decay_init") is not None]
+    has = [r for r in group.rows if r.tt_decay_init is not None]
     if not has:
         return "–"
-    vs = [r.get(field) for r in has]
+    vs = [getattr(r, field) for r in has]
     if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in vs):
         return "never"
     return ", ".join("never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)) for v in vs)
@@ -136,7 +109,7 @@ def _tail():
 
 
 def _metric_header(groups, prefix="Test"):
-    metric = groups[0]["metric"] if groups else "accuracy"
+    metric = groups[0].metric if groups else "accuracy"
     return f"{prefix} {results.METRIC_WORDS.get(metric, metric)} [95% CI]"
 
 
@@ -147,7 +120,7 @@ def shared_chance(groups):
 
 
 # Each kind of experiment (a module of training.sweep.experiments) names one of these: groups -> [(header, cell of a group)].
-_MODEL = [("Model", lambda g: g["label"])]
+_MODEL = [("Model", lambda g: g.label)]
 _PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
 
 
@@ -182,28 +155,33 @@ def exploding_columns(groups) -> list[tuple[str, callable]]:
 
 
 def unidirectional_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
+    return _MODEL + [("Sees the future", lambda g: "yes" if g.direction == "sees the future" else "no")] \
         + _PARAMETERS + _test(groups) + _chance(groups) + _tail()
 
 
 def char_lm_columns(groups) -> list[tuple[str, callable]]:
-    baselines = [name for name in ("bigram", "trigram", "4gram") if any(mean(g, f"baseline_{name}") is not None
+    baselines = [name for name in ("bigram", "trigram", "4gram") if any(g.mean(_baseline(name)) is not None
                                                                         for g in groups)]
     return _MODEL + _PARAMETERS + [
-        ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
+        ("Validation bits/char (last)", lambda g: cell(g, lambda r: r.validation.get("bits_per_char"), 3)),
         ("Test bits/char [95% CI]", metric_cell),
-        ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
-    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, f"baseline_{name}", 3)) for name in baselines] \
+        ("Test nats/char", lambda g: cell(g, lambda r: r.test.get("nll"), 3)),
+    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, _baseline(name), 3)) for name in baselines] \
         + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + _tail()
 
 
 def variant_task_columns(groups) -> list[tuple[str, callable]]:
     """One row per variant and task value, each with its own metric (long_term and grids)."""
-    return _MODEL + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] + _PARAMETERS + [
-        ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
+    return _MODEL + [("Task", lambda g: g.where)] + _PARAMETERS + [
+        ("Metric", lambda g: results.METRIC_WORDS.get(g.metric, g.metric)),
         ("Test [95% CI]", metric_cell),
         ("Steps to solve", steps_to_solve_cell),
     ] + [("Chance", lambda g: cell(g, "chance", 3))] + _tail()
+
+
+def _baseline(name):
+    """A row's counting baseline `name` on the test split (a cell's field)."""
+    return lambda row: row.baselines.get(name)
 
 
 def _power_cell(group, field):
@@ -215,10 +193,10 @@ def steps_to_solve_cell(group) -> str:
     """Steps to reach the solve threshold on the validation set, per seed; "not in budget" when it never did,
     "–" when the curve cannot tell."""
     cells = []
-    for r in group["rows"]:
-        if r.get("steps_to_solve") is not None:
-            cells.append(f"{int(r['steps_to_solve']):,}")
-        elif evidence.tristate(r.get("solved")) is False:
+    for r in group.rows:
+        if r.steps_to_solve is not None:
+            cells.append(f"{int(r.steps_to_solve):,}")
+        elif evidence.tristate(r.solved) is False:
             cells.append("not in budget")
     return ", ".join(cells) or "–"
 
@@ -230,9 +208,9 @@ def _percent(group, field):
 
 def diverged_cell(group):
     """The steps at which the group's runs diverged ("no" for a run that did not)."""
-    steps = [r.get("diverged_step") for r in group["rows"]]
+    steps = [r.diverged_step for r in group.rows]
     if all(s is None for s in steps):
-        return "no" if any(r["status"] in ("finished", "diverged") for r in group["rows"]) else "–"
+        return "no" if any(r.status in ("finished", "diverged") for r in group.rows) else "–"
     return ", ".join("no" if s is None else str(s) for s in steps)
 
 
@@ -241,10 +219,10 @@ def make_table(columns, groups) -> dict:
     for the numeric columns; `notes` say how the intervals were made, the shared chance value and which
     checks this sweep could not make."""
     spec = list(columns)
-    if any(g.get("group") for g in groups):  # sub-questions of the experiment, in their order
-        spec = [("Question", lambda g: g.get("group") or "–")] + spec
-        order = list(dict.fromkeys(g.get("group") for g in groups))
-        groups = sorted(groups, key=lambda g: order.index(g.get("group")))
+    if any(g.group for g in groups):  # sub-questions of the experiment, in their order
+        spec = [("Question", lambda g: g.group or "–")] + spec
+        order = list(dict.fromkeys(g.group for g in groups))
+        groups = sorted(groups, key=lambda g: order.index(g.group))
     rows = [[fn(g) for _, fn in spec] for g in groups]
     align = ["left" if h in ("Question", "Model", "Task", "Metric", "Flags", "Sees the future") else "right"
              for h, _ in spec]
@@ -252,12 +230,12 @@ def make_table(columns, groups) -> dict:
 
 
 def table_notes(groups) -> list[str]:
-    found = [evidence.group_result(g) for g in groups]
+    found = [g.result for g in groups]
     notes = [f"Intervals: {evidence.method_words(found)}."]
-    if any(len(g["rows"]) > 1 for g in groups):
+    if any(len(g.rows) > 1 for g in groups):
         notes.append("Other columns: mean [lowest, highest] over the seeds.")
     chance = shared_chance(groups)
-    metric = groups[0]["metric"] if groups else None
+    metric = groups[0].metric if groups else None
     if chance is not None:
         words = "chance" if metric == "accuracy" else "baseline of a prediction that ignores the input"
         notes.append(f"The {words} is {number(chance)}" + _chance_range(groups, chance) + ".")
@@ -266,8 +244,8 @@ def table_notes(groups) -> list[str]:
 
 
 def _chance_range(groups, chance) -> str:
-    trials = {r.get("n_eval_tokens") for g in groups for r in g["rows"] if r.get("n_eval_tokens")}
-    if groups and groups[0]["metric"] == "accuracy" and len(trials) == 1:
+    trials = {r.n_eval_tokens for g in groups for r in g.rows if r.n_eval_tokens}
+    if groups and groups[0].metric == "accuracy" and len(trials) == 1:
         low, high = stats.chance_interval(chance, int(trials.pop()))
         return f" (a guesser scores {number(low)} to {number(high)} on this test set, 95% of the time)"
     return ""
@@ -275,7 +253,7 @@ def _chance_range(groups, chance) -> str:
 
 def group_gap(group):
     """The recall gap of a group's runs."""
-    return json.loads(group["rows"][0]["task_params"]).get("gap")
+    return group.gap
 
 
 def recall_gap_tables(groups) -> list[tuple[str, dict]]:
@@ -286,16 +264,16 @@ def recall_gap_tables(groups) -> list[tuple[str, dict]]:
 
 def recall_gap_table(groups) -> dict | None:
     """Recall test accuracy by gap, one row per variant (None with fewer than two gaps)."""
-    recall = [g for g in groups if g["task"] == "recall"]
+    recall = [g for g in groups if g.task == "recall"]
     gaps = sorted({group_gap(g) for g in recall})
     if len(gaps) < 2:
         return None
-    labels = list(dict.fromkeys(g["label"] for g in recall))
+    labels = list(dict.fromkeys(g.label for g in recall))
     rows = []
     for label in labels:
         row = [label]
         for gap in gaps:
-            g = next((x for x in recall if x["label"] == label and group_gap(x) == gap), None)
+            g = next((x for x in recall if x.label == label and x.gap == gap), None)
             row.append(metric_cell(g) if g else "–")
         rows.append(row)
     chance = next((mean(g, "chance") for g in recall if mean(g, "chance") is not None), None)

@@ -22,7 +22,6 @@ The mechanisms, in one line each (Bengio et al., 1994; Pascanu et al., 2013; Hoc
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 
 from training.core.rules import SOLVED_ACCURACY
@@ -37,7 +36,11 @@ class Takeaway:
 
 
 def result(group, load_examples=None) -> stats.Result:
-    return evidence.group_result(group, load_examples)
+    """The group's `stats.Result` (`results.VariantGroup.result`); recomputed only when a loader of
+    per-example files is given."""
+    if load_examples is None:
+        return group.result
+    return evidence.result_of(group.label, group.rows, load_examples)
 
 
 def _value(group, load=None):
@@ -45,8 +48,7 @@ def _value(group, load=None):
 
 
 def _mean(group, field):
-    vs = [float(r[field]) for r in group["rows"] if isinstance(r.get(field), (int, float))
-          and not isinstance(r.get(field), bool) and math.isfinite(float(r[field]))]
+    vs = [v for v in group.values(field) if math.isfinite(v)]
     return sum(vs) / len(vs) if vs else None
 
 
@@ -75,10 +77,7 @@ def _list(items) -> str:
 
 
 def _gap(group):
-    try:
-        return json.loads(group["rows"][0]["task_params"]).get("gap")
-    except (KeyError, TypeError, ValueError):
-        return None
+    return group.gap
 
 
 def _learned(group, load=None) -> bool | None:
@@ -99,8 +98,8 @@ def vanishing(groups, load=None) -> Takeaway:
     worst, best = ordered[0], ordered[-1]
     parts = [f"At initialisation, the gradient of the loss with respect to the key (the first input{where}) "
              f"was {_power(_mean(best, 'key_gradient_decades'))} "
-             f"times its value at the last input for {best['label']} ({best['initialization']}) and "
-             f"{_power(_mean(worst, 'key_gradient_decades'))} times for {worst['label']} ({worst['initialization']})."]
+             f"times its value at the last input for {best.label} ({best.initialization}) and "
+             f"{_power(_mean(worst, 'key_gradient_decades'))} times for {worst.label} ({worst.initialization})."]
     if _mean(worst, "key_gradient_decades") < -3:
         parts.append("Backpropagation multiplies the gradient by one recurrent Jacobian per step; when their norms "
                      "stay below 1 the product shrinks geometrically with the gap, so the optimizer barely "
@@ -109,7 +108,7 @@ def vanishing(groups, load=None) -> Takeaway:
               is not None]
     if theory:
         g = max(theory, key=lambda x: _mean(x, "tt_decay_init"))
-        parts.append(f"Theory agrees: for {g['label']} the recurrent Jacobian at initialisation predicts "
+        parts.append(f"Theory agrees: for {g.label} the recurrent Jacobian at initialisation predicts "
                      f"{_n(_mean(g, 'theory_predicted_decay'))} decades per step, measured "
                      f"{_n(_mean(g, 'tt_decay_init'))}.")
     learned = [g for g in have if _learned(g, load)]
@@ -119,7 +118,7 @@ def vanishing(groups, load=None) -> Takeaway:
         high_fail = max(_mean(g, "key_gradient_decades") for g in failed)
         if low_win > high_fail:
             parts.append(f"It decided the outcome: every variant that learned recall ({len(learned)}: "
-                         f"{_list(g['label'] for g in learned)}) started with at least {_power(low_win)} times the "
+                         f"{_list(g.label for g in learned)}) started with at least {_power(low_win)} times the "
                          f"last token's gradient at the key, every variant that stayed at chance ({len(failed)}) "
                          f"with at most {_power(high_fail)}.")
         else:
@@ -136,12 +135,12 @@ def vanishing(groups, load=None) -> Takeaway:
 # ------------------------------------------------------------------------------------ exploding
 def exploding(groups, load=None) -> Takeaway:
     parts = []
-    several = len({g.get("task") for g in groups}) > 1  # IRNN on adding and the gain sweep on recall
+    several = len({g.task for g in groups}) > 1  # IRNN on adding and the gain sweep on recall
 
     def name(g):  # the same label ("irnn") can be in both settings: say which
-        return f"{g['label']} on {g['task']}" if several else g["label"]
+        return f"{g.label} on {g.task}" if several else g.label
 
-    unclipped = [g for g in groups if not g.get("clip")]
+    unclipped = [g for g in groups if not g.clip]
     diverged = [g for g in unclipped if _diverged(g)]
     finite = [g for g in unclipped if not _diverged(g) and _mean(g, "grad_norm_max") is not None]
     if diverged:
@@ -151,7 +150,7 @@ def exploding(groups, load=None) -> Takeaway:
         top = max(finite, key=lambda g: _mean(g, "grad_norm_max"))
         ratio = _mean(top, "grad_norm_max_over_median")
         parts.append(f"The largest gradient norm of a run that stayed finite was {_n(_mean(top, 'grad_norm_max'))} "
-                     f"({name(top)}: {top['initialization']})"
+                     f"({name(top)}: {top.initialization})"
                      + (f", {_n(ratio)} times its median step." if ratio else "."))
     if diverged or finite:
         parts.append("A recurrent gain above 1 makes the products of recurrent Jacobians grow with the lag, so "
@@ -160,7 +159,7 @@ def exploding(groups, load=None) -> Takeaway:
     helped, tied, other = [], [], []
     for g in unclipped:
         same = ("model", "gain", "kernel", "task", "group")
-        partner = next((c for c in groups if c.get("clip") and all(c.get(k) == g.get(k) for k in same)), None)
+        partner = next((c for c in groups if c.clip and all(getattr(c, k) == getattr(g, k) for k in same)), None)
         if partner is None:
             continue
         v = stats.compare(result(partner, load), result(g, load))
@@ -169,7 +168,7 @@ def exploding(groups, load=None) -> Takeaway:
         if rescued:
             helped.append(f"{name(partner)} ({_with_interval(partner, load)}, significantly better than the "
                           f"baseline, against a degenerate run without clipping)")
-        elif v.kind == "beat" and v.winner == partner["label"]:
+        elif v.kind == "beat" and v.winner == partner.label:
             helped.append(f"{name(partner)} ({_with_interval(partner, load)} against {_with_interval(g, load)})")
         elif v.kind in ("tie", "both at chance"):
             tied.append(name(g))
@@ -190,7 +189,7 @@ def exploding(groups, load=None) -> Takeaway:
 
 
 def _diverged(group) -> bool:
-    return any(r.get("status") == "diverged" or r.get("diverged_step") is not None for r in group["rows"])
+    return any(r.status == "diverged" or r.diverged_step is not None for r in group.rows)
 
 
 # ------------------------------------------------------------------------------------ long term
@@ -204,41 +203,41 @@ _GATE_BIAS = {("lstm", "default"): ("forget", 1.0), ("lstm", "forget_bias_3"): (
 
 def long_term(groups, load=None) -> Takeaway:
     parts = []
-    recall = [g for g in groups if g.get("task") == "recall" and result(g, load).measures]
+    recall = [g for g in groups if g.task == "recall" and result(g, load).measures]
     if recall:
         longest = max(_gap(g) or 0 for g in recall)
         at = [g for g in recall if _gap(g) == longest]
         solved = [g for g in at if (_value(g, load) or 0) >= SOLVED_ACCURACY and _learned(g, load)]
         unsolved = [g for g in at if g not in solved]
         if solved:
-            named = _list(f"{g['label']} ({_with_interval(g, load)})" for g in solved)
+            named = _list(f"{g.label} ({_with_interval(g, load)})" for g in solved)
             parts.append(f"At the longest gap ({longest}) {named} solved recall (accuracy at least {SOLVED_ACCURACY}).")
         else:
             parts.append(f"No variant solved recall at the longest gap ({longest}).")
-        chance = [g["label"] for g in unsolved if stats.chance_position(result(g, load)) == "at"]
+        chance = [g.label for g in unsolved if stats.chance_position(result(g, load)) == "at"]
         if chance:
             parts.append(f"At chance there: {_list(chance)}.")
-        gated = [g for g in at if (g["model"], g["setting"]) in _GATE_BIAS]
+        gated = [g for g in at if (g.model, g.setting) in _GATE_BIAS]
         if gated:
             words = []
             for g in gated:
-                gate, bias = _GATE_BIAS[(g["model"], g["setting"])]
+                gate, bias = _GATE_BIAS[(g.model, g.setting)]
                 keep = _sigmoid(bias)
-                words.append(f"{g['label']} (its {gate} gate starts at sigma({bias:g}) = {keep:.2f}, and "
+                words.append(f"{g.label} (its {gate} gate starts at sigma({bias:g}) = {keep:.2f}, and "
                              f"{keep:.2f}^{longest} = {keep ** longest:.0e} of the key survives the gap)")
             parts.append("A gated cell keeps a fraction of its memory per step set by its gate bias: "
                          + "; ".join(words) + ".")
         pairs = [("lstm", "forget_bias_3", "lstm", "default"), ("lstm", "chrono", "lstm", "default"),
                  ("gru", "update_bias_3", "gru", "default"), ("lstm", "default", "simple_rnn", "default")]
         for a_model, a_set, b_model, b_set in pairs:
-            a = next((g for g in at if g["model"] == a_model and g["setting"] == a_set), None)
-            b = next((g for g in at if g["model"] == b_model and g["setting"] == b_set), None)
+            a = next((g for g in at if g.model == a_model and g.setting == a_set), None)
+            b = next((g for g in at if g.model == b_model and g.setting == b_set), None)
             if a and b:
                 parts.append(stats.compare(result(a, load), result(b, load), f"at gap {longest}").text)
-    others = [g for g in groups if g.get("task") != "recall" and result(g, load).measures]
-    for task in dict.fromkeys(g["task"] for g in others):
-        mine = [g for g in others if g["task"] == task]
-        beat = [g["label"] for g in mine if stats.chance_position(result(g, load)) == "above"]
+    others = [g for g in groups if g.task != "recall" and result(g, load).measures]
+    for task in dict.fromkeys(g.task for g in others):
+        mine = [g for g in others if g.task == task]
+        beat = [g.label for g in mine if stats.chance_position(result(g, load)) == "above"]
         baseline = result(mine[0], load).chance
         parts.append(f"On {task} {len(beat)} of {len(mine)} variants did significantly better than the baseline of "
                      f"a prediction that ignores the input ({_n(baseline)})" + (f": {_list(beat)}." if beat else "."))
@@ -255,7 +254,7 @@ def unidirectional(groups, load=None) -> Takeaway:
     parts = []
     by_direction = {}
     for g in ok:
-        by_direction.setdefault(g.get("direction") or "unknown", []).append(g)
+        by_direction.setdefault(g.direction or "unknown", []).append(g)
     for direction, mine in by_direction.items():
         values = [_value(g, load) for g in mine]
         positions = [stats.chance_position(result(g, load)) for g in mine]
@@ -282,7 +281,7 @@ def unidirectional(groups, load=None) -> Takeaway:
                      "can only guess, while a model that reads the whole sequence sees it.")
     late = [d for d in by_direction if d not in ("causal", "sees the future", "unknown")]
     for direction in late:
-        good = [g["label"] for g in by_direction[direction] if stats.chance_position(result(g, load)) == "above"]
+        good = [g.label for g in by_direction[direction] if stats.chance_position(result(g, load)) == "above"]
         if good:
             parts.append(f"Allowed to answer after the cue ({direction}), {_list(good)} learned it too: what stops a "
                          "causal model is when it must answer, not what it can learn.")
@@ -300,9 +299,9 @@ def char_lm(groups, load=None) -> Takeaway:
                         "No character-level run finished, so there are no numbers to compare.")
     ordered = sorted(ok, key=lambda g: _value(g, load))
     best = ordered[0]
-    parts = [f"The best model was {best['label']} ({best['initialization']}) with {_with_interval(best, load)} "
+    parts = [f"The best model was {best.label} ({best.initialization}) with {_with_interval(best, load)} "
              f"bits per character on the test split."]
-    baselines = {name: _mean(best, f"baseline_{name}") for name in NGRAMS}
+    baselines = {name: _mean(best, lambda r, name=name: r.baselines.get(name)) for name in NGRAMS}
     baselines = {k: v for k, v in baselines.items() if v is not None}
     if baselines:
         parts.append("Counting baselines fitted on the training split: "
@@ -311,7 +310,7 @@ def char_lm(groups, load=None) -> Takeaway:
         beaten = [g for g in ok if result(g, load).summary["high"] is not None
                   and result(g, load).summary["high"] < baselines[strongest]]
         parts.append(f"{len(beaten)} of {len(ok)} models were below the {strongest} (their whole 95% interval"
-                     f"){': ' + _list(g['label'] for g in beaten) if beaten else ''}.")
+                     f"){': ' + _list(g.label for g in beaten) if beaten else ''}.")
     else:
         unigram = result(best, load).chance
         if unigram is not None:
@@ -319,7 +318,7 @@ def char_lm(groups, load=None) -> Takeaway:
                          "holds no bigram or longer baselines.")
     if len(ordered) > 1:
         parts.append(stats.compare(result(best, load), result(ordered[1], load)).text)
-    unfinished = [g["label"] for g in ok if result(g, load).still_falling]
+    unfinished = [g.label for g in ok if result(g, load).still_falling]
     if unfinished:
         parts.append(f"Still improving when training stopped: {_list(unfinished)}; more steps would lower them.")
     return Takeaway("Real text: how far below the counting baselines a recurrent model gets", " ".join(parts))
@@ -329,23 +328,23 @@ def char_lm(groups, load=None) -> Takeaway:
 def grid(groups, load=None) -> Takeaway:
     """A grid of models x tasks: per task, the best model and whether it is significantly ahead."""
     parts = []
-    for key in dict.fromkeys((g["task"], g.get("task_values") or "") for g in groups):
-        mine = [g for g in groups if (g["task"], g.get("task_values") or "") == key and result(g, load).measures]
+    for key in dict.fromkeys((g.task, g.task_values or "") for g in groups):
+        mine = [g for g in groups if (g.task, g.task_values or "") == key and result(g, load).measures]
         if not mine:
             continue
         where = " ".join(k for k in key if k)
         higher = result(mine[0], load).higher_is_better
         ordered = sorted(mine, key=lambda g: _value(g, load), reverse=higher)
         best = ordered[0]
-        text = f"On {where} the best was {best['label']} ({_with_interval(best, load)})"
+        text = f"On {where} the best was {best.label} ({_with_interval(best, load)})"
         if len(ordered) > 1:
             verdict = stats.compare(result(best, load), result(ordered[1], load))
             if verdict.kind == "beat":
-                text += f", significantly ahead of {ordered[1]['label']} ({verdict.test.words()})"
+                text += f", significantly ahead of {ordered[1].label} ({verdict.test.words()})"
             elif verdict.kind == "both at chance":
                 text += ", but it and the next are both at chance"
             else:
-                text += f"; against {ordered[1]['label']}: {verdict.kind}"
+                text += f"; against {ordered[1].label}: {verdict.kind}"
         positions = [stats.chance_position(result(g, load)) for g in mine]
         if None not in positions:
             text += f"; {positions.count('above')} of {len(mine)} models did significantly better than chance"
