@@ -100,3 +100,25 @@ def test_a_hand_edited_bare_degenerate_flag_still_reads():
     assert got == {"degenerate": True, "degenerate_reason": "test loss exactly 0 in float32 (saturated outputs)"}
     assert results._degenerate({"degenerate": True}, {**row, "test_loss": 1.0}, {}) == {}
 
+
+def test_the_schema_in_the_docs_is_the_one_the_dataclasses_define():
+    from training.sweep import schema
+
+    section = schema.section(schema.DOC.read_text(encoding="utf-8"))
+    assert section is not None, f"docs/results.md lost its schema markers; put them back and run `{schema.COMMAND}`"
+    assert section == schema.render(), f"docs/results.md's schema is out of date: run `{schema.COMMAND}`"
+
+
+def test_every_field_says_what_it_is_and_where_it_comes_from():
+    import dataclasses
+
+    for f in dataclasses.fields(results.RunRow) + dataclasses.fields(results.VariantGroup):
+        assert len(f.metadata.get("doc", "")) > 10 and f.metadata.get("source"), f.name
+    # a column results.csv has always had is a field: a typo in a reader fails at once, not as an empty cell
+    row = results.RunRow(test={"loss": 0.5}, baselines={"bigram": 3.1}, baselines_validation={"bigram": 3.2})
+    record = row.record()
+    assert set(results.ALWAYS_COLUMNS) <= set(record) and "parameters" not in record  # not recorded: no column
+    assert record["test_loss"] == 0.5 and record["baseline_bigram"] == 3.1 and record["baseline_val_bigram"] == 3.2
+    assert results.RunRow.from_record(record) == row
+    with pytest.raises(ValueError, match="no column 'tset_loss'"):
+        results.RunRow.from_record({**record, "tset_loss": 1.0})

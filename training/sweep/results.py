@@ -6,7 +6,9 @@ This module is the only reader of run folders for the report: everything else re
 attributes. What a run was (clipping, gain, recurrent kernel, direction) is derived from its saved
 config; what it measured from the files its run folder holds. Everything here reads files only
 (`sweep.json` and the run folders); nothing is trained or loaded into Keras, so a report can be rebuilt
-at any time and gives the same tables. The fields are documented where they are defined (`RunRow`).
+at any time and gives the same tables. The fields are documented where they are defined (`RunRow`,
+`VariantGroup`), and docs/results.md's schema section is generated from them (`python -m
+training.sweep.schema --write`).
 
     sweep, rows = collect("saved_models/compare-seed-problems-quick-...")
     groups = group_rows(rows, examples_loader(folder))
