@@ -16,7 +16,6 @@ initialization, the same in every figure.
 
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 
@@ -542,112 +541,7 @@ def _validation_column(frame, metric):
 # Each kind of experiment (a module of training.sweep.experiments) names one of these:
 # (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)]; the first is the
 # experiment's headline figure (the report's summary shows it).
-def _made(*pairs) -> list[tuple[pathlib.Path, str]]:
+def figure_list(*pairs) -> list[tuple[pathlib.Path, str]]:
     return [(path, caption) for path, caption in pairs if path is not None]
 
 
-def through_time_figures(folder, rows, out_dir, key):
-    return _made(
-        (key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
-         "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
-         "the last input, log axis) against its test accuracy after training, with its 95% interval; the grey "
-         "band is the range a guesser scores."),
-        (through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
-         "||dL_T/dx_t|| divided by its value at lag 0, against the lag (log axis): dashed at initialisation, "
-         "solid after training. A line that falls steeply means the loss at step T barely depends on early "
-         "inputs; a triangle on the bottom edge marks an exact zero."),
-        (decay_rates(rows, out_dir / f"{key}_decay.png"),
-         "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
-         "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross)."),
-    )
-
-
-def exploding_figures(folder, rows, out_dir, key):
-    return _made(
-        (gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
-         "Global gradient norm at every step before clipping (solid) and after (dotted), log axis; triangles on "
-         "the bottom edge mark steps whose gradient was exactly 0, crosses on the top edge NaN/Inf, a large "
-         "cross the step where a run diverged."),
-        (step_losses(folder, rows, out_dir / f"{key}_loss.png"),
-         "Training loss at every step with the chance loss; a log axis when the losses span more than three "
-         "decades."),
-        (metric_bars(rows, out_dir / f"{key}_test.png", "Test metric after training", folder=folder),
-         "Test metric of every setting with its 95% interval; hollow markers are degenerate runs (their number "
-         "is not a learned solution)."),
-    )
-
-
-def long_term_figures(folder, rows, out_dir, key):
-    recall = [r for r in rows if r.task == "recall"]
-    gaps = {r.task_values for r in recall}
-    if len(gaps) == 1:  # one gap (the quick budget): a point per variant, not a line against the gap
-        pairs = [(metric_bars(recall, out_dir / f"{key}_recall_gap.png", f"Recall {next(iter(gaps))}: test accuracy",
-                              folder=folder),
-                  "Test accuracy on recall of every variant with its 95% interval (over seeds, or over the test set "
-                  "with one seed); the grey band is the range a guesser scores.")]
-    else:
-        pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
-                                 "Recall: test accuracy against the gap", "gap (distractors between key and query)",
-                                 log_x=True, folder=folder),
-                  "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over "
-                  "seeds, or over the test set with one seed); the grey band is the range a guesser scores.")]
-    for task in dict.fromkeys(r.task for r in rows if r.task != "recall"):
-        mine = [r for r in rows if r.task == task]
-        words = results.METRIC_WORDS.get(mine[0].metric, mine[0].metric)
-        pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0].task_values}: test {words}",
-                                  folder=folder),
-                      f"{task}: test {words} of every variant with its 95% interval (where the runs stored "
-                      "per-example losses), and the baseline of a prediction that ignores the input."))
-    pairs.append((validation_curves(folder, recall, out_dir / f"{key}_recall_curves.png",
-                                    "Recall: validation accuracy against the training step"),
-                  "Learning curves on recall (validation accuracy at every evaluation), with the chance line."))
-    return _made(*pairs)
-
-
-def unidirectional_figures(folder, rows, out_dir, key):
-    return _made(
-        (metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
-                     group_key="direction", folder=folder),
-         "Test accuracy at the blank with its 95% interval; the marker shape says whether the model sees the "
-         "future (bidirectional, unmasked attention). The grey band is the range a guesser scores."),
-    )
-
-
-def char_lm_figures(folder, rows, out_dir, key):
-    return _made(
-        (validation_curves(folder, rows, out_dir / f"{key}_curves.png",
-                           "Tiny Shakespeare: validation loss against steps"),
-         "Validation bits per character against the training step (nats per character on the left axis), with "
-         "the unigram and, where stored, the n-gram baselines fitted on the training split."),
-        (metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character", folder=folder),
-         "Test bits per character of every model with its 95% interval (where the runs stored per-example "
-         "losses)."),
-    )
-
-
-def grid_figures(folder, rows, out_dir, key):
-    """Per task value: test metric and validation curves; per task: the metric against every swept parameter."""
-    pairs = []
-    for task_key in dict.fromkeys((r.task, r.task_values) for r in rows):
-        mine = [r for r in rows if (r.task, r.task_values) == task_key]
-        name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
-        words = " ".join(task_key).strip()
-        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test", folder=folder),
-                      f"{words}: test metric of every model with its 95% interval and the chance line."))
-        pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
-                                        f"{words}: validation against steps"),
-                      f"{words}: validation metric against the training step, with the chance line."))
-    for task in dict.fromkeys(r.task for r in rows):
-        mine = [r for r in rows if r.task == task]
-        for param in _swept_params(mine):
-            pairs.append((metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
-                                         f"{task}: test metric against {param}", param, folder=folder),
-                          f"{task}: test metric against {param}, with the chance line where it does not change."))
-    return _made(*pairs)
-
-
-def _swept_params(rows) -> list[str]:
-    params = [r.task_params for r in rows]
-    keys = dict.fromkeys(k for p in params for k in p)
-    return [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1
-            and all(isinstance(p.get(k), (int, float)) for p in params)]

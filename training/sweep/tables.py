@@ -104,11 +104,11 @@ def lag_cell(group, field) -> str:
     return ", ".join("never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)) for v in vs)
 
 
-def _tail():
+def tail_columns():
     return [("Flags", flags_cell)]
 
 
-def _metric_header(groups, prefix="Test"):
+def metric_header(groups, prefix="Test"):
     metric = groups[0].metric if groups else "accuracy"
     return f"{prefix} {results.METRIC_WORDS.get(metric, metric)} [95% CI]"
 
@@ -120,71 +120,33 @@ def shared_chance(groups):
 
 
 # Each kind of experiment (a module of training.sweep.experiments) names one of these: groups -> [(header, cell of a group)].
-_MODEL = [("Model", lambda g: g.label)]
-_PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
+MODEL = [("Model", lambda g: g.label)]
+PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
 
 
-def _chance(groups):
+def chance_column(groups):
     return [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, "chance", 3))]
 
 
-def _test(groups):
-    return [(_metric_header(groups), metric_cell)]
-
-
-def through_time_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + _PARAMETERS + [
-        ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
-        ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
-        ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
-        ("Key gradient at init", lambda g: _power_cell(g, "key_gradient_decades")),
-        ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
-    ] + _test(groups) + _chance(groups) + _tail()
-
-
-def exploding_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + [
-        ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
-        ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
-        ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
-        ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
-        ("Diverged at step", lambda g: diverged_cell(g)),
-        ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
-        ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
-    ] + _test(groups) + _chance(groups) + _tail()
-
-
-def unidirectional_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + [("Sees the future", lambda g: "yes" if g.direction == "sees the future" else "no")] \
-        + _PARAMETERS + _test(groups) + _chance(groups) + _tail()
-
-
-def char_lm_columns(groups) -> list[tuple[str, callable]]:
-    baselines = [name for name in ("bigram", "trigram", "4gram") if any(g.mean(_baseline(name)) is not None
-                                                                        for g in groups)]
-    return _MODEL + _PARAMETERS + [
-        ("Validation bits/char (last)", lambda g: cell(g, lambda r: r.validation.get("bits_per_char"), 3)),
-        ("Test bits/char [95% CI]", metric_cell),
-        ("Test nats/char", lambda g: cell(g, lambda r: r.test.get("nll"), 3)),
-    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, _baseline(name), 3)) for name in baselines] \
-        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + _tail()
+def test_column(groups):
+    return [(metric_header(groups), metric_cell)]
 
 
 def variant_task_columns(groups) -> list[tuple[str, callable]]:
     """One row per variant and task value, each with its own metric (long_term and grids)."""
-    return _MODEL + [("Task", lambda g: g.where)] + _PARAMETERS + [
+    return MODEL + [("Task", lambda g: g.where)] + PARAMETERS + [
         ("Metric", lambda g: results.METRIC_WORDS.get(g.metric, g.metric)),
         ("Test [95% CI]", metric_cell),
         ("Steps to solve", steps_to_solve_cell),
-    ] + [("Chance", lambda g: cell(g, "chance", 3))] + _tail()
+    ] + [("Chance", lambda g: cell(g, "chance", 3))] + tail_columns()
 
 
-def _baseline(name):
+def baseline_of(name):
     """A row's counting baseline `name` on the test split (a cell's field)."""
     return lambda row: row.baselines.get(name)
 
 
-def _power_cell(group, field):
+def power_cell(group, field):
     m = mean(group, field)
     return "–" if m is None else evidence.number(10 ** m, 2)
 
@@ -201,7 +163,7 @@ def steps_to_solve_cell(group) -> str:
     return ", ".join(cells) or "–"
 
 
-def _percent(group, field):
+def percent_cell(group, field):
     m = mean(group, field)
     return "–" if m is None else f"{100 * m:.0f}%"
 
@@ -256,27 +218,3 @@ def group_gap(group):
     return group.gap
 
 
-def recall_gap_tables(groups) -> list[tuple[str, dict]]:
-    """The long-term experiment's second table, with its introduction (none with fewer than two gaps)."""
-    table = recall_gap_table(groups)
-    return [("Recall test accuracy by gap [95% interval]:", table)] if table else []
-
-
-def recall_gap_table(groups) -> dict | None:
-    """Recall test accuracy by gap, one row per variant (None with fewer than two gaps)."""
-    recall = [g for g in groups if g.task == "recall"]
-    gaps = sorted({group_gap(g) for g in recall})
-    if len(gaps) < 2:
-        return None
-    labels = list(dict.fromkeys(g.label for g in recall))
-    rows = []
-    for label in labels:
-        row = [label]
-        for gap in gaps:
-            g = next((x for x in recall if x.label == label and x.gap == gap), None)
-            row.append(metric_cell(g) if g else "–")
-        rows.append(row)
-    chance = next((mean(g, "chance") for g in recall if mean(g, "chance") is not None), None)
-    rows.append(["chance"] + [number(chance)] * len(gaps))
-    return {"columns": ["Model"] + [f"gap {gap}" for gap in gaps], "rows": rows,
-            "align": ["left"] + ["right"] * len(gaps), "notes": table_notes(recall)}
