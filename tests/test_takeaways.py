@@ -114,3 +114,17 @@ def test_char_lm_compares_with_the_ngram_baselines():
     assert "4gram 2.65" in t.text and "lstm" in t.text
     # no per-example data: no interval, so no model counts as below the 4-gram, and the pair is untested
     assert "0 of 2 models were below the 4gram" in t.text and "cannot be tested" in t.text
+
+
+def test_the_gate_words_come_from_the_zoo_registry():
+    import math
+
+    import zoo
+
+    gate = zoo.get_model_info("gru").gate_bias
+    groups = [group("gru", "gru", acc=0.12, gap=30), group("gru [update_bias_3]", "gru", "update_bias_3", acc=0.99, gap=30)]
+    text = experiments.get("long_term").takeaway(groups).text
+    for bias in (gate.default, 3.0):
+        keep = 1 / (1 + math.exp(-bias))
+        assert f"its {gate.gate} gate starts at sigma({bias:g}) = {keep:.2f}" in text
+        assert f"{keep:.2f}^30 = {keep ** 30:.0e}" in text
