@@ -10,14 +10,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.sweep import axes, evidence, stats  # noqa: E402
+from training.sweep.results import RunRow  # noqa: E402
 
 
-def row(seed=0, acc=0.5, n=1000, **extra):
+def row(seed=0, acc=0.5, n=1000, **extra) -> RunRow:
     base = {"seed": seed, "metric": "accuracy", "test_metric": acc, "n_eval": n, "n_eval_tokens": n,
             "test_correct": round(acc * n), "chance": 0.125, "status": "finished", "degenerate": False,
             "loss_still_falling": False}
     base.update(extra)
-    return base
+    return RunRow(**base)
 
 
 def test_one_seed_gets_a_binomial_interval_and_says_so():
@@ -42,7 +43,7 @@ def test_an_interval_over_seeds_stays_within_the_metric_range():
 
 
 def test_old_rows_are_unknown_not_false():
-    old = {"seed": 0, "metric": "mse", "test_metric": 0.02, "chance": 1 / 6, "status": "finished"}
+    old = RunRow(seed=0, metric="mse", test_metric=0.02, chance=1 / 6, status="finished")  # no checks recorded
     r = evidence.result_of("irnn", [old])
     assert r.degenerate is None and r.still_falling is None
     assert evidence.interval_text(r) == "0.02"  # no bracket: no interval was computable
@@ -58,20 +59,20 @@ def test_degenerate_seeds_are_set_aside_with_their_reason():
     assert len(r.measures) == 1 and r.degenerate is False and "3e14" in r.degenerate_reason
     assert "some seeds degenerate" in evidence.flags(r)
     assert "(1 of 2 seeds)" in evidence.interval_text(r)
-    all_bad = evidence.result_of("x", [row(0, 1.0, degenerate="True", degenerate_reason="loss exactly 0")])
+    all_bad = evidence.result_of("x", [row(0, 1.0, degenerate=True, degenerate_reason="loss exactly 0")])
     assert all_bad.degenerate is True and evidence.flags(all_bad)[0] == "degenerate"
 
 
 def test_flags_below_chance_and_not_converged():
     assert "below chance" in evidence.flags(evidence.result_of("s", [row(acc=3 / 256, n=256, test_correct=3)]))
-    assert "not converged" in evidence.flags(evidence.result_of("s", [row(acc=0.6, loss_still_falling="True")]))
+    assert "not converged" in evidence.flags(evidence.result_of("s", [row(acc=0.6, loss_still_falling=True)]))
 
 
 def test_per_example_files_give_bootstrap_intervals():
     rng = np.random.default_rng(0)
     losses = rng.exponential(0.05, 500)
-    r = evidence.result_of("irnn", [{"seed": 0, "metric": "mse", "test_metric": losses.mean(), "chance": 1 / 6,
-                                     "examples_file": "x.npz", "status": "finished"}],
+    r = evidence.result_of("irnn", [RunRow(seed=0, metric="mse", test_metric=losses.mean(), chance=1 / 6,
+                                           examples_file="x.npz", status="finished")],
                            load_examples=lambda _: {"loss": losses, "count": np.ones(500)})
     assert r.measures[0].method == "bootstrap over 500 examples"
     assert r.summary["low"] < losses.mean() < r.summary["high"]

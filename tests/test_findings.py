@@ -1,9 +1,8 @@
 """The report's generated sentences on synthetic rows: each case is one the logic could get wrong. Rows
 with `n` carry a test set of n examples (accuracy: the correct count), so comparisons can be tested."""
 
-import json
-
 from training.sweep import experiments, findings
+from training.sweep.results import RunRow
 from training.sweep.tables import aggregate, make_table
 
 
@@ -12,11 +11,10 @@ def row(label, seed=0, status="finished", task="recall", task_values="gap=10", m
     model = fields.pop("model", label.split(" ")[0])
     if n and metric == "accuracy" and fields.get("test_metric") is not None:
         fields.update(n_eval=n, n_eval_tokens=n, test_correct=round(fields["test_metric"] * n))
-    return {"experiment": "e", "id": f"{label}-{task_values}-{seed}", "label": label, "model": model,
-            "setting": fields.pop("setting", "default"), "initialization": "init", "task": task,
-            "task_values": task_values, "task_params": json.dumps(fields.pop("task_params", {"gap": 10})),
-            "seed": seed, "status": status, "error": fields.pop("error", None), "metric": metric,
-            "chance": chance, **fields}
+    return RunRow(experiment="e", id=f"{label}-{task_values}-{seed}", label=label, model=model,
+                  setting=fields.pop("setting", "default"), initialization="init", task=task, task_values=task_values,
+                  task_params=fields.pop("task_params", {"gap": 10}), seed=seed, status=status,
+                  error=fields.pop("error", None), metric=metric, chance=chance, **fields)
 
 
 def sentences(kind, rows):
@@ -103,3 +101,54 @@ def test_an_unknown_kind_is_shown_as_a_grid():
     assert experiments.get("from_a_newer_checkout") is experiments.get("grid")
     table = make_table(experiments.get("from_a_newer_checkout").columns(groups), groups)
     assert table["columns"][0] == "Model" and table["rows"][0][0] == "a"
+
+
+# ----------------------------------------------------------------- properties, on typed rows
+def _groups(rows):
+    return aggregate(rows)
+
+
+def test_each_declared_comparison_names_the_better_variant_as_ahead():
+    from training.sweep import stats
+    from training.sweep.experiments import long_term
+
+    accuracy = {"lstm": 0.9, "simple_rnn": 0.3, "gru": 0.5, "lstm:forget_bias_3": 0.97, "lstm:chrono": 0.6,
+                "gru:update_bias_3": 0.95, "simple_rnn:glorot": 0.31}
+    rows = []
+    for spec, acc in accuracy.items():
+        model, _, setting = spec.partition(":")
+        label = model if not setting else f"{model} [{setting}]"
+        rows.append(row(label, model=model, setting=setting or "default", test_metric=acc, n=1000,
+                        task_values="gap=20", task_params={"gap": 20}))
+    groups = _groups(rows)
+    text = sentences("long_term", rows)
+    for comparison in long_term.AT_LONGEST_GAP:
+        a, b = comparison.pick(groups)
+        verdict = stats.compare(a.result, b.result, "at gap 20")
+        better = a if accuracy[comparison.a] > accuracy[comparison.b] else b
+        if abs(accuracy[comparison.a] - accuracy[comparison.b]) >= 0.05:  # 1,000 examples: significant
+            assert verdict.kind == "beat" and verdict.winner == better.label
+        else:
+            assert verdict.kind in ("tie", "both at chance")
+        assert verdict.text in text  # the findings make every declared comparison
+
+
+def test_solved_needs_the_rules_threshold_and_an_accuracy_above_chance():
+    from training.core import rules
+    from training.sweep.experiments import long_term
+
+    just_below, just_above = rules.SOLVED_ACCURACY - 0.01, rules.SOLVED_ACCURACY + 0.01
+    groups = _groups([row("a", test_metric=just_below, n=1000), row("b", test_metric=just_above, n=1000),
+                      row("c", test_metric=just_above)])  # c: no test size, position unknown: still counted
+    solved = {g.label: long_term._solved(g) for g in groups}
+    assert solved == {"a": False, "b": True, "c": True}
+
+
+def test_a_variant_group_holds_its_seeds_interval_and_position():
+    rows = [row("lstm", seed=s, test_metric=v, n=1000) for s, v in enumerate((0.8, 0.85, 0.9))]
+    rows.append(row("lstm", seed=0, test_metric=0.3, n=1000, task_values="gap=30", task_params={"gap": 30}))
+    first, other = _groups(rows)  # the gap tells the variants apart: never pooled
+    assert first.seeds == [0, 1, 2] and other.seeds == [0] and other.gap == 30
+    low, high = first.interval
+    assert 0.0 <= low < first.value == 0.85 < high <= 1.0  # a t-interval over seeds, cut to [0, 1]
+    assert first.position == "above" and other.position == "above" and first.successes(0.84) == (2, 3)

@@ -95,14 +95,16 @@ def test_screenshots_of_the_top_and_every_section(old_report, tmp_path):
 def test_timing_table_splits_training_steps_from_the_fixed_cost_per_experiment():
     from training.sweep.document import timing_table
 
-    rows = [{"experiment": "a", "wall_seconds": w, "steps_seconds": st, "first_step_seconds": 1.0,
-             "fixed_seconds": w - st} for w, st in ((10.0, 6.0), (12.0, 6.0), (20.0, 8.0))]
-    rows += [{"experiment": "b", "wall_seconds": 100.0, "steps_seconds": 90.0, "first_step_seconds": 2.0,
-              "fixed_seconds": 10.0}, {"experiment": "b", "wall_seconds": None, "fixed_seconds": None}]
+    from training.sweep.results import RunRow
+
+    rows = [RunRow(experiment="a", wall_seconds=w, steps_seconds=st, first_step_seconds=1.0, fixed_seconds=w - st)
+            for w, st in ((10.0, 6.0), (12.0, 6.0), (20.0, 8.0))]
+    rows += [RunRow(experiment="b", wall_seconds=100.0, steps_seconds=90.0, first_step_seconds=2.0,
+                    fixed_seconds=10.0), RunRow(experiment="b")]
     table = timing_table(rows)
     a, b, total = table["rows"]
     assert a[:7] == ["a", "3", "42", "12", "6", "1", "6"]  # medians; fixed 4, 6, 12
     assert a[7] == "52%"  # 22 of 42 s
     assert b[:2] == ["b", "1"] and b[7] == "10%"  # the run without a clock is left out, not counted as 0
     assert total[0] == "all" and total[2] == "142" and total[7] == "23%"  # 32 of 142 s
-    assert timing_table([{"experiment": "a", "wall_seconds": 3.0}]) is None
+    assert timing_table([RunRow(experiment="a", wall_seconds=3.0)]) is None

@@ -56,16 +56,21 @@ def sweep(tmp_path):
 
 def test_rows_follow_the_schema(sweep):
     _, rows = results.collect(sweep)
-    by = {r["id"]: r for r in rows}
-    assert by["gru"]["test_correct"] == int(by["gru"]["test_accuracy"] * N)
-    assert by["gru"]["n_eval"] == N and by["gru"]["eval_set"] == "same-examples"
-    assert by["gru"]["examples_file"] == "runs/gru/test_examples.npz"
-    assert by["gru"]["degenerate"] is False and by["irnn"]["degenerate"] is True
-    assert "3.1e14" in by["irnn"]["degenerate_reason"]
-    assert by["gru"]["loss_still_falling"] is False and by["lstm"]["loss_still_falling"] is True
-    assert by["gru"]["curve_points"] == 21 and by["gru"]["learning_curve"] == "runs/gru/curve.csv"
-    assert by["gru"]["solved"] is True and by["gru"]["steps_to_solve"] == 125
-    assert by["lstm"]["solved"] is False and by["lstm"]["steps_to_solve"] is None
+    assert all(isinstance(r, results.RunRow) for r in rows)
+    by = {r.id: r for r in rows}
+    assert by["gru"].test_correct == int(by["gru"].test["accuracy"] * N)
+    assert by["gru"].n_eval == N and by["gru"].eval_set == "same-examples"
+    assert by["gru"].examples_file == "runs/gru/test_examples.npz"
+    assert by["gru"].degenerate is False and by["irnn"].degenerate is True
+    assert "3.1e14" in by["irnn"].degenerate_reason
+    assert by["gru"].loss_still_falling is False and by["lstm"].loss_still_falling is True
+    assert by["gru"].curve_points == 21 and by["gru"].learning_curve == "runs/gru/curve.csv"
+    assert by["gru"].solved is True and by["gru"].steps_to_solve == 125
+    assert by["lstm"].solved is False and by["lstm"].steps_to_solve is None
+    # the flat record is results.csv's row: the test numbers spread into test_<name> columns, and back
+    record = by["gru"].record()
+    assert record["test_accuracy"] == by["gru"].test["accuracy"] and record["task_params"] == '{"eval_size": 1000, "gap": 30}'
+    assert results.RunRow.from_record(record) == by["gru"]
 
 
 def test_report_pairs_the_shared_examples_and_sets_degenerate_runs_apart(sweep):
@@ -94,3 +99,26 @@ def test_a_hand_edited_bare_degenerate_flag_still_reads():
     got = results._degenerate({"degenerate": True}, row, {})
     assert got == {"degenerate": True, "degenerate_reason": "test loss exactly 0 in float32 (saturated outputs)"}
     assert results._degenerate({"degenerate": True}, {**row, "test_loss": 1.0}, {}) == {}
+
+
+def test_the_schema_in_the_docs_is_the_one_the_dataclasses_define():
+    from training.sweep import schema
+
+    section = schema.section(schema.DOC.read_text(encoding="utf-8"))
+    assert section is not None, f"docs/results.md lost its schema markers; put them back and run `{schema.COMMAND}`"
+    assert section == schema.render(), f"docs/results.md's schema is out of date: run `{schema.COMMAND}`"
+
+
+def test_every_field_says_what_it_is_and_where_it_comes_from():
+    import dataclasses
+
+    for f in dataclasses.fields(results.RunRow) + dataclasses.fields(results.VariantGroup):
+        assert len(f.metadata.get("doc", "")) > 10 and f.metadata.get("source"), f.name
+    # a column results.csv has always had is a field: a typo in a reader fails at once, not as an empty cell
+    row = results.RunRow(test={"loss": 0.5}, baselines={"bigram": 3.1}, baselines_validation={"bigram": 3.2})
+    record = row.record()
+    assert set(results.ALWAYS_COLUMNS) <= set(record) and "parameters" not in record  # not recorded: no column
+    assert record["test_loss"] == 0.5 and record["baseline_bigram"] == 3.1 and record["baseline_val_bigram"] == 3.2
+    assert results.RunRow.from_record(record) == row
+    with pytest.raises(ValueError, match="no column 'tset_loss'"):
+        results.RunRow.from_record({**record, "tset_loss": 1.0})

@@ -170,7 +170,7 @@ def _build(folder, out_dir, sweep, rows) -> None:
 
     experiments = []
     for number_, meta in enumerate(sweep.get("experiments", []), start=1):
-        mine = [r for r in rows if r["experiment"] == meta["key"]]
+        mine = [r for r in rows if r.experiment == meta["key"]]
         groups = aggregate(mine, load_examples=load)
         kind = registered.get(meta["kind"])
         experiments.append({
@@ -182,9 +182,9 @@ def _build(folder, out_dir, sweep, rows) -> None:
     title = _title(sweep)
     doc = Document()
     doc.heading(1, title)
-    statuses = [r["status"] for r in rows]
+    statuses = [r.status for r in rows]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
-    seeds = sweep.get("seeds") or sorted({r["seed"] for r in rows})
+    seeds = sweep.get("seeds") or sorted({r.seed for r in rows})
     doc.para(f"{len(rows)} runs ({counts}), {len(seeds)} seed{'s' if len(seeds) != 1 else ''} per variant. Every "
              "run of an experiment saw the same examples in the same order and trained for the same number of "
              "optimizer steps; each is a saved run under `runs/` that `training.load_run` reloads.")
@@ -217,7 +217,7 @@ def _build(folder, out_dir, sweep, rows) -> None:
         doc.table(table)
         doc.bullets(table["notes"])
         doc.para("**Initializations** (the labels above):")
-        doc.bullets(f"`{label}`: {init}" for label, init in dict.fromkeys((g["label"], g["initialization"])
+        doc.bullets(f"`{label}`: {init}" for label, init in dict.fromkeys((g.label, g.initialization)
                                                                            for g in groups))
         extra_tables = []
         for intro, extra in kind.extra_tables(groups):
@@ -228,9 +228,9 @@ def _build(folder, out_dir, sweep, rows) -> None:
         doc.bullets(findings)
         if kind.samples:
             for g in groups:
-                sample = next((r.get("sample") for r in g["rows"] if r.get("sample")), None)
+                sample = next((r.sample for r in g.rows if r.sample), None)
                 if sample:
-                    doc.pre(f"{g['label']} (seed {g['seeds'][0]}, temperature 0.8)", sample)
+                    doc.pre(f"{g.label} (seed {g.seeds[0]}, temperature 0.8)", sample)
         doc.heading(3, "Setup")
         doc.bullets(_settings_lines(meta))
         experiments_out.append({**meta, "takeaway": e["takeaway"] and vars(e["takeaway"]), "table": table,
@@ -252,8 +252,8 @@ def _build(folder, out_dir, sweep, rows) -> None:
     doc.heading(2, "Every run")
     doc.table({"columns": ["Run", "Experiment", "Status", "Tokens/s", "Wall (s)", "Folder or reason"],
                "align": ["left", "left", "left", "right", "right", "left"],
-               "rows": [[r["id"], r["experiment"], r["status"], number(r.get("tokens_per_second")),
-                         number(r.get("wall_seconds")), r.get("error") or r.get("run_dir") or "–"] for r in rows]})
+               "rows": [[r.id, r.experiment, r.status, number(r.tokens_per_second),
+                         number(r.wall_seconds), r.error or r.run_dir or "–"] for r in rows]})
     doc.blocks[contents] = doc.contents()
 
     write_text(out_dir / "report.md", doc.markdown())
@@ -264,7 +264,7 @@ def _build(folder, out_dir, sweep, rows) -> None:
 def timing_table(rows) -> dict | None:
     """Per experiment: runs, median wall, training steps, first step and fixed seconds per run, and the
     fixed share of all run time; None when no run recorded its phases."""
-    timed = [r for r in rows if r.get("fixed_seconds") is not None and r.get("wall_seconds") is not None]
+    timed = [r for r in rows if r.fixed_seconds is not None and r.wall_seconds is not None]
     if not timed:
         return None
 
@@ -273,16 +273,16 @@ def timing_table(rows) -> dict | None:
         return statistics.median(vs) if vs else None
 
     out = []
-    for experiment in dict.fromkeys(r["experiment"] for r in timed):
-        mine = [r for r in timed if r["experiment"] == experiment]
-        wall = sum(r["wall_seconds"] for r in mine)
-        fixed = sum(r["fixed_seconds"] for r in mine)
-        out.append([experiment, str(len(mine)), number(wall, 4), number(median(r["wall_seconds"] for r in mine)),
-                    number(median(r.get("steps_seconds") for r in mine)),
-                    number(median(r.get("first_step_seconds") for r in mine)),
-                    number(median(r["fixed_seconds"] for r in mine)), f"{100 * fixed / wall:.0f}%" if wall else "–"])
-    wall = sum(r["wall_seconds"] for r in timed)
-    fixed = sum(r["fixed_seconds"] for r in timed)
+    for experiment in dict.fromkeys(r.experiment for r in timed):
+        mine = [r for r in timed if r.experiment == experiment]
+        wall = sum(r.wall_seconds for r in mine)
+        fixed = sum(r.fixed_seconds for r in mine)
+        out.append([experiment, str(len(mine)), number(wall, 4), number(median(r.wall_seconds for r in mine)),
+                    number(median(r.steps_seconds for r in mine)),
+                    number(median(r.first_step_seconds for r in mine)),
+                    number(median(r.fixed_seconds for r in mine)), f"{100 * fixed / wall:.0f}%" if wall else "–"])
+    wall = sum(r.wall_seconds for r in timed)
+    fixed = sum(r.fixed_seconds for r in timed)
     out.append(["all", str(len(timed)), number(wall, 4), "", "", "", "", f"{100 * fixed / wall:.0f}%" if wall else "–"])
     return {"columns": ["Experiment", "Runs", "Run time, all runs (s)", "Run (s)", "Training steps (s)",
                         "First step (s)", "Fixed (s)", "Fixed share"],
@@ -345,7 +345,8 @@ def _settings_lines(meta) -> list[str]:
 def _write_results(out_dir, sweep, rows, experiments) -> None:
     import pandas as pd
 
-    frame = pd.DataFrame(rows)
+    records = [r.record() for r in rows]  # results.RunRow: the columns results.csv has always had
+    frame = pd.DataFrame(records)
     first = [c for c in CSV_COLUMNS_FIRST if c in frame.columns]
     frame = frame[first + [c for c in frame.columns if c not in first]]
     csv_path = out_dir / "results.csv"
@@ -354,7 +355,7 @@ def _write_results(out_dir, sweep, rows, experiments) -> None:
     write_json(out_dir / "results.json", {
         "sweep": description,
         "experiments": experiments,
-        "runs": [_clean(r) for r in rows],
+        "runs": [_clean(r) for r in records],
     })
 
 

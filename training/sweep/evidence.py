@@ -1,6 +1,6 @@
 """From result rows to the statistics of `training.sweep.stats`: what each variant's number is worth.
 
-A row (`training.sweep.results.run_row`) carries a run's test metric
+A row (`training.sweep.results.RunRow`) carries a run's test metric
 and what its interval needs: the number of test examples and correct answers for an accuracy, a file
 of per-example losses for MSE and nats. `result_of` gathers the seeds of one variant into a
 `stats.Result` (degenerate and unfinished seeds set aside, with their reasons), `interval_text` writes
@@ -44,14 +44,14 @@ def tristate(v) -> bool | None:
     return bool(v)
 
 
-def measure_row(row: dict, load_examples=None) -> stats.Measure:
+def measure_row(row, load_examples=None) -> stats.Measure:
     """One run's test metric and its sampling error. `load_examples(row)` returns the per-example arrays
     of `test_examples.npz` (or None); without them an accuracy still gets its binomial interval from
     `test_correct` and `n_eval_tokens`."""
-    examples = load_examples(row) if load_examples and row.get("examples_file") else None
-    return stats.measure(row.get("metric") or "accuracy", row.get("test_metric"), n=_int(row.get("n_eval")),
-                         tokens=_int(row.get("n_eval_tokens")) or _int(row.get("n_eval")),
-                         correct=_int(row.get("test_correct")), examples=examples, eval_set=row.get("eval_set") or None)
+    examples = load_examples(row) if load_examples and row.examples_file else None
+    return stats.measure(row.metric or "accuracy", row.test_metric, n=_int(row.n_eval),
+                         tokens=_int(row.n_eval_tokens) or _int(row.n_eval),
+                         correct=_int(row.test_correct), examples=examples, eval_set=row.eval_set or None)
 
 
 def _reasons_text(reasons: list, seeds: int) -> str | None:
@@ -67,25 +67,25 @@ def _reasons_text(reasons: list, seeds: int) -> str | None:
     return f"{len(reasons)} of {seeds} seeds, seed {seed}: {text}{more}"
 
 
-def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
-    """The seeds of one variant as a `stats.Result`."""
-    metric = rows[0].get("metric") or "accuracy"
+def result_of(label: str, rows: list, load_examples=None) -> stats.Result:
+    """The seeds of one variant (their `results.RunRow`s) as a `stats.Result`."""
+    metric = rows[0].metric or "accuracy"
     measures, missing, reasons, set_aside = [], [], [], []
-    degenerate_flags = [tristate(r.get("degenerate")) for r in rows]
+    degenerate_flags = [tristate(r.degenerate) for r in rows]
     falling = []
     for row, degenerate in zip(rows, degenerate_flags):
         if degenerate:
-            reasons.append((row.get("seed"), row.get("degenerate_reason") or "flagged degenerate"))
+            reasons.append((row.seed, row.degenerate_reason or "flagged degenerate"))
             m = measure_row(row, load_examples)
             if m.value is not None:
                 set_aside.append(m)
             continue
         m = measure_row(row, load_examples)
         if m.value is None:
-            missing.append(f"seed {row.get('seed')}: {row.get('status') or 'no test value'}")
+            missing.append(f"seed {row.seed}: {row.status or 'no test value'}")
             continue
         measures.append(m)
-        falling.append(tristate(row.get("loss_still_falling")))
+        falling.append(tristate(row.loss_still_falling))
     if any(degenerate_flags):
         degenerate = not measures  # some seeds degenerate: the others are still a result, and flagged
     elif all(f is False for f in degenerate_flags):
@@ -93,19 +93,11 @@ def result_of(label: str, rows: list[dict], load_examples=None) -> stats.Result:
     else:
         degenerate = None
     still = True if any(f for f in falling) else (False if falling and all(f is False for f in falling) else None)
-    chance = next((_finite(r.get("chance")) for r in rows if _finite(r.get("chance")) is not None), None)
+    chance = next((_finite(r.chance) for r in rows if _finite(r.chance) is not None), None)
     result = stats.Result(label, metric, measures, chance=chance, degenerate=degenerate,
                           degenerate_reason=_reasons_text(reasons, len(rows)), still_falling=still, missing=missing,
                           seeds=len(rows), set_aside=set_aside)
     return result
-
-
-def group_result(group: dict, load_examples=None) -> stats.Result:
-    """The `stats.Result` of a group: the one `training.sweep.tables.aggregate` made (its `result`), else
-    computed from the group's rows."""
-    if "result" in group:
-        return group["result"]
-    return result_of(group["label"], group["rows"], load_examples)
 
 
 def number(v, digits=3) -> str:
@@ -185,12 +177,12 @@ def unknown_checks(results: list[stats.Result]) -> list[str]:
     return out
 
 
-def success_rate(rows: list[dict], threshold: float, higher_is_better=True) -> tuple[int, int]:
+def success_rate(rows: list, threshold: float, higher_is_better=True) -> tuple[int, int]:
     """(seeds that reached `threshold` on the test set and are not degenerate, seeds)."""
     ok = 0
     for r in rows:
-        v = _finite(r.get("test_metric"))
-        if v is None or tristate(r.get("degenerate")):
+        v = _finite(r.test_metric)
+        if v is None or tristate(r.degenerate):
             continue
         ok += v >= threshold if higher_is_better else v <= threshold
     return ok, len(rows)

@@ -16,7 +16,6 @@ initialization, the same in every figure.
 
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 
@@ -56,7 +55,7 @@ def _style_map(rows) -> dict:
     """A line style per initialization setting, in order of first appearance."""
     out = {}
     for row in rows:
-        out.setdefault(row["setting"], STYLES[len(out) % len(STYLES)])
+        out.setdefault(row.setting, STYLES[len(out) % len(STYLES)])
     return out
 
 
@@ -78,12 +77,12 @@ def _by_label(rows):
     for row in rows:
         variants.setdefault(results.variant_key(row), []).append(row)
     labels = [key[0] for key in variants]
-    return {(g[0]["label"] if labels.count(g[0]["label"]) == 1 else f"{g[0]['label']} ({g[0]['task_values']})"): g
+    return {(g[0].label if labels.count(g[0].label) == 1 else f"{g[0].label} ({g[0].task_values})"): g
             for g in variants.values()}
 
 
 def _result(folder, rows) -> stats.Result:
-    return evidence.result_of(rows[0]["label"], rows, results.examples_loader(folder) if folder else None)
+    return evidence.result_of(rows[0].label, rows, results.examples_loader(folder) if folder else None)
 
 
 def _interval(result: stats.Result):
@@ -98,12 +97,12 @@ def _interval(result: stats.Result):
 
 def _chance_band(ax, rows, orientation="horizontal"):
     """The 95% range a guesser scores on this test set, shaded, with the chance line."""
-    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
+    chance = [r.chance for r in rows if r.chance is not None]
     if not chance or max(chance) - min(chance) > 1e-9:
         return
     value = chance[0]
-    trials = {r.get("n_eval_tokens") for r in rows if r.get("n_eval_tokens")}
-    metric = rows[0].get("metric")
+    trials = {r.n_eval_tokens for r in rows if r.n_eval_tokens}
+    metric = rows[0].metric
     if metric == "accuracy" and len(trials) == 1:
         low, high = stats.chance_interval(value, int(trials.pop()))
         (ax.axhspan if orientation == "horizontal" else ax.axvspan)(low, high, color="0.85", alpha=0.6, zorder=0,
@@ -127,14 +126,14 @@ def through_time_profiles(folder, rows, path):
             profiles.append((group[0], tt))
     if not profiles:
         return None
-    models = [m for m in dict.fromkeys(base_model(r["model"]) for r, _ in profiles)]
+    models = [m for m in dict.fromkeys(base_model(r.model) for r, _ in profiles)]
     cols = min(3, len(models))
     rows_n = math.ceil(len(models) / cols)
     fig, grid = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.9 * rows_n), squeeze=False, sharey=True)
     for ax in grid.flat[len(models):]:
         ax.set_visible(False)
     for ax, model in zip(grid.flat, models):
-        mine = [(r, tt) for r, tt in profiles if base_model(r["model"]) == model]
+        mine = [(r, tt) for r, tt in profiles if base_model(r.model) == model]
         ax.set_yscale("log")
         for i, (row, tt) in enumerate(mine):
             c = f"C{i}"
@@ -146,7 +145,7 @@ def through_time_profiles(folder, rows, path):
                 profile = np.asarray(tt["profiles"][k], float)[order]
                 reference = profile[0] if np.isfinite(profile[0]) and profile[0] > 0 else np.nan
                 axes.log_line(ax, lag[order], profile / reference, color=c, linestyle=style,
-                              linewidth=1.2 if k == 0 else 1.7, label=f"{row['setting']}, {when}")
+                              linewidth=1.2 if k == 0 else 1.7, label=f"{row.setting}, {when}")
         ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=0)
         ax.set_title(model)
         ax.set_xlabel("lag T - t (steps back from the loss)")
@@ -165,7 +164,7 @@ def decay_rates(rows, path):
     where the run stored it, the theory's prediction from the recurrent Jacobian at initialisation. With
     one seed a point, with several the mean and its 95% t-interval."""
     groups = [(label, g) for label, g in _by_label(rows).items()
-              if any(r.get("tt_decay_init") is not None for r in g)]
+              if any(r.tt_decay_init is not None for r in g)]
     if not groups:
         return None
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.38 * len(groups) + 1.2)))
@@ -175,12 +174,12 @@ def decay_rates(rows, path):
                                       (0.0, "theory_predicted_decay", "predicted at initialisation (Jacobian)", "x")):
         shown = False
         for yi, (label, g) in zip(y, groups):
-            vs = [float(r[key]) for r in g if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+            vs = [float(v) for v in (getattr(r, key) for r in g) if isinstance(v, (int, float)) and math.isfinite(v)]
             if not vs:
                 continue
             s = stats.mean_interval(vs)
             err = None if s["low"] is None else [[s["mean"] - s["low"]], [s["high"] - s["mean"]]]
-            ax.errorbar(s["mean"], yi + offset, xerr=err, marker=marker, color=color(g[0]["model"]),
+            ax.errorbar(s["mean"], yi + offset, xerr=err, marker=marker, color=color(g[0].model),
                         markerfacecolor="white" if marker == "s" else None, linestyle="none", capsize=3,
                         markersize=7 if marker == "x" else 6, label=None if shown else name)
             shown = True
@@ -201,8 +200,8 @@ def key_gradient_against_accuracy(folder, rows, path):
     interval, the chance range shaded."""
     points = []
     for label, g in _by_label(rows).items():
-        x = [r["key_gradient_decades"] for r in g if isinstance(r.get("key_gradient_decades"), (int, float))
-             and math.isfinite(r["key_gradient_decades"])]
+        x = [r.key_gradient_decades for r in g if isinstance(r.key_gradient_decades, (int, float))
+             and math.isfinite(r.key_gradient_decades)]
         if not x:
             continue
         value, low, high = _interval(_result(folder, g))
@@ -215,9 +214,9 @@ def key_gradient_against_accuracy(folder, rows, path):
     _chance_band(ax, rows)
     settings = {}
     for label, row, x, value, low, high in points:
-        marker = settings.setdefault(row["setting"], MARKERS[len(settings) % len(MARKERS)])
+        marker = settings.setdefault(row.setting, MARKERS[len(settings) % len(MARKERS)])
         err = None if low is None else [[value - low], [high - value]]
-        ax.errorbar(10 ** x, value, yerr=err, marker=marker, markersize=7, color=color(row["model"]), capsize=3,
+        ax.errorbar(10 ** x, value, yerr=err, marker=marker, markersize=7, color=color(row.model), capsize=3,
                     linestyle="none", label=label)
     ax.set_xscale("log")
     ax.set_xlabel("gradient reaching the key at initialisation, relative to the last input (log)")
@@ -234,13 +233,13 @@ def key_gradient_against_accuracy(folder, rows, path):
 def _exploding_panels(rows):
     """Panel rows (setting, model) and columns (clip): the IRNN on adding and the IRNN of the gain sweep on
     recall share a model and a label, never a panel."""
-    models = list(dict.fromkeys((_setting(r), r["model"]) for r in rows))
-    clips = list(dict.fromkeys(r.get("clip") for r in rows))
+    models = list(dict.fromkeys((_setting(r), r.model) for r in rows))
+    clips = list(dict.fromkeys(r.clip for r in rows))
     return models, clips
 
 
 def _setting(row) -> str:
-    return row.get("group") or row["task"]
+    return row.group or row.task
 
 
 def _panel_title(setting, model, clip, several) -> str:
@@ -249,9 +248,9 @@ def _panel_title(setting, model, clip, several) -> str:
 
 
 def _run_name(row) -> str:
-    kernel = row.get("kernel") if row.get("kernel") not in (None, "default") else ""
-    gain = row.get("gain")
-    return f"{kernel} gain {gain:g}".strip() if gain is not None else row["label"]
+    kernel = row.kernel if row.kernel not in (None, "default") else ""
+    gain = row.gain
+    return f"{kernel} gain {gain:g}".strip() if gain is not None else row.label
 
 
 def gradient_norms(folder, rows, path):
@@ -266,7 +265,7 @@ def gradient_norms(folder, rows, path):
         for j, clip in enumerate(clips):
             ax = grid[i, j]
             ax.set_yscale("log")
-            mine = [r for r in rows if (_setting(r), r["model"]) == (setting, model) and r.get("clip") == clip]
+            mine = [r for r in rows if (_setting(r), r.model) == (setting, model) and r.clip == clip]
             for k, row in enumerate(_first_seed(mine)):
                 steps = results.gradient_records(folder, row)["steps"]
                 if steps is None:
@@ -279,7 +278,7 @@ def gradient_norms(folder, rows, path):
                 if clip and "grad_norm_clipped" in steps:
                     ax.plot(s, axes_positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c,
                             linestyle=":", linewidth=1.4, label=f"{name}: after clipping")
-                step = row.get("diverged_step", row.get("grad_first_nonfinite_step"))
+                step = row.diverged_step if row.diverged_step is not None else row.grad_first_nonfinite_step
                 if step is not None:
                     finite = g[np.isfinite(g) & (g > 0)]
                     ax.plot([step], [finite.max() if finite.size else 1.0], marker="x", markersize=10, color=c,
@@ -315,7 +314,7 @@ def step_losses(folder, rows, path):
     for row in _first_seed(rows):
         steps = results.gradient_records(folder, row)["steps"]
         if steps is not None and "step_loss" in steps:
-            series[row["id"]] = (steps["step"].to_numpy(), steps["step_loss"].to_numpy(dtype=float))
+            series[row.id] = (steps["step"].to_numpy(), steps["step_loss"].to_numpy(dtype=float))
     if not series:
         return None
     every = np.concatenate([v for _, v in series.values()])
@@ -328,16 +327,16 @@ def step_losses(folder, rows, path):
             ax = grid[i, j]
             if scale != "linear":
                 axes.set_y_scale(ax, every)
-            mine = [r for r in rows if (_setting(r), r["model"]) == (setting, model) and r.get("clip") == clip]
+            mine = [r for r in rows if (_setting(r), r.model) == (setting, model) and r.clip == clip]
             for k, row in enumerate(_first_seed(mine)):
-                if row["id"] not in series:
+                if row.id not in series:
                     continue
-                s, v = series[row["id"]]
+                s, v = series[row.id]
                 if scale == "linear":
                     ax.plot(s, v, color=f"C{k}", linewidth=1.1, label=_run_name(row))
                 else:
                     axes.log_line(ax, s, v, color=f"C{k}", linewidth=1.1, label=_run_name(row))
-            _chance_line(ax, mine[0].get("chance_loss") if mine else None, "chance loss")
+            _chance_line(ax, mine[0].chance_loss if mine else None, "chance loss")
             ax.set_title(_panel_title(setting, model, clip, several), fontsize=10)
             ax.set_ylabel("training loss" + (" (log)" if scale != "linear" else ""))
             ax.grid(True, alpha=0.3)
@@ -354,7 +353,7 @@ def _first_seed(rows):
     """The first seed of every variant (a label within its setting: the same label can be in two)."""
     seen, out = set(), []
     for r in rows:
-        key = (_setting(r), r["label"])
+        key = (_setting(r), r.label)
         if key not in seen:
             seen.add(key)
             out.append(r)
@@ -367,13 +366,13 @@ def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
     that reach the same value would hide each other in one panel), one line per initialization, each
     point with its 95% interval (over seeds, or over the test set of one run), and the chance range."""
     def value(row):
-        return json_params(row).get(key)
+        return row.task_params.get(key)
 
     rows = [r for r in rows if value(r) is not None]
     if not rows:
         return None
-    metric = rows[0]["metric"]
-    models = list(dict.fromkeys(base_model(r["model"]) for r in rows))
+    metric = rows[0].metric
+    models = list(dict.fromkeys(base_model(r.model) for r in rows))
     styles = _style_map(rows)
     cols = min(3, len(models))
     n_rows = math.ceil(len(models) / cols)
@@ -384,7 +383,7 @@ def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
     drawn = False
     ticks = sorted({value(r) for r in rows})
     for ax, model in zip(grid.flat, models):
-        mine = [r for r in rows if base_model(r["model"]) == model]
+        mine = [r for r in rows if base_model(r.model) == model]
         _chance_band(ax, rows)
         labels = list(_by_label(mine).items())
         for i, (label, group) in enumerate(labels):
@@ -403,7 +402,7 @@ def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
                             [p[3] - p[1] if p[3] is not None else 0 for p in points]])
             ax.errorbar(px, [p[1] for p in points], yerr=err if any(p[2] is not None for p in points) else None,
                         marker=MARKERS[i % len(MARKERS)], markersize=5, capsize=3, color=f"C{i}",
-                        linestyle=styles[group[0]["setting"]], label=group[0]["setting"])
+                        linestyle=styles[group[0].setting], label=group[0].setting)
         if log_x:
             ax.set_xscale("log")
         if len(ticks) <= 12:
@@ -424,41 +423,37 @@ def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
     return _save(fig, path)
 
 
-def json_params(row) -> dict:
-    return json.loads(row["task_params"])
-
-
 def metric_bars(rows, path, title, group_key=None, group_names=None, folder=None):
     """The test metric of every variant as a point with its 95% interval (no bar: a bar's length from 0
     means nothing for a loss), the chance line and range. `group_key` (e.g. "direction") gives each group
     its own marker. Degenerate runs are drawn hollow and labelled; runs without a value say so."""
     groups = list(_by_label(rows).items())
-    if not groups or all(all(r.get("test_metric") is None for r in g) for _, g in groups):
+    if not groups or all(all(r.test_metric is None for r in g) for _, g in groups):
         return None
-    metric = rows[0]["metric"]
+    metric = rows[0].metric
     fig, ax = plt.subplots(figsize=(8, max(2.6, 0.36 * len(groups) + 1.3)))
     _chance_band(ax, rows, orientation="vertical")
-    kinds = list(dict.fromkeys(g[0].get(group_key) for _, g in groups)) if group_key else [None]
+    kinds = list(dict.fromkeys(getattr(g[0], group_key) for _, g in groups)) if group_key else [None]
     markers = {k: m for k, m in zip(kinds, MARKERS)}
     y = np.arange(len(groups))[::-1]
     labelled = set()
-    finite = [r["test_metric"] for r in rows if isinstance(r.get("test_metric"), (int, float))
-              and math.isfinite(r["test_metric"])]
+    finite = [r.test_metric for r in rows if isinstance(r.test_metric, (int, float))
+              and math.isfinite(r.test_metric)]
     left = min(finite) if finite else 0.0
     for yi, (label, g) in zip(y, groups):
         result = _result(folder, g)
         v, low, high = _interval(result)
-        kind = g[0].get(group_key) if group_key else None
+        kind = getattr(g[0], group_key) if group_key else None
         name = (group_names or {}).get(kind, kind) if group_key and kind not in labelled else None
         labelled.add(kind)
         if v is None:
-            ax.text(left, yi, "  no result (" + ", ".join(sorted({r["status"] for r in g})) + ")", va="center",
+            ax.text(left, yi, "  no result (" + ", ".join(sorted({r.status for r in g})) + ")", va="center",
                     fontsize=8, color="0.4")
             continue
         err = None if low is None else [[v - low], [high - v]]
         hollow = bool(result.degenerate or (not result.measures and result.set_aside))
         ax.errorbar(v, yi, xerr=err, marker=markers[kind], markersize=7, capsize=3, linestyle="none",
-                    color=color(g[0]["model"]), markerfacecolor="white" if hollow else None, label=name)
+                    color=color(g[0].model), markerfacecolor="white" if hollow else None, label=name)
         if hollow:
             ax.annotate("degenerate", (v, yi), xytext=(6, 6), textcoords="offset points", fontsize=7, color="0.3")
     ax.set_yticks(y, [label for label, _ in groups], fontsize=8)
@@ -479,7 +474,7 @@ def validation_curves(folder, rows, path, title):
     mean over seeds with its 95% band when there are several), with the chance or unigram baseline and,
     for text, the n-gram baselines the runs stored. With few evaluations the points are marked and the
     title says how many."""
-    metric = rows[0]["metric"] if rows else None
+    metric = rows[0].metric if rows else None
     styles = _style_map(rows)
     fig, ax = plt.subplots(figsize=(8.5, 4.6))
     drawn, points = False, []
@@ -499,17 +494,17 @@ def validation_curves(folder, rows, path, title):
             for s, v in zip(c["step"], c["value"]):
                 matrix[i, index[s]] = v
         points.append(len(steps))
-        axes.band(ax, steps, matrix, color=color(group[0]["model"]), label=label,
-                  linestyle=styles[group[0]["setting"]], marker="o" if len(steps) <= 12 else None, markersize=3)
+        axes.band(ax, steps, matrix, color=color(group[0].model), label=label,
+                  linestyle=styles[group[0].setting], marker="o" if len(steps) <= 12 else None, markersize=3)
     if not drawn:
         plt.close(fig)
         return None
-    chance = [r.get("chance") for r in rows if r.get("chance") is not None]
+    chance = [r.chance for r in rows if r.chance is not None]
     if chance:
         _chance_line(ax, chance[0], "unigram" if metric == "bits_per_char" else "chance")
     for name in ("bigram", "trigram", "4gram"):
         # the curves are validation numbers: the baselines scored on the validation split where stored
-        values_ = [r.get(f"baseline_val_{name}", r.get(f"baseline_{name}")) for r in rows]
+        values_ = [r.baselines_validation.get(name, r.baselines.get(name)) for r in rows]
         values_ = [v for v in values_ if isinstance(v, (int, float)) and math.isfinite(v)]
         if values_:
             axes.baseline(ax, values_[0], name, color="0.55", linestyle=":")
@@ -546,112 +541,7 @@ def _validation_column(frame, metric):
 # Each kind of experiment (a module of training.sweep.experiments) names one of these:
 # (folder, rows, out_dir, key) -> [(path of a PNG written to out_dir as <key>_*.png, caption)]; the first is the
 # experiment's headline figure (the report's summary shows it).
-def _made(*pairs) -> list[tuple[pathlib.Path, str]]:
+def figure_list(*pairs) -> list[tuple[pathlib.Path, str]]:
     return [(path, caption) for path, caption in pairs if path is not None]
 
 
-def through_time_figures(folder, rows, out_dir, key):
-    return _made(
-        (key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
-         "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
-         "the last input, log axis) against its test accuracy after training, with its 95% interval; the grey "
-         "band is the range a guesser scores."),
-        (through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
-         "||dL_T/dx_t|| divided by its value at lag 0, against the lag (log axis): dashed at initialisation, "
-         "solid after training. A line that falls steeply means the loss at step T barely depends on early "
-         "inputs; a triangle on the bottom edge marks an exact zero."),
-        (decay_rates(rows, out_dir / f"{key}_decay.png"),
-         "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
-         "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross)."),
-    )
-
-
-def exploding_figures(folder, rows, out_dir, key):
-    return _made(
-        (gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
-         "Global gradient norm at every step before clipping (solid) and after (dotted), log axis; triangles on "
-         "the bottom edge mark steps whose gradient was exactly 0, crosses on the top edge NaN/Inf, a large "
-         "cross the step where a run diverged."),
-        (step_losses(folder, rows, out_dir / f"{key}_loss.png"),
-         "Training loss at every step with the chance loss; a log axis when the losses span more than three "
-         "decades."),
-        (metric_bars(rows, out_dir / f"{key}_test.png", "Test metric after training", folder=folder),
-         "Test metric of every setting with its 95% interval; hollow markers are degenerate runs (their number "
-         "is not a learned solution)."),
-    )
-
-
-def long_term_figures(folder, rows, out_dir, key):
-    recall = [r for r in rows if r["task"] == "recall"]
-    gaps = {r.get("task_values") for r in recall}
-    if len(gaps) == 1:  # one gap (the quick budget): a point per variant, not a line against the gap
-        pairs = [(metric_bars(recall, out_dir / f"{key}_recall_gap.png", f"Recall {next(iter(gaps))}: test accuracy",
-                              folder=folder),
-                  "Test accuracy on recall of every variant with its 95% interval (over seeds, or over the test set "
-                  "with one seed); the grey band is the range a guesser scores.")]
-    else:
-        pairs = [(metric_against(recall, "gap", out_dir / f"{key}_recall_gap.png",
-                                 "Recall: test accuracy against the gap", "gap (distractors between key and query)",
-                                 log_x=True, folder=folder),
-                  "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over "
-                  "seeds, or over the test set with one seed); the grey band is the range a guesser scores.")]
-    for task in dict.fromkeys(r["task"] for r in rows if r["task"] != "recall"):
-        mine = [r for r in rows if r["task"] == task]
-        words = results.METRIC_WORDS.get(mine[0]["metric"], mine[0]["metric"])
-        pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0]['task_values']}: test {words}",
-                                  folder=folder),
-                      f"{task}: test {words} of every variant with its 95% interval (where the runs stored "
-                      "per-example losses), and the baseline of a prediction that ignores the input."))
-    pairs.append((validation_curves(folder, recall, out_dir / f"{key}_recall_curves.png",
-                                    "Recall: validation accuracy against the training step"),
-                  "Learning curves on recall (validation accuracy at every evaluation), with the chance line."))
-    return _made(*pairs)
-
-
-def unidirectional_figures(folder, rows, out_dir, key):
-    return _made(
-        (metric_bars(rows, out_dir / f"{key}_accuracy.png", "future_cloze: test accuracy at the blank",
-                     group_key="direction", folder=folder),
-         "Test accuracy at the blank with its 95% interval; the marker shape says whether the model sees the "
-         "future (bidirectional, unmasked attention). The grey band is the range a guesser scores."),
-    )
-
-
-def char_lm_figures(folder, rows, out_dir, key):
-    return _made(
-        (validation_curves(folder, rows, out_dir / f"{key}_curves.png",
-                           "Tiny Shakespeare: validation loss against steps"),
-         "Validation bits per character against the training step (nats per character on the left axis), with "
-         "the unigram and, where stored, the n-gram baselines fitted on the training split."),
-        (metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character", folder=folder),
-         "Test bits per character of every model with its 95% interval (where the runs stored per-example "
-         "losses)."),
-    )
-
-
-def grid_figures(folder, rows, out_dir, key):
-    """Per task value: test metric and validation curves; per task: the metric against every swept parameter."""
-    pairs = []
-    for task_key in dict.fromkeys((r["task"], r["task_values"]) for r in rows):
-        mine = [r for r in rows if (r["task"], r["task_values"]) == task_key]
-        name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
-        words = " ".join(task_key).strip()
-        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test", folder=folder),
-                      f"{words}: test metric of every model with its 95% interval and the chance line."))
-        pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
-                                        f"{words}: validation against steps"),
-                      f"{words}: validation metric against the training step, with the chance line."))
-    for task in dict.fromkeys(r["task"] for r in rows):
-        mine = [r for r in rows if r["task"] == task]
-        for param in _swept_params(mine):
-            pairs.append((metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
-                                         f"{task}: test metric against {param}", param, folder=folder),
-                          f"{task}: test metric against {param}, with the chance line where it does not change."))
-    return _made(*pairs)
-
-
-def _swept_params(rows) -> list[str]:
-    params = [json.loads(r["task_params"]) for r in rows]
-    keys = dict.fromkeys(k for p in params for k in p)
-    return [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1
-            and all(isinstance(p.get(k), (int, float)) for p in params)]

@@ -1,14 +1,22 @@
-"""The results of a comparison sweep, read back from its folder: one flat row per run, and the series
-(validation curves, step gradients, gradient-through-time profiles) the plots need.
+"""The results of a comparison sweep, read back from its folder: one typed row per run (`RunRow`), the
+seeds of each variant together (`VariantGroup`), and the series (validation curves, step gradients,
+gradient-through-time profiles) the plots need.
 
-Everything here reads files only (`sweep.json` and the run folders); nothing is trained or loaded into
-Keras, so a report can be rebuilt at any time and gives the same tables.
+This module is the only reader of run folders for the report: everything else reads the rows'
+attributes. What a run was (clipping, gain, recurrent kernel, direction) is derived from its saved
+config; what it measured from the files its run folder holds. Everything here reads files only
+(`sweep.json` and the run folders); nothing is trained or loaded into Keras, so a report can be rebuilt
+at any time and gives the same tables. The fields are documented where they are defined (`RunRow`,
+`VariantGroup`), and docs/results.md's schema section is generated from them (`python -m
+training.sweep.schema --write`).
 
     sweep, rows = collect("saved_models/compare-seed-problems-quick-...")
+    groups = group_rows(rows, examples_loader(folder))
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -16,10 +24,12 @@ import pathlib
 import numpy as np
 
 import datasets
+import zoo
 from training.core import rules
 from training.core.rules import LN2
 from training.instruments import readers
 from training.instruments.through_time import summarize_profile
+from training.sweep import evidence, stats
 
 SWEEP_FILE = "sweep.json"
 METRIC_WORDS = {"accuracy": "accuracy", "mse": "MSE", "bits_per_char": "bits/char", "perplexity": "perplexity",
@@ -130,6 +140,241 @@ def chance_of(metric: str, chance_loss, chance_accuracy):
     return chance_loss  # mse and nll
 
 
+def task_values(run: dict) -> str:
+    """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
+    skip = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
+    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in skip)
+
+
+# ------------------------------------------------------------------------------- the typed row
+# Where a field comes from (the `source` of its metadata, shown in docs/results.md).
+PLAN = "sweep.json (the run's entry)"
+CONFIG = "the run's config (sweep.json; the same as its config.json)"
+META = "metadata.json"
+META_OR_SPEC = "metadata.json, else task_spec.json"
+GRADIENTS = f"{readers.STEP_GRADIENTS_CSV} (step-gradient recorder)"
+THROUGH_TIME = f"{readers.THROUGH_TIME_NPZ} (gradient-through-time recorder)"
+REPORT = "computed by the report from the fields above"
+
+
+def _field(doc: str, source: str, unit: str = "", *, always: bool = False, factory=None):
+    """A documented field: what it means (`doc`), its `unit`, where it comes from (`source`); `always`:
+    a column of every results.csv (the others are written when some run of the sweep recorded them)."""
+    metadata = {"doc": doc, "source": source, "unit": unit, "always": always}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=None, metadata=metadata)
+
+
+@dataclasses.dataclass
+class RunRow:
+    """One planned run of a sweep, whatever became of it: what it was (from its plan and its config), what
+    it measured (from the files its run folder holds) and how far its numbers can be trusted.
+
+    `read_run` makes it from a run's sweep.json entry and its folder; `record()` is its row of results.csv
+    and of results.json's `runs`. A field a run folder does not tell (an older sweep, a run that never
+    started) is None, never a guessed value. Losses are in nats, accuracies fractions of 1, times in seconds
+    of the run's own process.
+    """
+
+    experiment: str = _field("key of the experiment the run belongs to (`training.sweep.experiments`)", PLAN,
+                             always=True)
+    id: str = _field("the run's id, also its folder name under runs/", PLAN, always=True)
+    label: str = _field("the variant's name in tables and figures (model and initialization; grids: the user's)",
+                        PLAN, always=True)
+    model: str = _field("zoo registry key of the model", PLAN, always=True)
+    setting: str = _field("short key of the initialization (default, glorot, forget_bias_3, chrono, gain_2 ...)",
+                          PLAN, always=True)
+    initialization: str = _field("the initialization in words", PLAN, always=True)
+    task: str = _field("datasets registry key of the task", PLAN, always=True)
+    task_values: str = _field("the task parameters that tell runs apart, in words (\"gap=30\"; where data lives "
+                              "and evaluation sizes left out)", PLAN, always=True)
+    task_params: dict = _field("every task parameter of the run (a JSON object in results.csv)", PLAN,
+                               always=True)
+    seed: int = _field("training seed (the task stream and the weights)", PLAN, always=True)
+    gain: float = _field("the recurrent kernel's gain (`model_params.recurrent_gain`, else the builder's default "
+                         "from the zoo registry), for a run of an experiment that varies it (its sweep.json entry "
+                         "says so); None for the others", CONFIG, always=True)
+    clip: float = _field("gradient clipping: the config's `global_clipnorm`; None without clipping", CONFIG,
+                         always=True)
+    kernel: str = _field("the recurrent kernel's initializer (`model_params.recurrent_initializer`), \"default\" "
+                         "for the builder's own, for a run of an experiment that varies it", CONFIG, always=True)
+    direction: str = _field("for a run of an experiment that compares directions: \"sees the future\" (the zoo "
+                            "says the model, built with its `model_params`, reads later tokens), \"causal, answers "
+                            "late\" (the task's `answer_delay` is set) or \"causal\"", CONFIG, always=True)
+    group: str = _field("the sub-question a run answers inside its experiment (\"gain sweep on recall (SGD)\"); "
+                        "None in older sweeps", PLAN, always=True)
+    steps: int = _field("optimizer steps: epochs x steps_per_epoch", CONFIG, "steps", always=True)
+    batch_size: int = _field("training batch size", CONFIG, "examples", always=True)
+    optimizer: str = _field("Keras optimizer name", CONFIG, always=True)
+    learning_rate: float = _field("optimizer learning rate", CONFIG, always=True)
+    global_clipnorm: float = _field("the config's `global_clipnorm` as stored (None: no clipping)", CONFIG,
+                                    always=True)
+    param_budget: int = _field("parameter count the model's width was chosen to match; None: the same width for "
+                               "every model", CONFIG, "parameters", always=True)
+    status: str = _field("finished, diverged, failed, pending, interrupted or running (metadata.json's, once the "
+                         "run wrote one)", "sweep.json, then metadata.json", always=True)
+    error: str = _field("why a failed run failed, in one line", PLAN, always=True)
+    run_dir: str = _field("the run folder, relative to the sweep folder", PLAN, always=True)
+    metric: str = _field("the metric the task is judged by (`Task.primary_metric`): accuracy, mse, "
+                         "bits_per_char, perplexity or nll", "datasets registry", always=True)
+    parameters: int = _field("trainable and non-trainable parameters of the built model", META, "parameters")
+    units: int = _field("the width the model was built with (after `param_budget`)", META)
+    tokens_per_second: float = _field("training throughput", META, "tokens/s")
+    wall_seconds: float = _field("the run's wall time", META, "s")
+    first_step_seconds: float = _field("the first training step (tracing and compiling)", META, "s")
+    steps_seconds: float = _field("every training step after the first", META, "s")
+    fixed_seconds: float = _field("what a run pays however short it is (loading, building, first step, "
+                                  "validation, test pass, saving)", META, "s")
+    chance_loss: float = _field("the loss of a prediction that ignores the input (the task's chance baseline)",
+                                META_OR_SPEC, "nats (MSE for a regression)")
+    chance_accuracy: float = _field("the accuracy of guessing (the task's chance baseline)", META_OR_SPEC,
+                                    "fraction")
+    test: dict = _field("every test-set number the run recorded, by metric name (results.csv: `test_<name>`, "
+                        "e.g. test_loss in nats, test_accuracy)", META, factory=dict)
+    validation: dict = _field("the last epoch's validation numbers, by metric name (results.csv: `val_<name>`)",
+                              META, factory=dict)
+    diverged_step: int = _field("the step at which the loss or the gradient became NaN/Inf", META, "step")
+    divergence_cause: str = _field("what became non-finite first (loss, gradient, weights)", META)
+    chance: float = _field("the chance baseline in the unit of `metric` (accuracy: guessing; bits/char: the "
+                           "unigram; perplexity: exp of the chance loss)", REPORT, always=True)
+    test_metric: float = _field("the test value of `metric` (`test[metric]`)", REPORT, always=True)
+    val_metric: float = _field("the last validation value of `metric`", REPORT, always=True)
+    higher_is_better: bool = _field("whether a larger `metric` is better (`training.core.rules`)", REPORT,
+                                    always=True)
+    n_eval: int = _field("test examples", "metadata.json's test_examples (older runs: the task's eval_size)",
+                         "examples", always=True)
+    n_eval_tokens: int = _field("scored test positions (tokens; one per example for a label at the last step)",
+                                "metadata.json's test_examples", "positions", always=True)
+    test_correct: int = _field("correct test answers (accuracy tasks)", "test_examples.npz (older runs: "
+                               "accuracy x eval_size)", "answers", always=True)
+    eval_set: str = _field("how the test examples were drawn (\"same-examples\": every run of the experiment "
+                           "saw the same ones, so tests can be paired)", META, always=True)
+    examples_file: str = _field("the per-example test arrays (loss, count, correct), relative to the sweep "
+                                "folder", "test_examples.npz", always=True)
+    degenerate: bool = _field("the run's number is not a learned solution (a saturated or overflowing output, a "
+                              "gradient stuck at 0: `training.core.rules`); None: unknown", "metadata.json, else "
+                              "the stored numbers", always=True)
+    degenerate_reason: str = _field("why it is degenerate, in words", "metadata.json, else the stored numbers",
+                                    always=True)
+    hidden_state_norm_max: float = _field("the largest hidden-state norm the run measured", META, always=True)
+    zero_gradient_from_step: int = _field("the step from which the global gradient stayed exactly 0 to the end",
+                                          f"metadata.json, else {readers.STEP_GRADIENTS_CSV}", "step", always=True)
+    loss_still_falling: bool = _field("the validation loss was still falling at the end (not converged: "
+                                      "`rules.still_falling`); None: the curve is too short to tell",
+                                      "metadata.json, else the learning curve", always=True)
+    solved: bool = _field("the validation metric reached the solve threshold", "metadata.json, else the "
+                          "learning curve", always=True)
+    steps_to_solve: int = _field("the first evaluated step at the solve threshold", "metadata.json, else the "
+                                 "learning curve", "steps", always=True)
+    solve_threshold: float = _field("the threshold `solved` is read against", "metadata.json, else "
+                                    "`rules.SOLVED_ACCURACY`", always=True)
+    learning_curve: str = _field("the learning-curve file (curve.csv, else history.csv), relative to the sweep "
+                                 "folder", "the run folder", always=True)
+    curve_points: int = _field("evaluations in the learning curve", "the learning curve", "points", always=True)
+    theory_jacobian_norm: float = _field("spectral norm of the recurrent Jacobian at initialisation "
+                                         "(`zoo.dynamics`)", META, always=True)
+    theory_predicted_decay: float = _field("the decay of the gradient through time that norm predicts", META,
+                                           "decades/step", always=True)
+    key_gradient_decades: float = _field("log10 of the gradient at the task's key over the gradient at the last "
+                                         "input, at initialisation", f"metadata.json, else {THROUGH_TIME}",
+                                         "decades", always=True)
+    grad_steps_recorded: int = _field("steps the step-gradient recorder wrote", GRADIENTS, "steps")
+    grad_norm_max: float = _field("largest finite global gradient norm (before clipping)", GRADIENTS)
+    grad_norm_median: float = _field("median finite global gradient norm (before clipping)", GRADIENTS)
+    grad_norm_max_over_median: float = _field("`grad_norm_max` / `grad_norm_median`", GRADIENTS, "ratio")
+    grad_first_nonfinite_step: int = _field("first step whose gradient norm was NaN/Inf", GRADIENTS, "step")
+    grad_clipped_fraction: float = _field("share of steps whose gradient clipping scaled down", GRADIENTS,
+                                          "fraction")
+    grad_norm_clipped_max: float = _field("largest global gradient norm after clipping (the one applied)",
+                                          GRADIENTS)
+    final_step_loss: float = _field("training loss of the last recorded step", GRADIENTS, "nats (MSE)")
+    tt_probe: str = _field("where ||dL_T/dx_t|| was measured: embedding, state or state_forward", THROUGH_TIME)
+    tt_final_step: int = _field("training step of the last through-time profile", THROUGH_TIME, "step")
+    tt_decay_init: float = _field("decay of ||dL_T/dx_t|| with the lag at initialisation", THROUGH_TIME,
+                                  "decades/step")
+    tt_decay_final: float = _field("the same after training (None with one profile)", THROUGH_TIME,
+                                   "decades/step")
+    tt_lag_1e6_init: int = _field("first lag at which the norm fell by 10^6, at initialisation (None: never)",
+                                  THROUGH_TIME, "steps")
+    tt_lag_1e6_final: int = _field("the same after training", THROUGH_TIME, "steps")
+    tt_log10_ratio_init: float = _field("log10 of the norm at the longest lag over the norm at lag 0, at "
+                                        "initialisation", THROUGH_TIME, "decades")
+    tt_log10_ratio_final: float = _field("the same after training", THROUGH_TIME, "decades")
+    baselines: dict = _field("counting baselines fitted on the training split, on the test split, in the unit "
+                             "of `metric`, by name (bigram, trigram, 4gram; results.csv: `baseline_<name>`)",
+                             "metadata.json's baselines", factory=dict)
+    baselines_validation: dict = _field("the same baselines on the validation split (results.csv: "
+                                        "`baseline_val_<name>`)", "metadata.json's baselines", factory=dict)
+    sample: str = _field("text the model generated after training (language models)", "sample.txt")
+    provided: frozenset = dataclasses.field(default=frozenset(), repr=False, compare=False, metadata={
+        "doc": "the optional columns this run's files provided (results.csv writes a column some run has)",
+        "source": "the reader", "unit": "", "always": False, "internal": True})
+
+    def __post_init__(self):
+        if self.task_params is None:
+            self.task_params = {}
+
+    # ------------------------------------------------------------------ the flat record
+    def record(self) -> dict:
+        """The row of results.csv and results.json: every field under its column name (`test`,
+        `validation` and the baselines spread into `test_<name>` ... columns), the optional ones where this
+        run's files provided them, in the column order results.csv has always had."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.metadata.get("internal"):
+                continue
+            if f.name in _SPREAD:
+                out.update({_SPREAD[f.name] + k: v for k, v in getattr(self, f.name).items()})
+            elif f.metadata["always"] or f.name in self.provided:
+                value = getattr(self, f.name)
+                out[f.name] = json.dumps(value, sort_keys=True) if f.name == "task_params" else value
+        return out
+
+    @classmethod
+    def from_record(cls, flat: dict) -> "RunRow":
+        """A row from its flat record (the reader's columns; results.json's `runs`)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: {} for k in _SPREAD}
+        provided = set()
+        for key, value in flat.items():
+            if key in names and key not in _SPREAD:
+                kwargs[key] = json.loads(value) if key == "task_params" and isinstance(value, str) else value
+                provided.add(key)
+                continue
+            for name, prefix in _SPREAD_ORDER:
+                if key.startswith(prefix):
+                    kwargs[name][key[len(prefix):]] = value
+                    break
+            else:
+                raise ValueError(f"A run row has no column {key!r}.")
+        return cls(**kwargs, provided=frozenset(provided))
+
+    # ------------------------------------------------------------------ derived words
+    @property
+    def where(self) -> str:
+        """The task and its values in words ("recall gap=30")."""
+        return (self.task + " " + (self.task_values or "")).strip()
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def gap(self):
+        """The recall gap of the run's task (None for a task without one)."""
+        return self.task_params.get("gap")
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged" or self.diverged_step is not None
+
+
+_SPREAD = {"test": "test_", "validation": "val_", "baselines": "baseline_", "baselines_validation": "baseline_val_"}
+_SPREAD_ORDER = sorted(_SPREAD.items(), key=lambda item: -len(item[1]))  # baseline_val_ before baseline_
+ALWAYS_COLUMNS = tuple(f.name for f in dataclasses.fields(RunRow) if f.metadata.get("always"))
+
+
 # What tells one variant from another inside an experiment: its label and every setting of its config
 # that may differ between variants (task parameters such as answer_delay, optimizer, clipping ...). The
 # seeds of one variant share all of these; grouping by fewer would pool different runs.
@@ -137,20 +382,59 @@ VARIANT_FIELDS = ("label", "task", "task_params", "optimizer", "learning_rate", 
                   "batch_size", "param_budget")
 
 
-def variant_key(row: dict) -> tuple:
-    return tuple(row.get(k) for k in VARIANT_FIELDS)
+def variant_key(row: RunRow) -> tuple:
+    return tuple(json.dumps(row.task_params, sort_keys=True) if k == "task_params" else getattr(row, k)
+                 for k in VARIANT_FIELDS)
 
 
-def task_values(run: dict) -> str:
-    """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
-    skip = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
-    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in skip)
+def _model_default(model: str, argument: str):
+    """A builder's default for `argument` (zoo registry), None for a model without it or one the zoo does not
+    know."""
+    try:
+        return zoo.get_model_info(model).defaults.get(argument)
+    except ValueError:
+        return None
+
+
+def _direction(run: dict, config: dict) -> str:
+    """Whether a run's model reads the future, from its config and the zoo: "sees the future", "causal,
+    answers late" (the task answers after the cue: `answer_delay`) or "causal"."""
+    try:
+        sees = zoo.get_model_info(run["model"]).reads_future(config.get("model_params") or {})
+    except ValueError:
+        sees = False
+    if sees:
+        return "sees the future"
+    return "causal, answers late" if (run.get("task_params") or {}).get("answer_delay") is not None else "causal"
+
+
+def _what_it_was(run: dict, config: dict) -> dict:
+    """gain, kernel and direction, derived from the run's config. They are filled for the runs of an
+    experiment that varies them (the plan names them in the entry's `extra`); the value is the config's.
+    Sweeps from before a setting was in the config give the value their plan stored."""
+    extra = run.get("extra") or {}
+    params = config.get("model_params") or {}
+    out = {"gain": None, "kernel": None, "direction": None}
+    if "gain" in extra:
+        gain = params.get("recurrent_gain", _model_default(run["model"], "recurrent_gain"))
+        out["gain"] = float(gain) if isinstance(gain, (int, float)) and not isinstance(gain, bool) else extra["gain"]
+    if "kernel" in extra:
+        out["kernel"] = params.get("recurrent_initializer") or "default"
+    if "direction" in extra:
+        out["direction"] = _direction(run, config)
+    return out
+
+
+def read_run(folder: pathlib.Path, run: dict) -> RunRow:
+    """The typed row of one planned run (whatever became of it), read from its sweep.json entry `run` and its
+    folder under `folder`."""
+    return RunRow.from_record(run_row(folder, run))
 
 
 def run_row(folder: pathlib.Path, run: dict) -> dict:
-    """One flat row of numbers and words for a planned run (whatever became of it)."""
+    """The flat record of a planned run, as the reader assembles it from the files (`read_run` types it)."""
     config = run["config"]
-    extra = run.get("extra") or {}
+    was = _what_it_was(run, config)
     row = {
         "experiment": run["experiment"],
         "id": run["id"],
@@ -162,11 +446,11 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         "task_values": task_values(run),
         "task_params": json.dumps(run["task_params"], sort_keys=True),
         "seed": run["seed"],
-        "gain": extra.get("gain"),
+        "gain": was["gain"],
         "clip": config.get("global_clipnorm"),  # derived from the config, never from a copy beside it
-        "kernel": extra.get("kernel"),
-        "direction": extra.get("direction"),
-        "group": extra.get("group"),  # the sub-question a run answers inside its experiment (newer sweeps)
+        "kernel": was["kernel"],
+        "direction": was["direction"],
+        "group": (run.get("extra") or {}).get("group"),  # the sub-question a run answers (newer sweeps)
         "steps": config["epochs"] * config["steps_per_epoch"],
         "batch_size": config["batch_size"],
         "optimizer": config["optimizer"],
@@ -414,42 +698,163 @@ def _gradient_columns(records: dict) -> dict:
     return out
 
 
-def collect(folder) -> tuple[dict, list[dict]]:
-    """The sweep description and one row per planned run, in plan order."""
+def collect(folder) -> tuple[dict, list[RunRow]]:
+    """The sweep description and one typed row per planned run, in plan order."""
     folder = pathlib.Path(folder)
     sweep = read_sweep(folder)
-    return sweep, [run_row(folder, run) for run in sweep.get("runs", [])]
+    return sweep, [read_run(folder, run) for run in sweep.get("runs", [])]
+
+
+# --------------------------------------------------------------------------- a variant's seeds
+@dataclasses.dataclass
+class VariantGroup:
+    """The seeds of one variant of an experiment (`VARIANT_FIELDS` equal: never two settings pooled): its
+    rows and the statistics of its test metric. What the variant was (label, model, setting,
+    initialization, task, gain, clip ...) is its rows' and read through the same names.
+
+    `group_rows` makes them from a sweep's rows, in plan order.
+    """
+
+    rows: list = dataclasses.field(metadata={"doc": "the `RunRow` of every seed, in plan order",
+                                             "source": "the sweep's rows", "unit": "", "always": True})
+    result: stats.Result = dataclasses.field(metadata={
+        "doc": "the test metric over the seeds with its 95% interval, chance position and flags "
+               "(`training.sweep.evidence.result_of`: degenerate and unfinished seeds set aside, with reasons)",
+        "source": REPORT, "unit": "", "always": True})
+
+    # what the variant was: its first row's words (the rows share them)
+    label = property(lambda self: self.rows[0].label)
+    model = property(lambda self: self.rows[0].model)
+    setting = property(lambda self: self.rows[0].setting)
+    initialization = property(lambda self: self.rows[0].initialization)
+    experiment = property(lambda self: self.rows[0].experiment)
+    task = property(lambda self: self.rows[0].task)
+    task_values = property(lambda self: self.rows[0].task_values)
+    task_params = property(lambda self: self.rows[0].task_params)
+    where = property(lambda self: self.rows[0].where)
+    gap = property(lambda self: self.rows[0].gap)
+    metric = property(lambda self: self.rows[0].metric)
+    gain = property(lambda self: self.rows[0].gain)
+    clip = property(lambda self: self.rows[0].clip)
+    kernel = property(lambda self: self.rows[0].kernel)
+    direction = property(lambda self: self.rows[0].direction)
+    group = property(lambda self: self.rows[0].group)
+
+    @property
+    def seeds(self) -> list:
+        """The seeds of its runs, in plan order."""
+        return [r.seed for r in self.rows]
+
+    @property
+    def n(self) -> int:
+        """Its runs (finished or not)."""
+        return len(self.rows)
+
+    @property
+    def status(self) -> str:
+        """"finished", or the count of each status over the seeds ("2 finished, 1 diverged")."""
+        statuses = [r.status for r in self.rows]
+        if len(statuses) == 1:
+            return statuses[0]
+        return ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+
+    @property
+    def errors(self) -> list:
+        """The distinct reasons its failed runs gave."""
+        return sorted({r.error for r in self.rows if r.error})
+
+    @property
+    def diverged(self) -> bool:
+        """Some seed diverged (its status, or a step at which it became NaN/Inf)."""
+        return any(r.diverged for r in self.rows)
+
+    # the statistics of the test metric
+    @property
+    def measured(self) -> bool:
+        """Some seed has a test value that counts (finished, not degenerate)."""
+        return bool(self.result.measures)
+
+    @property
+    def value(self):
+        """The test metric: the mean over the counted seeds (None without one)."""
+        return self.result.summary["value"]
+
+    @property
+    def interval(self) -> tuple:
+        """(low, high) of the 95% interval of `value`; None where none could be computed."""
+        s = self.result.summary
+        return s["low"], s["high"]
+
+    @property
+    def chance(self):
+        """The chance baseline in the unit of its metric (the first run that has one)."""
+        return self.result.chance
+
+    @property
+    def position(self) -> str | None:
+        """Against chance: "above" (significantly better), "at", "below", "mixed" (seeds disagree) or None
+        (cannot be tested): `stats.chance_position`."""
+        return stats.chance_position(self.result)
+
+    def successes(self, threshold: float) -> tuple[int, int]:
+        """(seeds whose test metric reached `threshold` and are not degenerate, seeds)."""
+        return evidence.success_rate(self.rows, threshold, self.result.higher_is_better)
+
+    def values(self, field) -> list[float]:
+        """The numbers of a row field (its name, or a function of a row) over the seeds; None, booleans and
+        words left out. An unknown field name raises AttributeError."""
+        get = field if callable(field) else (lambda row: getattr(row, field))
+        out = []
+        for row in self.rows:
+            v = get(row)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(float(v))
+        return out
+
+    def mean(self, field):
+        """Mean over the seeds of the finite values of `field`, or None."""
+        vs = [v for v in self.values(field) if math.isfinite(v)]
+        return float(np.mean(vs)) if vs else None
+
+
+def group_rows(rows, load_examples=None) -> list[VariantGroup]:
+    """`rows` grouped by variant (`variant_key`: the seeds of one variant together), in plan order, each with
+    its `stats.Result` (per-example files through `load_examples`, `examples_loader(folder)`)."""
+    by_key: dict[tuple, list] = {}
+    for row in rows:
+        by_key.setdefault(variant_key(row), []).append(row)
+    return [VariantGroup(mine, evidence.result_of(mine[0].label, mine, load_examples)) for mine in by_key.values()]
 
 
 # ------------------------------------------------------------------------------------------ series
-def history(folder, row) -> "object | None":
+def history(folder, row: RunRow) -> "object | None":
     """The run's history.csv (one row per evaluation) as a DataFrame, or None."""
-    if not row.get("run_dir"):
+    if not row.run_dir:
         return None
-    return _read_csv(pathlib.Path(folder) / row["run_dir"] / "history.csv")
+    return _read_csv(pathlib.Path(folder) / row.run_dir / "history.csv")
 
 
-def learning_curve(folder, row) -> "object | None":
+def learning_curve(folder, row: RunRow) -> "object | None":
     """The densest learning curve the run stored (`learning_curve` of its metadata, else history.csv):
     a DataFrame with `step` and the validation columns, or None."""
-    if not row.get("learning_curve"):
+    if not row.learning_curve:
         return history(folder, row)
-    return _read_csv(pathlib.Path(folder) / row["learning_curve"])
+    return _read_csv(pathlib.Path(folder) / row.learning_curve)
 
 
 def examples_loader(folder):
     """`load(row)` -> the row's per-example test arrays (or None), for `training.sweep.evidence`."""
     folder = pathlib.Path(folder)
 
-    def load(row):
-        if not row.get("examples_file"):
+    def load(row: RunRow):
+        if not row.examples_file:
             return None
-        return read_test_examples(folder / row["examples_file"]) or None
+        return read_test_examples(folder / row.examples_file) or None
 
     return load
 
 
-def gradient_records(folder, row) -> dict:
-    if not row.get("run_dir"):
+def gradient_records(folder, row: RunRow) -> dict:
+    if not row.run_dir:
         return {"steps": None, "through_time": None}
-    return read_gradient_records(pathlib.Path(folder) / row["run_dir"])
+    return read_gradient_records(pathlib.Path(folder) / row.run_dir)

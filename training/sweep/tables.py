@@ -9,7 +9,6 @@ initializations are is said once, in a legend under the table, not in every row.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -17,45 +16,19 @@ import numpy as np
 from training.sweep import evidence, results, stats
 
 
-def aggregate(rows, keys=results.VARIANT_FIELDS, load_examples=None) -> list[dict]:
-    """Rows grouped by `keys` (the seeds of one variant together: `results.VARIANT_FIELDS`), in plan order.
-
-    Each group: the words of its first row, `n` runs, `seeds`, `status` ("2 finished, 1 diverged"),
-    `errors`, and `result`: the `stats.Result` of its seeds (`evidence.result_of`; per-example files
-    through `load_examples`, `results.examples_loader(folder)`).
-    """
-    groups: dict[tuple, dict] = {}
-    for row in rows:
-        key = tuple(row.get(k) for k in keys)
-        g = groups.setdefault(key, {**{k: row.get(k) for k in ("label", "model", "setting", "initialization",
-                                                                   "task", "task_values", "metric", "gain", "clip",
-                                                                   "kernel", "direction", "group", "experiment")},
-                                    "rows": [], "seeds": []})
-        g["rows"].append(row)
-        g["seeds"].append(row["seed"])
-    for g in groups.values():
-        statuses = [r["status"] for r in g["rows"]]
-        g["n"] = len(statuses)
-        g["status"] = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses)) if len(statuses) > 1 \
-            else statuses[0]
-        g["errors"] = sorted({r["error"] for r in g["rows"] if r.get("error")})
-        g["result"] = evidence.result_of(g["label"], g["rows"], load_examples)
-    return list(groups.values())
+def aggregate(rows, load_examples=None) -> list[results.VariantGroup]:
+    """Rows grouped by variant (`results.group_rows`: the seeds of one variant together), in plan order."""
+    return results.group_rows(rows, load_examples)
 
 
 def values(group, field) -> list[float]:
-    out = []
-    for row in group["rows"]:
-        v = row.get(field)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None:
-            out.append(float(v))
-    return out
+    return group.values(field)
 
 
 def mean(group, field):
-    """Mean over the group's runs of the finite values of `field`, or None."""
-    vs = [v for v in values(group, field) if math.isfinite(v)]
-    return float(np.mean(vs)) if vs else None
+    """Mean over the group's runs of the finite values of `field` (a row field's name or a function of a
+    row), or None."""
+    return group.mean(field)
 
 
 def number(v, digits=3) -> str:
@@ -80,7 +53,7 @@ def cell(group, field, digits=3, scale=1.0) -> str:
     norms, hidden-state norms, losses and rates are heavy-tailed and positive, where a t-interval over three
     seeds reaches below 0). The test metric has its 95% interval (`metric_cell`). "NaN" when every run gave
     NaN."""
-    vs = values(group, field)
+    vs = group.values(field)
     if not vs:
         return "–"
     finite = [v * scale for v in vs if math.isfinite(v)]
@@ -97,14 +70,14 @@ def cell(group, field, digits=3, scale=1.0) -> str:
 
 def metric_cell(group) -> str:
     """The test metric with its 95% interval (`training.sweep.evidence.interval_text`)."""
-    return evidence.interval_text(evidence.group_result(group))
+    return evidence.interval_text(group.result)
 
 
 def flags_cell(group) -> str:
-    result = evidence.group_result(group)
+    result = group.result
     words = evidence.flags(result)
-    if any(r.get("status") != "finished" for r in group["rows"]):
-        words.insert(0, group["status"])  # diverged, failed, pending ... (finished runs say nothing)
+    if any(r.status != "finished" for r in group.rows):
+        words.insert(0, group.status)  # diverged, failed, pending ... (finished runs say nothing)
     for i, word in enumerate(words):
         if result.degenerate_reason and word in ("degenerate", "some seeds degenerate"):
             words[i] += f" ({result.degenerate_reason})"
@@ -112,7 +85,7 @@ def flags_cell(group) -> str:
 
 
 def integer_cell(group, field) -> str:
-    vs = [v for v in values(group, field) if math.isfinite(v)]
+    vs = [v for v in group.values(field) if math.isfinite(v)]
     if not vs:
         return "–"
     if len(set(vs)) == 1:
@@ -122,21 +95,21 @@ def integer_cell(group, field) -> str:
 
 def lag_cell(group, field) -> str:
     """Lag at which the norm fell by 10^6; "never" when it never did within the sequence."""
-    has = [r for r in group["rows"] if r.get("tt_decay_init") is not None]
+    has = [r for r in group.rows if r.tt_decay_init is not None]
     if not has:
         return "–"
-    vs = [r.get(field) for r in has]
+    vs = [getattr(r, field) for r in has]
     if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in vs):
         return "never"
     return ", ".join("never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)) for v in vs)
 
 
-def _tail():
+def tail_columns():
     return [("Flags", flags_cell)]
 
 
-def _metric_header(groups, prefix="Test"):
-    metric = groups[0]["metric"] if groups else "accuracy"
+def metric_header(groups, prefix="Test"):
+    metric = groups[0].metric if groups else "accuracy"
     return f"{prefix} {results.METRIC_WORDS.get(metric, metric)} [95% CI]"
 
 
@@ -147,66 +120,33 @@ def shared_chance(groups):
 
 
 # Each kind of experiment (a module of training.sweep.experiments) names one of these: groups -> [(header, cell of a group)].
-_MODEL = [("Model", lambda g: g["label"])]
-_PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
+MODEL = [("Model", lambda g: g.label)]
+PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
 
 
-def _chance(groups):
+def chance_column(groups):
     return [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, "chance", 3))]
 
 
-def _test(groups):
-    return [(_metric_header(groups), metric_cell)]
-
-
-def through_time_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + _PARAMETERS + [
-        ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
-        ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
-        ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
-        ("Key gradient at init", lambda g: _power_cell(g, "key_gradient_decades")),
-        ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
-    ] + _test(groups) + _chance(groups) + _tail()
-
-
-def exploding_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + [
-        ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
-        ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
-        ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
-        ("Steps clipped", lambda g: _percent(g, "grad_clipped_fraction")),
-        ("Diverged at step", lambda g: diverged_cell(g)),
-        ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
-        ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
-    ] + _test(groups) + _chance(groups) + _tail()
-
-
-def unidirectional_columns(groups) -> list[tuple[str, callable]]:
-    return _MODEL + [("Sees the future", lambda g: "yes" if g.get("direction") == "sees the future" else "no")] \
-        + _PARAMETERS + _test(groups) + _chance(groups) + _tail()
-
-
-def char_lm_columns(groups) -> list[tuple[str, callable]]:
-    baselines = [name for name in ("bigram", "trigram", "4gram") if any(mean(g, f"baseline_{name}") is not None
-                                                                        for g in groups)]
-    return _MODEL + _PARAMETERS + [
-        ("Validation bits/char (last)", lambda g: cell(g, "val_bits_per_char", 3)),
-        ("Test bits/char [95% CI]", metric_cell),
-        ("Test nats/char", lambda g: cell(g, "test_nll", 3)),
-    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, f"baseline_{name}", 3)) for name in baselines] \
-        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + _tail()
+def test_column(groups):
+    return [(metric_header(groups), metric_cell)]
 
 
 def variant_task_columns(groups) -> list[tuple[str, callable]]:
     """One row per variant and task value, each with its own metric (long_term and grids)."""
-    return _MODEL + [("Task", lambda g: (g["task"] + " " + g["task_values"]).strip())] + _PARAMETERS + [
-        ("Metric", lambda g: results.METRIC_WORDS.get(g["metric"], g["metric"])),
+    return MODEL + [("Task", lambda g: g.where)] + PARAMETERS + [
+        ("Metric", lambda g: results.METRIC_WORDS.get(g.metric, g.metric)),
         ("Test [95% CI]", metric_cell),
         ("Steps to solve", steps_to_solve_cell),
-    ] + [("Chance", lambda g: cell(g, "chance", 3))] + _tail()
+    ] + [("Chance", lambda g: cell(g, "chance", 3))] + tail_columns()
 
 
-def _power_cell(group, field):
+def baseline_of(name):
+    """A row's counting baseline `name` on the test split (a cell's field)."""
+    return lambda row: row.baselines.get(name)
+
+
+def power_cell(group, field):
     m = mean(group, field)
     return "–" if m is None else evidence.number(10 ** m, 2)
 
@@ -215,24 +155,24 @@ def steps_to_solve_cell(group) -> str:
     """Steps to reach the solve threshold on the validation set, per seed; "not in budget" when it never did,
     "–" when the curve cannot tell."""
     cells = []
-    for r in group["rows"]:
-        if r.get("steps_to_solve") is not None:
-            cells.append(f"{int(r['steps_to_solve']):,}")
-        elif evidence.tristate(r.get("solved")) is False:
+    for r in group.rows:
+        if r.steps_to_solve is not None:
+            cells.append(f"{int(r.steps_to_solve):,}")
+        elif evidence.tristate(r.solved) is False:
             cells.append("not in budget")
     return ", ".join(cells) or "–"
 
 
-def _percent(group, field):
+def percent_cell(group, field):
     m = mean(group, field)
     return "–" if m is None else f"{100 * m:.0f}%"
 
 
 def diverged_cell(group):
     """The steps at which the group's runs diverged ("no" for a run that did not)."""
-    steps = [r.get("diverged_step") for r in group["rows"]]
+    steps = [r.diverged_step for r in group.rows]
     if all(s is None for s in steps):
-        return "no" if any(r["status"] in ("finished", "diverged") for r in group["rows"]) else "–"
+        return "no" if any(r.status in ("finished", "diverged") for r in group.rows) else "–"
     return ", ".join("no" if s is None else str(s) for s in steps)
 
 
@@ -241,10 +181,10 @@ def make_table(columns, groups) -> dict:
     for the numeric columns; `notes` say how the intervals were made, the shared chance value and which
     checks this sweep could not make."""
     spec = list(columns)
-    if any(g.get("group") for g in groups):  # sub-questions of the experiment, in their order
-        spec = [("Question", lambda g: g.get("group") or "–")] + spec
-        order = list(dict.fromkeys(g.get("group") for g in groups))
-        groups = sorted(groups, key=lambda g: order.index(g.get("group")))
+    if any(g.group for g in groups):  # sub-questions of the experiment, in their order
+        spec = [("Question", lambda g: g.group or "–")] + spec
+        order = list(dict.fromkeys(g.group for g in groups))
+        groups = sorted(groups, key=lambda g: order.index(g.group))
     rows = [[fn(g) for _, fn in spec] for g in groups]
     align = ["left" if h in ("Question", "Model", "Task", "Metric", "Flags", "Sees the future") else "right"
              for h, _ in spec]
@@ -252,12 +192,12 @@ def make_table(columns, groups) -> dict:
 
 
 def table_notes(groups) -> list[str]:
-    found = [evidence.group_result(g) for g in groups]
+    found = [g.result for g in groups]
     notes = [f"Intervals: {evidence.method_words(found)}."]
-    if any(len(g["rows"]) > 1 for g in groups):
+    if any(len(g.rows) > 1 for g in groups):
         notes.append("Other columns: mean [lowest, highest] over the seeds.")
     chance = shared_chance(groups)
-    metric = groups[0]["metric"] if groups else None
+    metric = groups[0].metric if groups else None
     if chance is not None:
         words = "chance" if metric == "accuracy" else "baseline of a prediction that ignores the input"
         notes.append(f"The {words} is {number(chance)}" + _chance_range(groups, chance) + ".")
@@ -266,8 +206,8 @@ def table_notes(groups) -> list[str]:
 
 
 def _chance_range(groups, chance) -> str:
-    trials = {r.get("n_eval_tokens") for g in groups for r in g["rows"] if r.get("n_eval_tokens")}
-    if groups and groups[0]["metric"] == "accuracy" and len(trials) == 1:
+    trials = {r.n_eval_tokens for g in groups for r in g.rows if r.n_eval_tokens}
+    if groups and groups[0].metric == "accuracy" and len(trials) == 1:
         low, high = stats.chance_interval(chance, int(trials.pop()))
         return f" (a guesser scores {number(low)} to {number(high)} on this test set, 95% of the time)"
     return ""
@@ -275,30 +215,6 @@ def _chance_range(groups, chance) -> str:
 
 def group_gap(group):
     """The recall gap of a group's runs."""
-    return json.loads(group["rows"][0]["task_params"]).get("gap")
+    return group.gap
 
 
-def recall_gap_tables(groups) -> list[tuple[str, dict]]:
-    """The long-term experiment's second table, with its introduction (none with fewer than two gaps)."""
-    table = recall_gap_table(groups)
-    return [("Recall test accuracy by gap [95% interval]:", table)] if table else []
-
-
-def recall_gap_table(groups) -> dict | None:
-    """Recall test accuracy by gap, one row per variant (None with fewer than two gaps)."""
-    recall = [g for g in groups if g["task"] == "recall"]
-    gaps = sorted({group_gap(g) for g in recall})
-    if len(gaps) < 2:
-        return None
-    labels = list(dict.fromkeys(g["label"] for g in recall))
-    rows = []
-    for label in labels:
-        row = [label]
-        for gap in gaps:
-            g = next((x for x in recall if x["label"] == label and group_gap(x) == gap), None)
-            row.append(metric_cell(g) if g else "–")
-        rows.append(row)
-    chance = next((mean(g, "chance") for g in recall if mean(g, "chance") is not None), None)
-    rows.append(["chance"] + [number(chance)] * len(gaps))
-    return {"columns": ["Model"] + [f"gap {gap}" for gap in gaps], "rows": rows,
-            "align": ["left"] + ["right"] * len(gaps), "notes": table_notes(recall)}

@@ -274,6 +274,33 @@ def copy_solve(task_params: dict) -> dict:
 
 
 
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """One comparison an experiment's report makes, declared as data: variant `a` against variant `b`
+    (each "model" or "model:setting", as the experiment plans its variants) on the test metric (a verdict
+    of `stats.compare`: "beat" only when significant). Made only where the sweep holds both; the words
+    are the groups' labels.
+
+    Args:
+        a, b: the two variants.
+        where: where in the experiment the report compares them, in words (for the reader of the module).
+    """
+
+    a: str
+    b: str
+    where: str = ""
+
+    def pick(self, groups) -> tuple:
+        """(group of `a`, group of `b`) among `groups`; None for one the sweep does not hold."""
+        return pick(groups, self.a), pick(groups, self.b)
+
+
+def pick(groups, spec: str):
+    """The group of variant `spec` ("model" or "model:setting") among `groups`, or None."""
+    model, _, setting = spec.partition(":")
+    return next((g for g in groups if g.model == model and g.setting == (setting or "default")), None)
+
+
 CURVE_POINTS = 20  # learning-curve points per run
 
 

@@ -4,9 +4,14 @@ baselines (Karpathy, 2015; Graves, 2013); the report prints the text each model 
 
 from __future__ import annotations
 
-from training.sweep import figures, findings, tables, takeaways
+from training.sweep import stats
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import SAMPLE_PROMPT, describe, make_runs, train_settings, variant
+from training.sweep.figures import figure_list, metric_bars, validation_curves
+from training.sweep.findings import (beat_sentence, chance_place, find_group, flagged, fmt, group_result,
+    shown_words, value_of)
+from training.sweep.tables import MODEL, PARAMETERS, baseline_of, cell, mean, metric_cell, tail_columns
+from training.sweep.takeaways import Takeaway, and_list, mean_of, num, result, with_interval
 
 ALL = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "gru", "gru:update_bias_3", "self_attention"]
 BUDGETS = {
@@ -37,7 +42,97 @@ def plan(s: dict, budget):
     return question, settings, runs
 
 
+# ------------------------------------------------------------------------------ how the report shows it
+def findings_char_lm(groups, rows) -> list[str]:
+    ok = [g for g in groups if group_result(g).measures]
+    if not ok:
+        return ["No character-level run finished, so there are no numbers to compare."]
+    baseline = group_result(ok[0]).chance
+    ordered = sorted(ok, key=value_of)
+    out = ["Test bits per character, lowest first: " + ", ".join(shown_words(g) for g in ordered)
+           + f"; the unigram baseline (letter frequencies alone) is {fmt(baseline)} bits/char."]
+    for name in ("4gram", "trigram", "bigram"):
+        value = mean(ok[0], lambda r, name=name: r.baselines.get(name))
+        if value is None:
+            continue
+        below = [g.label for g in ok if group_result(g).summary["high"] is not None
+                 and group_result(g).summary["high"] < value]
+        out.append(f"Below the {name} baseline ({fmt(value)} bits/char, fitted on the training split) with their "
+                   f"whole 95% interval: {', '.join(below) if below else 'none'}.")
+        break
+    above = [g.label for g in ok if chance_place(g) in ("at", "below")]
+    if above:
+        out.append(f"Not significantly below the unigram baseline: {', '.join(above)}.")
+    s, l, gr = find_group(ok, "simple_rnn"), find_group(ok, "lstm"), find_group(ok, "gru")
+    for a in (l, gr):
+        sentence = beat_sentence(a, s)
+        if sentence:
+            out.append(sentence)
+    fastest = max(ok, key=lambda g: mean(g, "tokens_per_second") or 0)
+    out.append(f"Fastest in tokens per second: {fastest.label} ({fmt(mean(fastest, 'tokens_per_second'))}).")
+    return out + flagged(groups)
+
+
+# ------------------------------------------------------------------------------------- char LM
+NGRAMS = ("unigram", "bigram", "trigram", "4gram")
+
+
+def takeaway(groups, load=None) -> Takeaway:
+    ok = [g for g in groups if result(g, load).measures]
+    if not ok:
+        return Takeaway("Character-level language model: no finished runs",
+                        "No character-level run finished, so there are no numbers to compare.")
+    ordered = sorted(ok, key=lambda g: value_of(g, load))
+    best = ordered[0]
+    parts = [f"The best model was {best.label} ({best.initialization}) with {with_interval(best, load)} "
+             f"bits per character on the test split."]
+    baselines = {name: mean_of(best, lambda r, name=name: r.baselines.get(name)) for name in NGRAMS}
+    baselines = {k: v for k, v in baselines.items() if v is not None}
+    if baselines:
+        parts.append("Counting baselines fitted on the training split: "
+                     + ", ".join(f"{k} {num(v)}" for k, v in baselines.items()) + " bits/char.")
+        strongest = min(baselines, key=baselines.get)
+        beaten = [g for g in ok if result(g, load).summary["high"] is not None
+                  and result(g, load).summary["high"] < baselines[strongest]]
+        parts.append(f"{len(beaten)} of {len(ok)} models were below the {strongest} (their whole 95% interval"
+                     f"){': ' + and_list(g.label for g in beaten) if beaten else ''}.")
+    else:
+        unigram = result(best, load).chance
+        if unigram is not None:
+            parts.append(f"The unigram baseline (letter frequencies alone) is {num(unigram)} bits/char; this sweep "
+                         "holds no bigram or longer baselines.")
+    if len(ordered) > 1:
+        parts.append(stats.compare(result(best, load), result(ordered[1], load)).text)
+    unfinished = [g.label for g in ok if result(g, load).still_falling]
+    if unfinished:
+        parts.append(f"Still improving when training stopped: {and_list(unfinished)}; more steps would lower them.")
+    return Takeaway("Real text: how far below the counting baselines a recurrent model gets", " ".join(parts))
+
+
+def char_lm_figures(folder, rows, out_dir, key):
+    return figure_list(
+        (validation_curves(folder, rows, out_dir / f"{key}_curves.png",
+                           "Tiny Shakespeare: validation loss against steps"),
+         "Validation bits per character against the training step (nats per character on the left axis), with "
+         "the unigram and, where stored, the n-gram baselines fitted on the training split."),
+        (metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character", folder=folder),
+         "Test bits per character of every model with its 95% interval (where the runs stored per-example "
+         "losses)."),
+    )
+
+
+def char_lm_columns(groups) -> list[tuple[str, callable]]:
+    baselines = [name for name in ("bigram", "trigram", "4gram") if any(g.mean(baseline_of(name)) is not None
+                                                                        for g in groups)]
+    return MODEL + PARAMETERS + [
+        ("Validation bits/char (last)", lambda g: cell(g, lambda r: r.validation.get("bits_per_char"), 3)),
+        ("Test bits/char [95% CI]", metric_cell),
+        ("Test nats/char", lambda g: cell(g, lambda r: r.test.get("nll"), 3)),
+    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, baseline_of(name), 3)) for name in baselines] \
+        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + tail_columns()
+
+
 EXPERIMENT = register(Definition(
     "char_lm", "Real text: character-level language model on Tiny Shakespeare", BUDGETS, plan,
-    columns=tables.char_lm_columns, findings=findings.findings_char_lm, figures=figures.char_lm_figures,
-    samples=True, takeaway=takeaways.char_lm))
+    columns=char_lm_columns, findings=findings_char_lm, figures=char_lm_figures,
+    samples=True, takeaway=takeaway))

@@ -9,10 +9,15 @@ import json
 import pathlib
 import re
 
+from training.core import rules
 from training.core.config import GRID_DEFAULTS
-from training.sweep import experiments, figures, findings, tables, takeaways
+from training.sweep import experiments, results, stats, tables
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import Experiment, Variant, default_variant, make_runs
+from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
+from training.sweep.findings import beat_sentence, chance_place, flagged, fmt, group_result, shown_words, value_of
+from training.sweep.takeaways import Takeaway, result, with_interval
+
 
 GRID_TRAINING_KEYS = ("units", "batch_size", "steps", "epochs", "learning_rate", "optimizer", "global_clipnorm",
                       "validation_steps", "param_budget", "through_time_every", "record_gradients")
@@ -147,6 +152,87 @@ def grid_from_json(path) -> list[Experiment]:
     return out
 
 
+# ------------------------------------------------------------------------------ how the report shows it
+def findings_grid(groups, rows) -> list[str]:
+    out = []
+    for key in dict.fromkeys((g.task, g.task_values) for g in groups):
+        mine = [g for g in groups if (g.task, g.task_values) == key and group_result(g).measures]
+        if not mine:
+            continue
+        metric = mine[0].metric
+        higher = rules.higher_is_better(metric)
+        chance = group_result(mine[0]).chance
+        ordered = sorted(mine, key=value_of, reverse=higher)
+        words = results.METRIC_WORDS.get(metric, metric)
+        beat = [g.label for g in mine if chance_place(g) == "above"]
+        untested = sum(chance_place(g) is None for g in mine)
+        where = (key[0] + " " + key[1]).strip()
+        text = f"{where}: test {words}, best first — " + ", ".join(shown_words(g) for g in ordered)
+        if chance is not None:
+            text += f"; chance {fmt(chance)}, significantly beaten by {len(beat)} of {len(mine)}"
+            text += f" ({untested} could not be tested)." if untested else "."
+        out.append(text)
+        if len(ordered) > 1:
+            out.append(beat_sentence(ordered[0], ordered[1], f"on {where}"))
+    return out + flagged(groups)
+
+
+# ---------------------------------------------------------------------------------------- grids
+def takeaway(groups, load=None) -> Takeaway:
+    """A grid of models x tasks: per task, the best model and whether it is significantly ahead."""
+    parts = []
+    for key in dict.fromkeys((g.task, g.task_values or "") for g in groups):
+        mine = [g for g in groups if (g.task, g.task_values or "") == key and result(g, load).measures]
+        if not mine:
+            continue
+        where = " ".join(k for k in key if k)
+        higher = result(mine[0], load).higher_is_better
+        ordered = sorted(mine, key=lambda g: value_of(g, load), reverse=higher)
+        best = ordered[0]
+        text = f"On {where} the best was {best.label} ({with_interval(best, load)})"
+        if len(ordered) > 1:
+            verdict = stats.compare(result(best, load), result(ordered[1], load))
+            if verdict.kind == "beat":
+                text += f", significantly ahead of {ordered[1].label} ({verdict.test.words()})"
+            elif verdict.kind == "both at chance":
+                text += ", but it and the next are both at chance"
+            else:
+                text += f"; against {ordered[1].label}: {verdict.kind}"
+        positions = [stats.chance_position(result(g, load)) for g in mine]
+        if None not in positions:
+            text += f"; {positions.count('above')} of {len(mine)} models did significantly better than chance"
+        parts.append(text + ".")
+    return Takeaway("Grid: which model did best on each task", " ".join(parts) or "No run of this grid finished.")
+
+
+def grid_figures(folder, rows, out_dir, key):
+    """Per task value: test metric and validation curves; per task: the metric against every swept parameter."""
+    pairs = []
+    for task_key in dict.fromkeys((r.task, r.task_values) for r in rows):
+        mine = [r for r in rows if (r.task, r.task_values) == task_key]
+        name = "_".join(x for x in task_key if x).replace(" ", "_").replace("=", "")
+        words = " ".join(task_key).strip()
+        pairs.append((metric_bars(mine, out_dir / f"{key}_{name}_test.png", f"{words}: test", folder=folder),
+                      f"{words}: test metric of every model with its 95% interval and the chance line."))
+        pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
+                                        f"{words}: validation against steps"),
+                      f"{words}: validation metric against the training step, with the chance line."))
+    for task in dict.fromkeys(r.task for r in rows):
+        mine = [r for r in rows if r.task == task]
+        for param in _swept_params(mine):
+            pairs.append((metric_against(mine, param, out_dir / f"{key}_{task}_{param}.png",
+                                         f"{task}: test metric against {param}", param, folder=folder),
+                          f"{task}: test metric against {param}, with the chance line where it does not change."))
+    return figure_list(*pairs)
+
+
+def _swept_params(rows) -> list[str]:
+    params = [r.task_params for r in rows]
+    keys = dict.fromkeys(k for p in params for k in p)
+    return [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1
+            and all(isinstance(p.get(k), (int, float)) for p in params)]
+
+
 EXPERIMENT = register(Definition(
-    "grid", "Grid", {}, None, columns=tables.variant_task_columns, findings=findings.findings_grid,
-    figures=figures.grid_figures, takeaway=takeaways.grid, in_suite=False))
+    "grid", "Grid", {}, None, columns=tables.variant_task_columns, findings=findings_grid,
+    figures=grid_figures, takeaway=takeaway, in_suite=False))

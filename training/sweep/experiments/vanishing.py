@@ -7,9 +7,18 @@ or gate bias is changed one at a time; the theory column is the recurrent Jacobi
 
 from __future__ import annotations
 
-from training.sweep import figures, findings, tables, takeaways
+import math
+
+import numpy as np
+
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import SOLVE, describe, make_runs, train_settings, variant
+from training.sweep.figures import decay_rates, figure_list, key_gradient_against_accuracy, through_time_profiles
+from training.sweep.findings import chance_place, find_group, flagged, fmt, group_result, shown_words, value_of
+from training.sweep.tables import (MODEL, PARAMETERS, cell, chance_column, lag_cell, mean, power_cell,
+    tail_columns, test_column)
+from training.sweep.takeaways import Takeaway, and_list, gap_of, has_learned, mean_of, num, power_words, result
+
 
 ALL = ["simple_rnn:gain_0.5", "simple_rnn:gain_0.8", "simple_rnn", "simple_rnn:gain_1.5",
        "simple_rnn:glorot", "irnn", "irnn:glorot",
@@ -51,8 +60,140 @@ def plan(s: dict, budget):
     return question, settings, runs
 
 
+# ------------------------------------------------------------------------------ how the report shows it
+def findings_through_time(groups, rows) -> list[str]:
+    have = [g for g in groups if mean(g, "tt_decay_init") is not None]
+    out = []
+    if not have:
+        return ["No gradient-through-time records were found in these runs (the recorder was off or absent), "
+                "so no decay rates can be reported; the table shows test accuracies only."]
+    probe = next((r.tt_probe for r in rows if r.tt_probe), "embedding")
+    out.append(f"Decay rates are minus the slope of log10 ||dL_T/dx_t|| (probe: {probe}) against the lag, "
+               "in decades per step: 1 means the gradient shrinks tenfold per step back in time, 0 flat, "
+               "negative growing.")
+    fastest = max(have, key=lambda g: mean(g, "tt_decay_init"))
+    slowest = min(have, key=lambda g: mean(g, "tt_decay_init"))
+    out.append(f"At initialisation the gradient fell fastest for {fastest.label} "
+               f"({fmt(mean(fastest, 'tt_decay_init'))} decades/step; "
+               f"{_lag_words(fastest, 'tt_lag_1e6_init')}) and slowest for {slowest.label} "
+               f"({fmt(mean(slowest, 'tt_decay_init'))} decades/step).")
+    for model in dict.fromkeys(g.model for g in have):
+        d, c = find_group(have, model, "default"), find_group(have, model, "glorot")
+        if d and c:
+            a, b = mean(c, "tt_decay_init"), mean(d, "tt_decay_init")
+            out.append(f"{model}: with the glorot-uniform recurrent kernel the gradient fell "
+                       f"{'faster' if a > b else 'slower' if a < b else 'as fast'} at initialisation than with "
+                       f"Keras's default ({fmt(a)} vs {fmt(b)} decades/step).")
+    s, l = find_group(have, "simple_rnn"), find_group(have, "lstm")
+    if s and l:
+        a, b = mean(l, "tt_decay_init"), mean(s, "tt_decay_init")
+        how = "faster" if a > b else "slower" if a < b else "as fast"
+        out.append(f"With Keras's defaults the LSTM's gradient fell {how} "
+                   f"than the SimpleRNN's at initialisation ({fmt(a)} vs {fmt(b)} decades/step).")
+    trained = [g for g in have if mean(g, "tt_decay_final") is not None]
+    if trained:
+        change = max(trained, key=lambda g: abs(mean(g, "tt_decay_final") - mean(g, "tt_decay_init")))
+        step = int(mean(change, "tt_final_step") or 0)
+        out.append(f"After training ({step} steps) the decay rate changed most for {change.label}: from "
+                   f"{fmt(mean(change, 'tt_decay_init'))} to {fmt(mean(change, 'tt_decay_final'))} decades/step.")
+    out += _accuracy_summary(groups)
+    return out + flagged(groups)
+
+
+def _lag_words(group, field):
+    vs = [v for v in group.values(field) if not math.isnan(v)]
+    if vs:
+        return f"it fell by 10^6 within {int(np.mean(vs))} steps"
+    return "it did not fall by 10^6 within the sequence"
+
+
+def _accuracy_summary(groups) -> list[str]:
+    ok = [g for g in groups if group_result(g).measures and g.metric == "accuracy"]
+    if not ok:
+        return []
+    chance = group_result(ok[0]).chance
+    best = max(ok, key=value_of)
+    at = [g.label for g in ok if chance_place(g) == "at"]
+    text = (f"Test accuracy: best {shown_words(best)}, chance {fmt(chance)}; {len(at)} of {len(ok)} variants are at "
+            "chance (not significantly different from it, exact binomial test)")
+    return [text + (f": {', '.join(at)}." if at else ".")]
+
+
+# ------------------------------------------------------------------------------------ vanishing
+def takeaway(groups, load=None) -> Takeaway:
+    have = [g for g in groups if mean_of(g, "key_gradient_decades") is not None and result(g, load).measures]
+    if not have:
+        return Takeaway("Vanishing gradients: no gradient-through-time records in this sweep",
+                        "This sweep holds no gradient-through-time profiles, so how the gradient fell with the "
+                        "lag cannot be shown; the table gives the test accuracies only.")
+    gap = gap_of(have[0])
+    where = f", {gap} distractors before the query" if gap is not None else ""
+    ordered = sorted(have, key=lambda g: mean_of(g, "key_gradient_decades"))
+    worst, best = ordered[0], ordered[-1]
+    parts = [f"At initialisation, the gradient of the loss with respect to the key (the first input{where}) "
+             f"was {power_words(mean_of(best, 'key_gradient_decades'))} "
+             f"times its value at the last input for {best.label} ({best.initialization}) and "
+             f"{power_words(mean_of(worst, 'key_gradient_decades'))} times for {worst.label} ({worst.initialization})."]
+    if mean_of(worst, "key_gradient_decades") < -3:
+        parts.append("Backpropagation multiplies the gradient by one recurrent Jacobian per step; when their norms "
+                     "stay below 1 the product shrinks geometrically with the gap, so the optimizer barely "
+                     "sees the key: the gradient vanishes.")
+    theory = [g for g in have if mean_of(g, "theory_predicted_decay") is not None and mean_of(g, "tt_decay_init")
+              is not None]
+    if theory:
+        g = max(theory, key=lambda x: mean_of(x, "tt_decay_init"))
+        parts.append(f"Theory agrees: for {g.label} the recurrent Jacobian at initialisation predicts "
+                     f"{num(mean_of(g, 'theory_predicted_decay'))} decades per step, measured "
+                     f"{num(mean_of(g, 'tt_decay_init'))}.")
+    learned = [g for g in have if has_learned(g, load)]
+    failed = [g for g in have if has_learned(g, load) is False]
+    if learned and failed:
+        low_win = min(mean_of(g, "key_gradient_decades") for g in learned)
+        high_fail = max(mean_of(g, "key_gradient_decades") for g in failed)
+        if low_win > high_fail:
+            parts.append(f"It decided the outcome: every variant that learned recall ({len(learned)}: "
+                         f"{and_list(g.label for g in learned)}) started with at least {power_words(low_win)} times the "
+                         f"last token's gradient at the key, every variant that stayed at chance ({len(failed)}) "
+                         f"with at most {power_words(high_fail)}.")
+        else:
+            parts.append(f"It did not decide the outcome alone: the {len(learned)} variants that learned started "
+                         f"with as little as {power_words(low_win)} at the key, while some at chance had up to "
+                         f"{power_words(high_fail)}.")
+    elif failed and not learned:
+        parts.append(f"No variant learned recall in this budget (all {len(failed)} at chance).")
+    elif learned and not failed:
+        parts.append(f"Every variant learned recall in this budget ({len(learned)}).")
+    return Takeaway("Vanishing gradients: the gradient that reaches the key at initialisation", " ".join(parts))
+
+
+def through_time_figures(folder, rows, out_dir, key):
+    return figure_list(
+        (key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
+         "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
+         "the last input, log axis) against its test accuracy after training, with its 95% interval; the grey "
+         "band is the range a guesser scores."),
+        (through_time_profiles(folder, rows, out_dir / f"{key}_profiles.png"),
+         "||dL_T/dx_t|| divided by its value at lag 0, against the lag (log axis): dashed at initialisation, "
+         "solid after training. A line that falls steeply means the loss at step T barely depends on early "
+         "inputs; a triangle on the bottom edge marks an exact zero."),
+        (decay_rates(rows, out_dir / f"{key}_decay.png"),
+         "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
+         "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross)."),
+    )
+
+
+def through_time_columns(groups) -> list[tuple[str, callable]]:
+    return MODEL + PARAMETERS + [
+        ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
+        ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
+        ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
+        ("Key gradient at init", lambda g: power_cell(g, "key_gradient_decades")),
+        ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
+    ] + test_column(groups) + chance_column(groups) + tail_columns()
+
+
 EXPERIMENT = register(Definition(
     "vanishing", "Vanishing gradients through time", BUDGETS, plan,
-    columns=tables.through_time_columns, findings=findings.findings_through_time,
-    figures=figures.through_time_figures, takeaway=takeaways.vanishing,
+    columns=through_time_columns, findings=findings_through_time,
+    figures=through_time_figures, takeaway=takeaway,
     aliases=("through_time",)))
