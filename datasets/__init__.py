@@ -7,6 +7,8 @@
 `list_tasks()` names the tasks, `get_spec(name, **params)` describes one without building data, and
 `TaskSpec` carries everything a model builder needs as plain values. This package never imports
 `zoo` or `training`. Adding a task is one module with a `@register_task` class plus one import below.
+Importing it does not import TensorFlow: a task module takes `tf` from `datasets.lazy`, imported when a
+pipeline is built, so the registry, every task's parameters and a synthetic task's spec need none.
 """
 
 from datasets.registry import SPLITS, Task, get_spec, get_task, list_tasks, load_task, register_task, task_defaults

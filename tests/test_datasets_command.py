@@ -105,3 +105,17 @@ def test_python_m_datasets_prints_no_start_up_lines_offline():
     assert out.returncode == 1
     assert "cannot be built: manual_dir 'no_such_folder'" in out.stdout
     assert not [n for n in NOISE if n in out.stderr], out.stderr
+
+
+def test_docs_tasks_md_shows_what_python_m_datasets_prints(capsys):
+    """The sample output in docs/tasks.md is the command's: every synthetic task's row as printed now (the
+    text tasks' rows need the corpus; regenerate the block with `python -m datasets`)."""
+    text = (REPO_ROOT / "docs" / "tasks.md").read_text(encoding="utf-8")
+    block = text[text.index("`python -m datasets` prints every task"):].split("```\n", 2)[1]
+    documented = {line.split()[0]: line for line in block.splitlines()}
+    synthetic = [n for n in datasets.list_tasks() if n not in ("char_lm", "word_lm")]
+    assert command.main(synthetic) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert set(documented) == {"task", *datasets.list_tasks()}, "every task has its row in docs/tasks.md"
+    for line in printed:
+        assert documented[line.split()[0]] == line, f"docs/tasks.md is out of date: run `python -m datasets`\n{line}"

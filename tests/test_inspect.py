@@ -68,3 +68,18 @@ def test_inspect_help_imports_no_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "--saved-models" in done.stdout
+
+
+def test_every_file_a_run_writes_is_in_the_run_folder_table_of_the_docs(exploding_run):
+    """docs/training.md's table of `saved_models/<run>/` names every file and folder a real run (trained, then
+    inspected) holds."""
+    import re
+
+    from tests.conftest import REPO_ROOT
+
+    assert inspect_command.main([str(exploding_run)]) == 0
+    text = (REPO_ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    table = text[text.index("## The run folder"):].split("\n\n")[1]
+    documented = {name.rstrip("/") for row in table.splitlines() for name in re.findall(r"`([^`<>]+?)`", row.split("|")[1])}
+    written = {p.name for p in exploding_run.iterdir()}
+    assert written - {"run.lock"} <= documented, f"not in docs/training.md's run-folder table: {written - documented}"
