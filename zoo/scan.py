@@ -37,8 +37,16 @@ widths may differ.)
 
 Each layer has two paths that compute the same numbers: `scan="parallel"` (training) and
 `scan="sequential"` (one step at a time: generation, and the reference the tests hold the parallel path
-to). Only the final output is returned per step (`return_sequences`), as Keras's recurrent layers do;
+to). The log-space scan's gradient is written out as the backward scan of BPTT (`log_linear_scan`):
+the automatic derivative of the log-space formula loses every gradient below ~1e-7 of the largest. Only the final output is returned per step (`return_sequences`), as Keras's recurrent layers do;
 `go_backwards` reads the sequence from its end, so `keras.layers.Bidirectional` wraps them.
+
+The gradient through time is multiplied by a_t at each step and by nothing else (the step's Jacobian is
+diag(a_t), a rotation-scaling by lambda for the LRU): each layer declares its step and its retention |a_t|
+to `zoo.dynamics`, whose theory is then the log-mean of 1 - z (f') unit by unit, or log10(1 / max|lambda|).
+For the through-time instrument's `state` probe each declares `state_width` and `call_with_state_delta`
+(training.instruments.through_time.PerturbableState). The zoo builds them as `min_gru`, `min_lstm`, `lru`
+(docs/zoo.md).
 """
 
 from __future__ import annotations
