@@ -37,7 +37,9 @@ def check_tbptt(tbptt, sequence_length=None) -> None:
     if tbptt is None:
         return
     if isinstance(tbptt, bool) or not isinstance(tbptt, int) or tbptt < 1:
-        raise ValueError(f"tbptt must be a positive integer (the steps between gradient cuts) or left out, got {tbptt!r}.")
+        raise ValueError(
+            f"tbptt must be a positive integer (the steps between gradient cuts) or left out, got {tbptt!r}."
+        )
     if sequence_length is not None and tbptt >= sequence_length:
         raise ValueError(
             f"tbptt={tbptt} must be smaller than the sequence length {sequence_length}: with windows that long "
