@@ -20,9 +20,9 @@ ALLOWED = {
     "datasets": ("datasets",),
 }
 # The one exception: the datasets package's commands (`python -m datasets`, `python -m datasets.bench`) share
-# every command's error boundary, a standard-library module that imports nothing of the project; the
+# every command's error boundary and start-up filter, standard-library modules that import nothing of the project; the
 # library part of `datasets` still imports only itself.
-COMMAND_BOUNDARY = "training.core.boundary"
+COMMAND_BOUNDARY = ("training.core.boundary", "training.core.quiet")
 DATASETS_COMMANDS = ("__main__.py", "bench.py")
 INSTRUMENTS_THIRD_PARTY = {"keras", "tensorflow", "tensorboard", "numpy", "pandas"}
 

@@ -70,6 +70,12 @@ class Truncated:
         check_tbptt(tbptt)
         self.tbptt = tbptt
 
+    def rnn_over(self, cell, **options):
+        """A `keras.layers.RNN` over `cell` whose gradient is cut where this layer cuts it: the through-time
+        instrument re-runs a layer's cell through the layer's `rnn_over` when it declares one, so that its
+        profile shows the gradient training uses."""
+        return TruncatedRNN(cell, tbptt=self.tbptt, **options)
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         length = sequences.shape[1]
         if self.tbptt is None or (length is not None and length <= self.tbptt):

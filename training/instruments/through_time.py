@@ -37,8 +37,8 @@ dL_T/d(delta_t) is then exactly dL_T/dh_t. Which layers it reaches (`state_pertu
 The re-run shares the layer's weights; on first use its output is checked against the model's own and
 the probe is dropped (with the reason in `ThroughTimeProbe.unavailable`) if they differ, e.g. for a
 recurrent layer whose cell keeps its hidden state elsewhere than in state[0]. A layer with truncated BPTT
-(`zoo.tbptt`) is re-run with the same cuts, so both probes show the gradient training uses: zero at every
-step before the window of step T.
+(`zoo.tbptt`) declares `rnn_over(cell, **options)` and is re-run through it with the same cuts, so both
+probes show the gradient training uses: zero at every step before the window of step T.
 
 The summary of a profile is the decay rate in decades per step (minus the slope of a least-squares line
 through log10(profile) against the lag) and the first lag at which the norm has fallen below 10^-6 of
@@ -195,12 +195,9 @@ class _KerasRNNState:
     def call_with_state_delta(self, inputs, delta):
         options = dict(return_sequences=self.layer.return_sequences, go_backwards=self.layer.go_backwards)
         cell = _StateProbeCell(self.layer.cell, inputs.shape[-1])
-        if getattr(self.layer, "tbptt", None) is not None:
-            from zoo.tbptt import TruncatedRNN  # a truncated layer's probe cuts the gradient where the layer does
-
-            rnn = TruncatedRNN(cell, tbptt=self.layer.tbptt, **options)
-        else:
-            rnn = keras.layers.RNN(cell, **options)
+        # A layer that runs its cell its own way (zoo.tbptt's truncated layers) declares `rnn_over(cell, **options)`.
+        rnn_over = getattr(self.layer, "rnn_over", None)
+        rnn = rnn_over(cell, **options) if callable(rnn_over) else keras.layers.RNN(cell, **options)
         return rnn(tf.concat([inputs, tf.cast(delta, inputs.dtype)], axis=-1))  # delta travels with x_t
 
 
