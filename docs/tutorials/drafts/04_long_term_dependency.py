@@ -19,7 +19,12 @@
 # GRU(update_bias=2) 0.732 / 0.864, attention 1.0 (ff 4, seed 0) / 0.80 (ff 2, seed 1), Keras-default
 # GRU 0.074 (seed 0); fillers 8 (seed 0) SimpleRNN 0.146, LSTM 0.060, GRU 0.066 / 0.062, attention (ff 4)
 # 1.0. Each fit cost 7-20 s CPU (attention the most). Next: cut the training cell (fewer fits or steps)
-# until the runner passes, then move to docs/tutorials/ and state the runner's time here.*
+# until the runner passes, then move to docs/tutorials/ and state the runner's time here. A plain-script
+# run of this file with FILLERS = (0, 4) (seed 0, 18:10 UTC) reached the Checks: accuracies as above (0:
+# all 1.000; 4: 0.360 / 0.882 / 0.733 / 1.000), all four answer Malayalam on the article's sentence,
+# NumPy h_T matches the layer to 1.7e-07, but the forget-gate check FAILS: the best unit keeps 0.376 of
+# the cell at "Kerala" to the blank against 0.15 for an untrained forget_bias=3 gate (2.5x, not 10x),
+# so the heatmap prose ("top units stay dark") is not yet supported; rethink that check and text.*
 #
 # **What you will learn:**
 # - how the article's sentence "Jane was born in Kerala. ... Jane is very fluent in ___" becomes a task
