@@ -11,30 +11,20 @@
 # %% [markdown]
 # # Long-term dependency: Jane, Kerala and the forget gate
 #
-# *DRAFT, NOT PASSING THE RUNNER YET: `python -m training.tutorials html 04` (from docs/tutorials/, at
-# f5583db + this file) timed out at the runner's 180 s in the training cell (12 fits: 4 models x fillers
-# 0, 4, 8) on the shared 2-core machine at load average ~16. Offline, /tmp script with the same models and
-# settings (units 32, 150 steps, Adam 3e-3, batch 32, 500 test examples), seeds 0 / 1: fillers 0 every
-# model 0.93-1.0; fillers 4 SimpleRNN 0.362 / 0.328, LSTM(forget_bias=3) 0.872 / 0.860,
-# GRU(update_bias=2) 0.732 / 0.864, attention 1.0 (ff 4, seed 0) / 0.80 (ff 2, seed 1), Keras-default
-# GRU 0.074 (seed 0); fillers 8 (seed 0) SimpleRNN 0.146, LSTM 0.060, GRU 0.066 / 0.062, attention (ff 4)
-# 1.0. Each fit cost 7-20 s CPU (attention the most). Next: cut the training cell (fewer fits or steps)
-# until the runner passes, then move to docs/tutorials/ and state the runner's time here. A plain-script
-# run of this file with FILLERS = (0, 4) (seed 0, 18:10 UTC) reached the Checks: accuracies as above (0:
-# all 1.000; 4: 0.360 / 0.882 / 0.733 / 1.000), all four answer Malayalam on the article's sentence,
-# NumPy h_T matches the layer to 1.7e-07, but the forget-gate check FAILS: the best unit keeps 0.376 of
-# the cell at "Kerala" to the blank against 0.15 for an untrained forget_bias=3 gate (2.5x, not 10x),
-# so the heatmap prose ("top units stay dark") is not yet supported; rethink that check and text.*
+# *Run time: 98 s, the longer of two runs of `python -m training.tutorials run 04` (97.6 s) and `html 04`
+# (98.4 s, the same execution) of this file on branch tut04 (after 1bdc453), on the shared 2-core CPU
+# machine at load average ~3.5 (other jobs running); at a load of ~16 a draft with 12 fits timed out at
+# 180 s, so this one (8 fits) may take longer on a busier machine.*
 #
 # **What you will learn:**
 # - how the article's sentence "Jane was born in Kerala. ... Jane is very fluent in ___" becomes a task
 #   (`kerala_cloze`) whose gap you choose: the number of filler sentences;
 # - that with no filler every model finds the language, that with 4 filler sentences in between the
-#   plain `SimpleRNN` falls behind the LSTM and the GRU, and that at 8 only self-attention, which looks
-#   back at the place in one hop, still finds it in this training budget;
+#   plain `SimpleRNN` falls far behind the LSTM, the GRU and self-attention (which looks back at the
+#   place in one hop);
 # - how to make every trained model answer the article's own sentence (`spec.fill_blank`);
 # - how to read the LSTM's forget gate f_t from its weights, word by word, and see which units hold the
-#   place across the filler sentences.
+#   place across the filler sentences, and how much more of it they keep than before training.
 
 # %% [markdown]
 # ## Setup
@@ -59,7 +49,7 @@ import datasets
 import zoo
 
 plt.rcParams["figure.dpi"] = 80
-FILLERS = (0, 4, 8)  # filler sentences between the place and the question
+FILLERS = (0, 4)  # filler sentences between the place and the question
 UNITS, BATCH, STEPS, LEARNING_RATE = 32, 32, 150, 3e-3
 MODELS = {
     "SimpleRNN": ("simple_rnn", {}),
@@ -75,6 +65,9 @@ for f in FILLERS:
     print(f"fillers {f}: sequences of {TEST[f][1].sequence_length} tokens")
 
 
+INITIAL_WEIGHTS = {}  # (name, fillers) -> the model's weights before its fit
+
+
 def train(name, kwargs, fillers, seed=0):
     """A zoo model fitted on kerala_cloze with `fillers` filler sentences; returns (model, test accuracy)."""
     keras.utils.set_random_seed(seed)
@@ -83,6 +76,7 @@ def train(name, kwargs, fillers, seed=0):
                             num_classes=spec.num_classes, sequence_length=spec.sequence_length, units=UNITS, **kwargs)
     model.compile(keras.optimizers.Adam(LEARNING_RATE), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
+    INITIAL_WEIGHTS[name, fillers] = model.get_weights()
     model.fit(train_ds, steps_per_epoch=STEPS, epochs=1, verbose=0, shuffle=False)  # the stream is shuffled already
     _, accuracy = model.evaluate(TEST[fillers][0], verbose=0)
     return model, accuracy
@@ -114,11 +108,16 @@ for fillers in FILLERS:
 # %% [markdown]
 # ## Accuracy against the gap
 #
-# What to look for: at 0 fillers every model is near 1. At 4 the SimpleRNN has fallen far below the two
-# gated cells. At 8 (about 70 words between "Kerala" and the blank) the recurrent models are at the
-# chance line in this budget, and self-attention is not: its path from the place to the answer is one
-# attention hop long whatever the gap, while a recurrent model must learn to carry the place through
-# every word in between.
+# What to look for: at 0 fillers every model is near 1. At 4 (about 40 words between "Kerala" and the
+# blank) the SimpleRNN has fallen far below the two gated cells and self-attention: its path from the
+# place to the answer is one attention hop long whatever the gap, while a recurrent model must learn to
+# carry the place through every word in between.
+#
+# Longer gaps need longer training. At 8 filler sentences (about 70 words), with the same models and
+# budget (seed 0; measured while writing this tutorial with a standalone script of the same settings,
+# not run here to keep within the time limit, so take it as a report, not a check) the recurrent models
+# stayed near chance (SimpleRNN 0.146, LSTM 0.060, GRU 0.066) while self-attention (`ff_multiplier=4`)
+# reached 1.0.
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -138,6 +137,9 @@ plt.show()
 #
 # Each model's answer is the argmax of its logits; `spec.fill_blank` writes it into the blank. At 4
 # fillers, the sentence is the article's with one more filler sentence.
+# One sentence is not an accuracy: a model right about a third of the time (the SimpleRNN at 4
+# fillers) may well be right here (it was, in the run at the top of this page); the test accuracies
+# above are the measurement.
 
 # %%
 F = 4
@@ -162,45 +164,61 @@ print("right answer:", spec4.answer_word(int(targets[0])))
 #
 # The last h must equal what the layer itself returns (checked below). What is written into the cell
 # at the place survives to the blank in proportion to the product of f_t over the words after it: that
-# product, per unit, is the unit's memory of "Kerala".
+# product, per unit, is the unit's memory of "Kerala". The same reading of the same LSTM before its
+# `fit` (its initial weights, kept by `train`) tells what the training changed: `forget_bias=3` alone keeps about
+# sigma(3)^words of it.
 
 # %%
-lstm_model = trained["LSTM, forget_bias=3", F]
-lstm_layer = next(layer for layer in lstm_model.layers if isinstance(layer, keras.layers.LSTM))
-x = keras.Model(lstm_model.inputs, lstm_layer.input).predict(article, verbose=0)[0]  # (T, embedding)
-h_keras = keras.Model(lstm_model.inputs, lstm_layer.output).predict(article, verbose=0)[0]  # (units,)
-W, U, b = (np.asarray(w) for w in lstm_layer.get_weights())
-n = U.shape[0]
-
-
 def sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
 
-h, c, forget = np.zeros(n), np.zeros(n), []
-for x_t in x:
-    z = x_t @ W + h @ U + b
-    i, f, g, o = sigmoid(z[:n]), sigmoid(z[n:2 * n]), np.tanh(z[2 * n:3 * n]), sigmoid(z[3 * n:])
-    c = f * c + i * g
-    h = o * np.tanh(c)
-    forget.append(f)
+def forget_gates(model, ids):
+    """The LSTM's forget gate f_t at every word of `ids` (words, units), in NumPy, and its last h against the layer's."""
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.LSTM))
+    x = keras.Model(model.inputs, layer.input).predict(ids[None], verbose=0)[0]  # (T, embedding)
+    h_keras = keras.Model(model.inputs, layer.output).predict(ids[None], verbose=0)[0]  # (units,)
+    W, U, b = (np.asarray(w) for w in layer.get_weights())
+    n = U.shape[0]
+    h, c, forget = np.zeros(n), np.zeros(n), []
+    for x_t in x:
+        z = x_t @ W + h @ U + b
+        i, f, g, o = sigmoid(z[:n]), sigmoid(z[n:2 * n]), np.tanh(z[2 * n:3 * n]), sigmoid(z[3 * n:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        forget.append(f)
+    return np.array(forget)[ids != 0], np.abs(h - h_keras).max()  # drop the left padding
+
+
 ids = article[0].numpy()
-real = ids != 0  # drop the left padding
-forget = np.array(forget)[real]  # (words, units)
-words = [spec4.vocabulary[t] for t in ids[real]]
+words = [spec4.vocabulary[t] for t in ids[ids != 0]]
 place = words.index("Kerala")
+lstm = trained["LSTM, forget_bias=3", F]
+untrained = keras.models.clone_model(lstm)
+untrained.set_weights(INITIAL_WEIGHTS[MODELS["LSTM, forget_bias=3"][0], F])
+forget, difference = forget_gates(lstm, ids)
+forget_before, _ = forget_gates(untrained, ids)
 kept = forget[place + 1:].prod(axis=0)  # (units,): share of the cell written at "Kerala" left at the blank
+kept_before = forget_before[place + 1:].prod(axis=0)
 order = np.argsort(kept)[::-1]
-print(f"NumPy h_T against the layer's: largest difference {np.abs(h - h_keras).max():.1e}")
-print(f"share of the cell at 'Kerala' that reaches the blank, best 5 units: {np.round(kept[order[:5]], 3)}; "
-      f"median unit {np.median(kept):.1e}; an untrained forget_bias=3 gate would keep "
-      f"{sigmoid(3.0) ** (len(words) - place - 1):.1e}")
+n = len(kept)
+print(f"NumPy h_T against the layer's: largest difference {difference:.1e}")
+print(f"{len(words) - place - 1} words from 'Kerala' to the blank; sigma(3) to that power: "
+      f"{sigmoid(3.0) ** (len(words) - place - 1):.3f}")
+for name, k in (("before training", kept_before), ("after training", kept)):
+    print(f"share of the cell at 'Kerala' kept to the blank, {name}: best unit {k.max():.3f}, "
+          f"best 5 {np.round(np.sort(k)[::-1][:5], 3)}, median {np.median(k):.1e}")
 
 # %% [markdown]
 # What to look for: each row is one unit (the units that keep the most of "Kerala" at the top), each
-# column one word. Dark means f_t near 1, the cell keeps what it holds; light means it forgets. The top
-# units stay dark from "Kerala" to the blank: they carry the place across the filler sentences. Others
-# forget at the periods or the names and are free for other work.
+# column one word. Dark means f_t near 1, the cell keeps what it holds; light means it forgets; the
+# black dots on the right are each unit's memory of the place before training. Before training every
+# unit keeps about what `forget_bias=3` alone gives, sigma(3) to the power of the words in between
+# (0.15 here). After 150 steps the best units keep about two and a half times that (0.38 and 0.44 for
+# the best unit at seeds 0 and 1; 0.16 and 0.18 before), and the median unit a little more (0.21 /
+# 0.19): training has turned the forget gates of a few units up where the filler sentences are, so
+# that they carry the place further. Even the best unit loses more than half of it over 39 words: the
+# memory is learnt a little at a time, which is why a longer gap needs a longer training.
 
 # %%
 fig, (ax, bar) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [6, 1]}, sharey=True)
@@ -211,9 +229,11 @@ ax.set_xticklabels(words, rotation=90, fontsize=7)
 ax.set_ylabel("unit (sorted by memory of 'Kerala')")
 ax.set_title("The trained LSTM's forget gate f_t over the article's sentence (red: the place)")
 fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="f_t")
-bar.barh(range(n), kept[order], color="tab:red")
+bar.barh(range(n), kept[order], color="tab:red", label="trained")
+bar.plot(kept_before[order], range(n), "k.", markersize=4, label="before training")
 bar.set_xlim(0, 1)
 bar.set_xlabel("kept to the blank")
+bar.legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
@@ -222,10 +242,10 @@ plt.show()
 #
 # A plain RNN must carry "Kerala" through a product of Jacobians, one per word in between, and in a
 # short training it loses it beyond a few sentences. The LSTM carries it in its cell state, multiplied
-# only by forget gates, and a few of its units learn to hold them near 1 across the filler sentences;
-# the GRU does the same with its update gate. Both must still *learn* that memory, and the longer the
-# gap, the longer that takes: at 8 fillers this budget was not enough. Self-attention does not carry the
-# place at all: it looks back at it.
+# only by forget gates, and a few of its units learn to hold them closer to 1 across the filler
+# sentences than their initial bias does; the GRU does the same with its update gate. Both must still
+# *learn* that memory, and the longer the gap, the longer that takes: at 8 fillers this budget was not
+# enough (measured above). Self-attention does not carry the place at all: it looks back at it.
 
 # %% [markdown]
 # ## Checks
@@ -234,6 +254,9 @@ plt.show()
 # memory or the reading of the LSTM's weights breaks these.
 
 # %%
+# Training multiplied the best unit's memory of the place by 2.39 / 2.50 and the fifth best unit's stood
+# at 1.8 / 1.65 times the best before training (seeds 0 / 1, `train` as here at fillers 4).
+KEPT_FACTOR, FIFTH_FACTOR = 1.5, 1.3
 acc = {key: round(value, 3) for key, value in accuracy.items()}
 gated = ("LSTM, forget_bias=3", "GRU, update_bias=2")
 for label in MODELS:
@@ -242,11 +265,12 @@ for label in gated:
     assert acc[label, 4] > 0.5, f"a gated cell should carry the place across 4 filler sentences: {label} {acc[label, 4]}"
     assert acc[label, 4] > acc["SimpleRNN", 4] + 0.2, (
         f"4 filler sentences should hurt the SimpleRNN far more than {label}: {acc['SimpleRNN', 4]} vs {acc[label, 4]}")
-assert acc["self-attention", 8] > 0.5, f"attention should find the place across 8 fillers: {acc['self-attention', 8]}"
-assert acc["self-attention", 8] > acc["SimpleRNN", 8] + 0.3, (
-    f"at 8 fillers the SimpleRNN should be far below attention: {acc['SimpleRNN', 8]} vs {acc['self-attention', 8]}")
-assert np.abs(h - h_keras).max() < 1e-5, "the NumPy LSTM step should reproduce the Keras layer"
-assert kept.max() > 10 * sigmoid(3.0) ** (len(words) - place - 1), (
-    f"some unit should have learnt to keep the place far longer than an untrained gate: {kept.max():.3f}")
+assert acc["self-attention", 4] > acc["SimpleRNN", 4] + 0.2, (
+    f"attention should find the place across 4 fillers far better than the SimpleRNN: {acc['self-attention', 4]}")
+assert difference < 1e-5, "the NumPy LSTM step should reproduce the Keras layer"
+assert kept.max() > KEPT_FACTOR * kept_before.max(), (
+    f"training should make some unit keep the place far longer than before: {kept.max():.3f} vs {kept_before.max():.3f}")
+assert np.sort(kept)[-5] > FIFTH_FACTOR * kept_before.max(), (
+    f"training should make several units the place's memory: fifth best {np.sort(kept)[-5]:.3f} vs {kept_before.max():.3f}")
 assert all(spec4.answers[a] in spec4.fill_blank(article[0].numpy(), a) for a in answers.values())
 print("All checks passed.")
