@@ -28,6 +28,7 @@ so the held-out sets repeat examples; from one filler sentence on there are thou
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -99,6 +100,17 @@ def sentence_words(name: str, place: str, fillers, gender: str) -> list[str]:
     return words + _tokens(f"{name} is very fluent in") + [BLANK]
 
 
+@functools.lru_cache(maxsize=None)
+def _sequence_length(fillers: int) -> int:
+    """The longest opening and question plus the `fillers` longest filler sentences, in tokens.
+
+    Cached: `arrays` lays out every example at this length, and computing it writes 384 sentences.
+    """
+    opening = max(len(sentence_words(n, pl, [], "male")) for n in FEMALE_NAMES + MALE_NAMES for pl, _ in PLACES)
+    by_length = sorted((len(_tokens(f.format(**PRONOUNS["female"]))) for f in FILLERS), reverse=True)  # pronouns: one word either way
+    return opening + sum(by_length[:fillers])
+
+
 @register_task("kerala_cloze")
 class KeralaCloze(TemplateTask):
     """Name, place, `fillers` filler sentences, then "<name> is very fluent in ___"; the class is the language.
@@ -122,9 +134,7 @@ class KeralaCloze(TemplateTask):
         return sorted(seen, key=lambda t: (t.lower(), t))
 
     def sequence_length(self, p):
-        opening = max(len(sentence_words(n, pl, [], "male")) for n in FEMALE_NAMES + MALE_NAMES for pl, _ in PLACES)
-        by_length = sorted((len(_tokens(f.format(**PRONOUNS["female"]))) for f in FILLERS), reverse=True)  # pronouns: one word either way
-        return opening + sum(by_length[: p["fillers"]])
+        return _sequence_length(p["fillers"])
 
     def check_task(self, p):
         if not 0 <= p["fillers"] <= len(FILLERS):
