@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        from training.core import quiet  # the project's filter of TensorFlow's start-up lines (standard library)
+        import training.core.quiet as quiet  # the project's filter of TensorFlow's start-up lines (standard library)
     except ImportError:  # this package used without the rest of rnn-zoo: TensorFlow's lines pass
         quiet = None
     if quiet is not None:
