@@ -67,6 +67,16 @@ def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None
     return f"{what[0].upper() + what[1:]}."
 
 
+def _write_probe(folder) -> None:
+    """Write one byte to a temporary file in `folder` and remove it; raises the OSError that stops it."""
+    fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=folder)
+    try:
+        os.write(fd, b"x")
+    finally:
+        os.close(fd)
+        os.remove(probe)
+
+
 def check_folder(path, what: str = "the folder", flag: str | None = None) -> pathlib.Path:
     """`path` is (or can be created as) a folder this process can write into; raises one ValueError.
 
@@ -77,12 +87,7 @@ def check_folder(path, what: str = "the folder", flag: str | None = None) -> pat
         raise ValueError(f"{what} {path} is a file, not a folder; give a folder.")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=path)
-        try:
-            os.write(fd, b"x")
-        finally:
-            os.close(fd)
-            os.remove(probe)
+        _write_probe(path)
     except OSError as e:
         if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             elsewhere = f"choose another folder with {flag}" if flag else "choose another folder"
@@ -110,9 +115,7 @@ def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = 
     if not parent.is_dir():
         raise ValueError(f"{what} {path} cannot be a folder: a part of that path ({parent}) is a file.")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=parent)
-        os.close(fd)
-        os.remove(probe)
+        _write_probe(parent)
     except OSError as e:
         raise ValueError(os_error_sentence(e, f"cannot make {what} {path}", flag=flag)) from None
     return path
@@ -130,9 +133,7 @@ def check_output_file(path, flag: str) -> pathlib.Path:
     if not folder.is_dir():
         raise ValueError(f"{flag} {path}: the folder {folder} does not exist; create it or give another path.")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=folder)
-        os.close(fd)
-        os.remove(probe)
+        _write_probe(folder)
     except OSError as e:
         raise ValueError(os_error_sentence(e, f"{flag} {path} cannot be written", flag=flag)) from None
     return path
