@@ -64,29 +64,15 @@ def check_run_arguments(args) -> None:
 def filled_blanks(model, spec, task_params: dict, n: int = 4) -> list[tuple[str, str, str]]:
     """Cloze tasks (a spec with `answers` and a blank): the first `n` test examples, each as
     `(the sentence with the model's answer in the blank, the model's word, the right word)`; [] for
-    other tasks.
-
-    The answering step is the weighted step of a sample-weighted per-step task, else the blank of a
-    per-step task, else the last step (`last_class`)."""
-    import numpy as np
-
+    other tasks (`training.core.diagnostics.blank_answers`, which a run also uses to record its answers to
+    the article's sentences)."""
     import datasets
+    from training.core.diagnostics import blank_answers
 
     if getattr(spec, "answers", None) is None or getattr(spec, "blank_token_id", None) is None:
         return []
     ds, _ = datasets.load_task(spec.name, "test", n, **task_params)
-    batch = [t.numpy() for t in next(iter(ds.take(1)))]
-    x, y = batch[0], batch[1]
-    logits = np.asarray(model.predict(x, verbose=0))
-    out = []
-    for i in range(len(x)):
-        if logits.ndim == 3:  # per_step: the scored step
-            step = int(np.argmax(batch[2][i] > 0)) if len(batch) > 2 else int(np.argmax(x[i] == spec.blank_token_id))
-            guess, right = int(np.argmax(logits[i, step])), int(y[i, step])
-        else:
-            guess, right = int(np.argmax(logits[i])), int(y[i])
-        out.append((spec.fill_blank(x[i], guess), spec.answer_word(guess), spec.answer_word(right)))
-    return out
+    return blank_answers(lambda x: model.predict(x, verbose=0), spec, next(iter(ds.take(1))), n)
 
 
 def print_filled_blanks(run) -> None:

@@ -123,6 +123,55 @@ def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None 
     return {"loss": loss, "count": count, "correct": correct, "metrics": metrics, "eval_set": digest.hexdigest()}
 
 
+def blank_answers(predict, spec, batch, n: int | None = None) -> list[tuple[str, str, str]]:
+    """A cloze task's answers (a spec with `answers` and a blank): the first `n` examples of `batch`
+    (inputs, targets[, sample_weights]), each as `(the sentence with the model's answer in the blank, the
+    model's word, the right word)`; [] for other tasks.
+
+    The answering step is the weighted step of a sample-weighted per-step task, else the blank of a
+    per-step task, else the last step (`last_class`).
+
+    Args:
+        predict: the model's forward pass (a model, or `forward_function(model)`): token ids -> logits.
+        spec: the task's `TaskSpec`.
+        batch: one batch of the task's dataset.
+        n: how many examples (None: the whole batch).
+    """
+    if getattr(spec, "answers", None) is None or getattr(spec, "blank_token_id", None) is None:
+        return []
+    x, y, w = (np.asarray(part) if part is not None else None for part in _parts(batch))
+    x, y = x[:n], y[:n]
+    logits = np.asarray(predict(x))
+    out = []
+    for i in range(len(x)):
+        if logits.ndim == 3:  # per_step: the scored step
+            step = int(np.argmax(w[i] > 0)) if w is not None else int(np.argmax(x[i] == spec.blank_token_id))
+            guess, right = int(np.argmax(logits[i, step])), int(y[i, step])
+        else:
+            guess, right = int(np.argmax(logits[i])), int(y[i])
+        out.append((spec.fill_blank(x[i], guess), spec.answer_word(guess), spec.answer_word(right)))
+    return out
+
+
+def article_answers(predict, spec, test_ds, forced: int) -> list[dict] | None:
+    """The model's answers to the sentences a cloze task puts at the head of its test split (the article's
+    own: `TemplateTask.forced_test`), for metadata.json's `article_answers`: one {"sentence": the sentence
+    with the model's answer in the blank, "answer": its word, "right": the right word} per sentence, the
+    article's own first; None for a task with no such sentence or no blank.
+
+    Args:
+        predict: the model's forward pass.
+        spec: the task's `TaskSpec`.
+        test_ds: the test split, batched.
+        forced: how many sentences the task forces into the test split.
+    """
+    if forced <= 0:
+        return None
+    batch = next(iter(test_ds.take(1)))
+    lines = blank_answers(predict, spec, batch, forced)
+    return [{"sentence": text, "answer": guess, "right": right} for text, guess, right in lines] or None
+
+
 def write_examples(path, result: dict) -> dict:
     """`test_examples.npz` from `evaluate_examples`; returns the metadata entry that names it."""
     arrays = {"loss": result["loss"], "count": result["count"]}

@@ -503,6 +503,10 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
                                            predict=curve.predict_function() if curve is not None else None)
     out["test"] = derived_metrics(result["metrics"], spec)
     out["test_examples"] = diagnostics.write_examples(pathlib.Path(run_dir) / diagnostics.EXAMPLES_NPZ, result)
+    forced = _forced_test_sentences(config)
+    if forced:  # a cloze made of the article's sentences: what the model answers to them
+        out["article_answers"] = diagnostics.article_answers(
+            curve.predict_function() if curve is not None else model, spec, test_ds.unbatch().batch(forced), forced)
     first = next(iter(test_ds.unbatch().batch(256).take(1)))[0].numpy()
     hidden = diagnostics.hidden_state_norms(model, first)
     out["hidden_state_norm"] = hidden
@@ -512,6 +516,17 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
     if spec.language_model:
         out["baselines"] = _baselines(config)
     return out
+
+
+def _forced_test_sentences(config) -> int:
+    """How many sentences the task puts at the head of its test split (the article's own; 0 for most)."""
+    import datasets
+
+    task = datasets.get_task(config.task)
+    if not hasattr(task, "forced_test"):
+        return 0
+    params = task.resolve(config.task_params)
+    return min(len(task.forced_test(params)), int(params.get("eval_size") or 0))
 
 
 FINAL_LOSS_STEPS = 10

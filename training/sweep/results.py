@@ -307,6 +307,12 @@ class RunRow:
     baselines_validation: dict = _field("the same baselines on the validation split (results.csv: "
                                         "`baseline_val_<name>`)", "metadata.json's baselines", factory=dict)
     sample: str = _field("text the model generated after training (language models)", "sample.txt")
+    article_answer: str = _field("the model's answer to the article's own sentence of a cloze task made of the "
+                                 "article's sentences (kerala_cloze, mouse_cloze: the first test example)",
+                                 "metadata.json's article_answers")
+    article_sentence: str = _field("that sentence with the model's answer written in the blank",
+                                   "metadata.json's article_answers")
+    article_right: str = _field("the right answer to that sentence", "metadata.json's article_answers")
     provided: frozenset = dataclasses.field(default=frozenset(), repr=False, compare=False, metadata={
         "doc": "the optional columns this run's files provided (results.csv writes a column some run has)",
         "source": "the reader", "unit": "", "always": False, "internal": True})
@@ -486,6 +492,10 @@ def run_row(folder: pathlib.Path, run: dict) -> dict:
         if meta.get("divergence"):
             row["diverged_step"] = meta["divergence"].get("step")
             row["divergence_cause"] = meta["divergence"].get("cause")
+        article = (meta.get("article_answers") or [None])[0]
+        if isinstance(article, dict):
+            row["article_answer"], row["article_sentence"] = article.get("answer"), article.get("sentence")
+            row["article_right"] = article.get("right")
     elif spec:
         row["chance_loss"], row["chance_accuracy"] = spec.get("chance_loss"), spec.get("chance_accuracy")
     row["chance"] = chance_of(metric, row.get("chance_loss"), row.get("chance_accuracy"))
