@@ -92,28 +92,7 @@ def test_long_term_explains_the_forget_gate_with_its_numbers():
     assert "both at chance" in t.text  # lstm vs simple_rnn: no ranking
 
 
-def test_unidirectional_names_the_causal_mask_only_when_the_split_is_clean():
-    groups = [group("lstm", "lstm", acc=0.13, direction="causal"),
-              group("bidirectional_lstm", "bidirectional_lstm", acc=0.99, direction="sees the future"),
-              group("lstm late", "lstm", acc=0.98, direction="causal, answers after the cue")]
-    t = experiments.get("unidirectional").takeaway(groups)
-    assert "causal mask" in t.text and "when it must answer, not what it can learn" in t.text
-    mixed = experiments.get("unidirectional").takeaway([group("lstm", "lstm", acc=0.6, direction="causal"), groups[1]])
-    assert "causal mask" not in mixed.text
-    # one causal model whose seeds disagree (one a little above chance by luck), none above: still the clean split
-    noisy = [group("gru", "gru", acc=[0.17, 0.12, 0.125], seeds=3, direction="causal"), *groups]
-    t = experiments.get("unidirectional").takeaway(noisy)
-    assert "with seeds that disagree" in t.text and "causal mask" in t.text
-
-
-def test_char_lm_compares_with_the_ngram_baselines():
-    groups = [group("lstm", "lstm", metric="bits_per_char", acc=2.6, chance=4.7, baseline_4gram=2.65,
-                    baseline_trigram=3.05, baseline_unigram=4.7),
-              group("simple_rnn", "simple_rnn", metric="bits_per_char", acc=2.64, chance=4.7, baseline_4gram=2.65)]
-    t = experiments.get("char_lm").takeaway(groups)
-    assert "4gram 2.65" in t.text and "lstm" in t.text
-    # no per-example data: no interval, so no model counts as below the 4-gram, and the pair is untested
-    assert "0 of 2 models were below the 4gram" in t.text and "cannot be tested" in t.text
+# The unidirectional and char-LM takeaways: tests/test_experiment_unidirectional.py, test_experiment_char_lm.py.
 
 
 def test_the_gate_words_come_from_the_zoo_registry():
