@@ -94,7 +94,8 @@ def findings_char_lm(groups, rows) -> list[str]:
     baseline = group_result(ok[0]).chance
     ordered = sorted(ok, key=value_of)
     out = ["Test bits per character, lowest first" + _parameter_words(ok) + ": "
-           + ", ".join(shown_words(g) for g in ordered) + f"; the unigram baseline (letter frequencies alone) is {fmt(baseline)} bits/char."]
+           + ", ".join(shown_words(g) for g in ordered)
+           + f"; the unigram baseline (letter frequencies alone) is {fmt(baseline)} bits/char."]
     for name in ("4gram", "trigram", "bigram"):
         value = mean(ok[0], lambda r, name=name: r.baselines.get(name))
         if value is None:
@@ -149,9 +150,10 @@ def takeaway(groups, load=None) -> Takeaway:
         won = [a.label for _, a, v in scan if v.winner == a.label]
         parts.append("The parallel-scan cells against the gated cells" + _parameter_words(ok) + ": "
                      + " ".join(v.text for _, _, v in scan)
-                     + (f" Where they lose ({and_list(dict.fromkeys(lost))}), a recurrence that is linear in its hidden "
-                        "state (its gates, where it has any, read only the input) gives up the hidden state's say in "
-                        "what is kept, for a training step that runs in parallel over time." if lost and not won else ""))
+                     + (f" Where they lose ({and_list(dict.fromkeys(lost))}), a recurrence that is linear in its "
+                        "hidden state (its gates, where it has any, read only the input) gives up the hidden state's "
+                        "say in what is kept, for a training step that runs in parallel over time."
+                        if lost and not won else ""))
     unfinished = [g.label for g in ok if result(g, load).still_falling]
     if unfinished:
         parts.append(f"Still improving when training stopped: {and_list(unfinished)}; more steps would lower them.")

@@ -69,7 +69,8 @@ ANSWERING_LATE = tuple((Comparison(m, m, "a causal model answering after the cue
 # Each parallel-scan cell against the gated cell it simplifies (minGRU: the GRU, minLSTM: the LSTM; the LRU
 # against the GRU), where both can solve the task: causal ones answering late, and both read both ways.
 _SCAN_PAIRS = (("min_gru", "gru"), ("min_lstm", "lstm"), ("lru", "gru"))
-SCAN_AGAINST_GATED = tuple((Comparison(a, b, "causal, answering after the cue"), LATE, LATE) for a, b in _SCAN_PAIRS) + \
+SCAN_AGAINST_GATED = tuple((Comparison(a, b, "causal, answering after the cue"), LATE, LATE)
+                           for a, b in _SCAN_PAIRS) + \
     tuple((Comparison(f"bidirectional_{a}", f"bidirectional_{b}", "reading both ways, at the blank"), SEES, SEES)
           for a, b in _SCAN_PAIRS)
 COMPARISONS = READING_THE_FUTURE + ANSWERING_LATE + SCAN_AGAINST_GATED
