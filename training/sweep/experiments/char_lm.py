@@ -148,7 +148,7 @@ def takeaway(groups, load=None) -> Takeaway:
     if scan:
         lost = [a.label for _, a, v in scan if v.loser == a.label]
         won = [a.label for _, a, v in scan if v.winner == a.label]
-        parts.append("The parallel-scan cells against the gated cells" + _parameter_words(ok) + ": "
+        parts.append("The parallel-scan cells against the gated cells: "
                      + " ".join(v.text for _, _, v in scan)
                      + (f" Where they lose ({and_list(dict.fromkeys(lost))}), a recurrence that is linear in its "
                         "hidden state (its gates, where it has any, read only the input) gives up the hidden state's "

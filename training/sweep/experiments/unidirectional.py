@@ -168,7 +168,8 @@ def _direction_summary(mine, load) -> str:
     values = [value_of(g, load) for g in mine]
     positions = [stats.chance_position(result(g, load)) for g in mine]
     best = mine[int(np.argmax(values))]
-    text = f"test accuracy {num(min(values))} to {num(max(values))} (best {shown_label(best)})"
+    text = (f"test accuracy {num(min(values))} to {num(max(values))} (best {shown_label(best)})" if len(mine) > 1
+            else f"test accuracy {num(values[0])} ({shown_label(best)})")
     if None in positions:
         return text + "; whether that differs from chance cannot be tested (the sweep did not record the test size)"
     counts = [f"{sum(p == 'above' for p in positions)} of {len(mine)} significantly above chance",
@@ -234,7 +235,8 @@ def takeaway(groups, load=None) -> Takeaway:
         parts.append(f"Asked the article's own sentence ({first[2]} is right), "
                      + "; ".join(x for x in (f"{and_list(right)} answered it right" if right else "",
                                              f"{and_list(wrong)} answered it wrong" if wrong else "") if x)
-                     + " (most seeds; one sentence is a single guess, the accuracies above are the evidence).")
+                     + " (the answer most of its seeds gave; one sentence is one guess, the accuracies above are "
+                       "the evidence).")
     return Takeaway("Unidirectional models: a causal model cannot use what it has not read", " ".join(parts))
 
 
