@@ -194,3 +194,10 @@ def test_the_reader_takes_the_answer_from_the_run_folder(tmp_path):
     r = results.read_run(tmp_path, entry)
     assert (r.article_answer, r.article_right) == ("search", "click")  # the article's own sentence: the first
     assert r.article_sentence == answers[0]["sentence"] and "article_answer" in r.record()
+
+
+def test_the_mechanism_is_explained_once_however_many_tasks_show_it():
+    rows = [row("gru", uni.CAUSAL, chance, task) for task, chance in CHANCE.items()]
+    rows += [row("bidirectional_gru", uni.SEES, 0.99, task) for task in CHANCE]
+    text = uni.takeaway(group_rows(rows)).text
+    assert text.count("can only guess") == 1 and "As on future_cloze, no causal model" in text

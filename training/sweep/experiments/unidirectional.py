@@ -168,8 +168,12 @@ def _direction_summary(mine, load) -> str:
     values = [value_of(g, load) for g in mine]
     positions = [stats.chance_position(result(g, load)) for g in mine]
     best = mine[int(np.argmax(values))]
-    text = (f"test accuracy {num(min(values))} to {num(max(values))} (best {shown_label(best)})" if len(mine) > 1
-            else f"test accuracy {num(values[0])} ({shown_label(best)})")
+    if len(mine) == 1:
+        text = f"test accuracy {num(values[0])} ({shown_label(best)})"
+    elif num(min(values)) == num(max(values)):
+        text = f"test accuracy {num(values[0])} (each of {and_list(shown_label(g) for g in mine)})"
+    else:
+        text = f"test accuracy {num(min(values))} to {num(max(values))} (best {shown_label(best)})"
     if None in positions:
         return text + "; whether that differs from chance cannot be tested (the sweep did not record the test size)"
     counts = [f"{sum(p == 'above' for p in positions)} of {len(mine)} significantly above chance",
@@ -206,7 +210,7 @@ def takeaway(groups, load=None) -> Takeaway:
     tasks = list(_by_task(groups, load))
     if not tasks:
         return Takeaway("Unidirectional models: no finished runs", "No run of this experiment finished.")
-    parts = []
+    parts, clean = [], []
     for task, mine in tasks:
         by_direction = {d: [g for g in mine if g.direction == d] for d in DIRECTIONS}
         parts.append(f"On {task}: " + "; ".join(f"{_NAMES[d].lower()}: {_direction_summary(these, load)}"
@@ -215,9 +219,15 @@ def takeaway(groups, load=None) -> Takeaway:
         causal, seeing, late = by_direction[CAUSAL], by_direction[SEES], by_direction[LATE]
         if causal and seeing and not any(position[id(g)] == "above" for g in causal) and \
                 all(position[id(g)] == "above" for g in seeing):
-            parts.append("The answer depends on words after the blank; a causal model (a left-to-right recurrence, "
-                         "a parallel scan over the past, or attention with a causal mask) must answer before it has "
-                         "read them, so it can only guess, while a model that reads the whole sequence sees them.")
+            clean.append(task)
+            if len(clean) == 1:
+                parts.append("The answer depends on words after the blank; a causal model (a left-to-right "
+                             "recurrence, a parallel scan over the past, or attention with a causal mask) must answer "
+                             "before it has read them, so it can only guess, while a model that reads the whole "
+                             "sequence sees them.")
+            else:
+                parts.append(f"As on {and_list(clean[:-1])}, no causal model at the blank beat chance and every "
+                             "model that sees the future did.")
         good = [shown_label(g) for g in late if position[id(g)] == "above"]
         if good:
             parts.append(f"Allowed to answer after the cue, {and_list(good)} learned it too: what stops a causal "
