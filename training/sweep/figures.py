@@ -545,3 +545,44 @@ def figure_list(*pairs) -> list[tuple[pathlib.Path, str]]:
     return [(path, caption) for path, caption in pairs if path is not None]
 
 
+
+
+# ------------------------------------------------------------------------------ step norms, any experiment
+def gradient_norm_traces(folder, rows, path, title):
+    """The global gradient norm at every step, one line per variant (its first seed; colour the architecture,
+    line style the initialization), before clipping solid and after clipping dotted, on a log scale: the
+    clip threshold dashed, a step norm of 0 or NaN/Inf marked on the axis edge, a divergence crossed. None
+    when no run recorded its step gradients."""
+    styles = _style_map(rows)
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    ax.set_yscale("log")
+    drawn = False
+    for label, group in _by_label(rows).items():
+        row = group[0]
+        steps = results.gradient_records(folder, row)["steps"]
+        if steps is None:
+            continue
+        drawn = True
+        c = color(row.model)
+        s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
+        axes.log_line(ax, s, g, color=c, linestyle=styles[row.setting], linewidth=1.1, label=label)
+        if row.clip and "grad_norm_clipped" in steps:
+            ax.plot(s, axes_positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c, linestyle=":",
+                    linewidth=1.3, label=f"{label}: after clipping")
+        step = row.diverged_step if row.diverged_step is not None else row.grad_first_nonfinite_step
+        if step is not None:
+            finite = g[np.isfinite(g) & (g > 0)]
+            ax.plot([step], [finite.max() if finite.size else 1.0], marker="x", markersize=10, color=c,
+                    linestyle="none", label=f"{label}: diverged at step {step}")
+    if not drawn:
+        plt.close(fig)
+        return None
+    for clip in sorted({r.clip for r in rows if r.clip}):
+        ax.axhline(clip, color="0.3", linestyle=(0, (4, 3)), linewidth=1, label=f"clip norm {clip:g}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("global gradient norm, before clipping (log)")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    axes.legend_outside(ax)
+    return _save(fig, path)
