@@ -134,6 +134,8 @@ def through_time_profiles(folder, rows, path):
         ax.set_visible(False)
     for ax, model in zip(grid.flat, models):
         mine = [(r, tt) for r, tt in profiles if base_model(r.model) == model]
+        # the initialization names a line unless two in the panel share one (lstm and bidirectional_lstm)
+        by_setting = len({r.setting for r, _ in mine}) == len(mine)
         ax.set_yscale("log")
         for i, (row, tt) in enumerate(mine):
             c = f"C{i}"
@@ -145,7 +147,8 @@ def through_time_profiles(folder, rows, path):
                 profile = np.asarray(tt["profiles"][k], float)[order]
                 reference = profile[0] if np.isfinite(profile[0]) and profile[0] > 0 else np.nan
                 axes.log_line(ax, lag[order], profile / reference, color=c, linestyle=style,
-                              linewidth=1.2 if k == 0 else 1.7, label=f"{row.setting}, {when}")
+                              linewidth=1.2 if k == 0 else 1.7,
+                              label=f"{row.setting if by_setting else row.label}, {when}")
         ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=0)
         ax.set_title(model)
         ax.set_xlabel("lag T - t (steps back from the loss)")
@@ -556,16 +559,21 @@ def gradient_norm_traces(folder, rows, path, title):
     styles = _style_map(rows)
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     ax.set_yscale("log")
-    drawn = False
+    drawn, used = False, set()
     for label, group in _by_label(rows).items():
         row = group[0]
         steps = results.gradient_records(folder, row)["steps"]
         if steps is None:
             continue
         drawn = True
-        c = color(row.model)
+        c, style = color(row.model), styles[row.setting]
+        for _ in STYLES:  # one architecture, two models (lstm, bidirectional_lstm): the next free style
+            if (c, str(style)) not in used:
+                break
+            style = STYLES[(STYLES.index(style) + 1) % len(STYLES)]
+        used.add((c, str(style)))
         s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
-        axes.log_line(ax, s, g, color=c, linestyle=styles[row.setting], linewidth=1.1, label=label)
+        axes.log_line(ax, s, g, color=c, linestyle=style, linewidth=1.1, label=label)
         if row.clip and "grad_norm_clipped" in steps:
             ax.plot(s, axes_positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c, linestyle=":",
                     linewidth=1.3, label=f"{label}: after clipping")

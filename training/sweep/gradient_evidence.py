@@ -108,10 +108,11 @@ def figures(folder, rows, out_dir, name, words) -> list[tuple]:
     recorded is left out."""
     from training.sweep import figures as fig
 
+    key = " The key is the first position: the longest lag." if rows and rows[0].task in KEY_AT_START else ""
     pairs = [
         (fig.through_time_profiles(folder, rows, out_dir / f"{name}_through_time.png"),
          f"{words}: gradient through time, ||dL_T/dx_t|| against the lag relative to its value at the last input "
-         "(dashed at initialisation, solid after training; first seed of each variant)."),
+         f"(dashed at initialisation, solid after training; first seed of each variant).{key}"),
         (fig.gradient_norm_traces(folder, rows, out_dir / f"{name}_grad_norms.png", f"{words}: global gradient norm "
                                   "per step"),
          f"{words}: global gradient norm at every training step before clipping (log scale; dotted after "
