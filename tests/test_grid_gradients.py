@@ -171,3 +171,28 @@ def test_results_json_of_the_report_is_unchanged_in_shape():
     table = make_table(grid_module.grid_columns(groups), groups)
     json.dumps(table)
     assert len(table["columns"]) == len(table["rows"][0]) == len(table["align"])
+
+
+def test_several_seeds_with_apart_intervals_are_a_reason_stated_with_them():
+    rows = [row("a", 1.0, key=k, seed=s) for s, k in enumerate((-0.1, -0.2, -0.15))] + \
+           [row("b", 0.3, key=k, seed=s) for s, k in enumerate((-2.6, -2.8, -2.7))]
+    [sentence] = why(findings(rows))
+    assert "3 and 3 seeds, 95% intervals [" in sentence and "overlap" not in sentence
+
+
+def test_two_models_of_one_architecture_get_two_line_styles_in_the_norm_trace(tmp_path, monkeypatch):
+    from training.sweep import figures
+
+    rows = [row("lstm", 0.3, run_dir=_run_folder(tmp_path, "a", -1.5, [0.2] * 10)),
+            row("bidirectional_lstm", 1.0, model="bidirectional_lstm",
+                run_dir=_run_folder(tmp_path, "b", -1.5, [0.5] * 10))]
+    drawn = {}
+
+    def keep(fig, path):
+        drawn.update({line.get_label(): (line.get_color(), line.get_linestyle()) for line in fig.axes[0].get_lines()})
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    figures.gradient_norm_traces(tmp_path, rows, tmp_path / "x.png", "t")
+    assert drawn["lstm"][0] == drawn["bidirectional_lstm"][0]  # one architecture, one colour
+    assert drawn["lstm"][1] != drawn["bidirectional_lstm"][1]  # told apart by the line style
