@@ -196,3 +196,27 @@ def test_two_models_of_one_architecture_get_two_line_styles_in_the_norm_trace(tm
     figures.gradient_norm_traces(tmp_path, rows, tmp_path / "x.png", "t")
     assert drawn["lstm"][0] == drawn["bidirectional_lstm"][0]  # one architecture, one colour
     assert drawn["lstm"][1] != drawn["bidirectional_lstm"][1]  # told apart by the line style
+
+
+def test_a_tiny_real_grid_report_shows_the_gradients(tmp_path):
+    import contextlib
+    import io
+
+    from training import compare
+
+    folder = tmp_path / "g"
+    argv = ["--models", "simple_rnn,lstm", "--tasks", "recall", "--task-param", "gap=4", "--task-param",
+            "eval_size=64", "--units", "8", "--batch-size", "16", "--steps", "3"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert compare.main([*argv, "--output", str(folder), "--jobs", "1", "--quiet"]) == 0
+    report = folder / "report"
+    md = (report / "report.md").read_text()
+    assert "| Gradient at key, init (decades) |" in md and "Largest step norm" in md
+    for name in ("grid_recall_gap4_through_time.png", "grid_recall_gap4_grad_norms.png"):
+        assert (report / name).read_bytes()[:4] == b"\x89PNG" and f"]({name})" in md
+    table = json.loads((report / "results.json").read_text())["experiments"][0]["table"]
+    column = table["columns"].index("Gradient at key, init (decades)")
+    assert all(r[column] not in ("–", "") for r in table["rows"])  # every run recorded its profile
+    legend = md.split("**Initializations**")[1].split("###")[0]
+    lines = [line for line in legend.splitlines() if line.startswith("- ")]
+    assert len(lines) == len(set(lines)) == 2
