@@ -138,8 +138,8 @@ def separates(a, b) -> dict | None:
                     f"[{ib['low']:+.2f}, {ib['high']:+.2f}]" + (", which overlap" if overlap else ""))
         apart = apart and not overlap
     else:
-        counts = "one seed each" if len(va) == len(vb) == 1 else f"{len(va)} and {len(vb)} seeds"
-        evidence = f"{counts}: no interval over seeds"
+        evidence = ("one seed each: no interval over seeds" if len(va) == len(vb) == 1 else
+                    f"{len(va)} and {len(vb)} seeds: no interval over the seeds of a one-seed side")
     return {"a": ma, "b": mb, "difference": ma - mb, "separated": apart, "evidence": evidence}
 
 
@@ -155,7 +155,8 @@ def _exploded(group) -> str | None:
     """Words for a group whose step norm exploded or diverged, else None."""
     for r in group.rows:
         if r.diverged:
-            return f"diverged at step {r.diverged_step if r.diverged_step is not None else r.grad_first_nonfinite_step}"
+            step = r.diverged_step if r.diverged_step is not None else r.grad_first_nonfinite_step
+            return "diverged" + (f" at step {step}" if step is not None else "") + f" (seed {r.seed})"
         if rules.exploding(r.grad_norm_max, r.grad_norm_median):
             return (f"had its step norm explode (largest {number(r.grad_norm_max, 2)}, "
                     f"{times(math.log10(_ratio(r)))} times the median step's; seed {r.seed})")
