@@ -123,21 +123,21 @@ def through_time_profiles(folder, rows, path):
     for label, group in _by_label(rows).items():
         tt = results.gradient_records(folder, group[0])["through_time"]
         if tt is not None:
-            profiles.append((group[0], tt))
+            profiles.append((group[0], tt, label))
     if not profiles:
         return None
-    models = [m for m in dict.fromkeys(base_model(r.model) for r, _ in profiles)]
+    models = [m for m in dict.fromkeys(base_model(r.model) for r, _, _ in profiles)]
     cols = min(3, len(models))
     rows_n = math.ceil(len(models) / cols)
     fig, grid = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.9 * rows_n), squeeze=False, sharey=True)
     for ax in grid.flat[len(models):]:
         ax.set_visible(False)
     for ax, model in zip(grid.flat, models):
-        mine = [(r, tt) for r, tt in profiles if base_model(r.model) == model]
+        mine = [(r, tt, label) for r, tt, label in profiles if base_model(r.model) == model]
         # the initialization names a line unless two in the panel share one (lstm and bidirectional_lstm)
-        by_setting = len({r.setting for r, _ in mine}) == len(mine)
+        by_setting = len({r.setting for r, _, _ in mine}) == len(mine)
         ax.set_yscale("log")
-        for i, (row, tt) in enumerate(mine):
+        for i, (row, tt, label) in enumerate(mine):
             c = f"C{i}"
             lag = np.asarray(tt["lag"])
             order = np.argsort(lag)
@@ -148,7 +148,7 @@ def through_time_profiles(folder, rows, path):
                 reference = profile[0] if np.isfinite(profile[0]) and profile[0] > 0 else np.nan
                 axes.log_line(ax, lag[order], profile / reference, color=c, linestyle=style,
                               linewidth=1.2 if k == 0 else 1.7,
-                              label=f"{row.setting if by_setting else row.label}, {when}")
+                              label=f"{row.setting if by_setting else label}, {when}")
         ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=0)
         ax.set_title(model)
         ax.set_xlabel("lag T - t (steps back from the loss)")
