@@ -28,7 +28,7 @@ from training.core.runs import remove_staging_leftovers, staged_folder, write_js
 from training.sweep import evidence, markdown, results
 from training.sweep.findings import failures
 from training.sweep import experiments as registered
-from training.sweep.tables import aggregate, make_table, number
+from training.sweep.tables import aggregate, initialization_legend, make_table, number
 
 REPORT_DIR = "report"
 REPORT_BYTES = 50 << 20  # room a report needs at most: its figures, the HTML that embeds them, the tables
@@ -217,8 +217,7 @@ def _build(folder, out_dir, sweep, rows) -> None:
         doc.table(table)
         doc.bullets(table["notes"])
         doc.para("**Initializations** (the labels above):")
-        doc.bullets(f"`{label}`: {init}" for label, init in dict.fromkeys((g.label, g.initialization)
-                                                                           for g in groups))
+        doc.bullets(initialization_legend(groups))
         extra_tables = []
         for intro, extra in kind.extra_tables(groups):
             doc.para(intro)

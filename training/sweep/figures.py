@@ -123,19 +123,21 @@ def through_time_profiles(folder, rows, path):
     for label, group in _by_label(rows).items():
         tt = results.gradient_records(folder, group[0])["through_time"]
         if tt is not None:
-            profiles.append((group[0], tt))
+            profiles.append((group[0], tt, label))
     if not profiles:
         return None
-    models = [m for m in dict.fromkeys(base_model(r.model) for r, _ in profiles)]
+    models = [m for m in dict.fromkeys(base_model(r.model) for r, _, _ in profiles)]
     cols = min(3, len(models))
     rows_n = math.ceil(len(models) / cols)
     fig, grid = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.9 * rows_n), squeeze=False, sharey=True)
     for ax in grid.flat[len(models):]:
         ax.set_visible(False)
     for ax, model in zip(grid.flat, models):
-        mine = [(r, tt) for r, tt in profiles if base_model(r.model) == model]
+        mine = [(r, tt, label) for r, tt, label in profiles if base_model(r.model) == model]
+        # the initialization names a line unless two in the panel share one (lstm and bidirectional_lstm)
+        by_setting = len({r.setting for r, _, _ in mine}) == len(mine)
         ax.set_yscale("log")
-        for i, (row, tt) in enumerate(mine):
+        for i, (row, tt, label) in enumerate(mine):
             c = f"C{i}"
             lag = np.asarray(tt["lag"])
             order = np.argsort(lag)
@@ -145,7 +147,8 @@ def through_time_profiles(folder, rows, path):
                 profile = np.asarray(tt["profiles"][k], float)[order]
                 reference = profile[0] if np.isfinite(profile[0]) and profile[0] > 0 else np.nan
                 axes.log_line(ax, lag[order], profile / reference, color=c, linestyle=style,
-                              linewidth=1.2 if k == 0 else 1.7, label=f"{row.setting}, {when}")
+                              linewidth=1.2 if k == 0 else 1.7,
+                              label=f"{row.setting if by_setting else label}, {when}")
         ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=0)
         ax.set_title(model)
         ax.set_xlabel("lag T - t (steps back from the loss)")
@@ -545,3 +548,49 @@ def figure_list(*pairs) -> list[tuple[pathlib.Path, str]]:
     return [(path, caption) for path, caption in pairs if path is not None]
 
 
+
+
+# ------------------------------------------------------------------------------ step norms, any experiment
+def gradient_norm_traces(folder, rows, path, title):
+    """The global gradient norm at every step, one line per variant (its first seed; colour the architecture,
+    line style the initialization), before clipping solid and after clipping dotted, on a log scale: the
+    clip threshold dashed, a step norm of 0 or NaN/Inf marked on the axis edge, a divergence crossed. None
+    when no run recorded its step gradients."""
+    styles = _style_map(rows)
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    ax.set_yscale("log")
+    drawn, used = False, set()
+    for label, group in _by_label(rows).items():
+        row = group[0]
+        steps = results.gradient_records(folder, row)["steps"]
+        if steps is None:
+            continue
+        drawn = True
+        c, style = color(row.model), styles[row.setting]
+        for _ in STYLES:  # one architecture, two models (lstm, bidirectional_lstm): the next free style
+            if (c, str(style)) not in used:
+                break
+            style = STYLES[(STYLES.index(style) + 1) % len(STYLES)]
+        used.add((c, str(style)))
+        s, g = steps["step"].to_numpy(), steps["grad_norm"].to_numpy(dtype=float)
+        axes.log_line(ax, s, g, color=c, linestyle=style, linewidth=1.1, label=label)
+        if row.clip and "grad_norm_clipped" in steps:
+            ax.plot(s, axes_positive(steps["grad_norm_clipped"].to_numpy(dtype=float)), color=c, linestyle=":",
+                    linewidth=1.3, label=f"{label}: after clipping")
+        step = row.diverged_step if row.diverged_step is not None else row.grad_first_nonfinite_step
+        if step is not None:
+            finite = g[np.isfinite(g) & (g > 0)]
+            ax.plot([step], [finite.max() if finite.size else 1.0], marker="x", markersize=10, color=c,
+                    linestyle="none", label=f"{label}: diverged at step {step}")
+    if not drawn:
+        plt.close(fig)
+        return None
+    for clip in sorted({r.clip for r in rows if r.clip}):
+        ax.axhline(clip, color="0.3", linestyle=(0, (4, 3)), linewidth=1, label=f"clip norm {clip:g}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("global gradient norm, before clipping (log)")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    axes.legend_outside(ax)
+    return _save(fig, path)

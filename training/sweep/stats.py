@@ -221,12 +221,25 @@ class Test:
     high: float | None = None
 
     def words(self) -> str:
-        return f"{self.name}, p = {format_p(self.p)}"
+        return f"{self.name}, {p_words(self.p)}"
+
+
+P_FLOOR = 1e-6  # below this a p-value is printed as "p < 1e-6": its digits say nothing a reader can use
+
+
+def p_words(p: float) -> str:
+    """A p-value as the report prints it: "p = 0.03", "p = 2e-5", "p < 1e-6" (below `P_FLOOR`)."""
+    if p is not None and math.isfinite(p) and p < P_FLOOR:
+        return f"p < {P_FLOOR:.0e}".replace("e-0", "e-")
+    return f"p = {format_p(p)}"
 
 
 def format_p(p: float) -> str:
+    """The number of a p-value ("0.03", "0.0042", "2e-5"); "<1e-6" below `P_FLOOR` (`p_words` says "p < 1e-6")."""
     if p is None or not math.isfinite(p):
         return "unknown"
+    if p < P_FLOOR:
+        return f"<{P_FLOOR:.0e}".replace("e-0", "e-")
     if p < 1e-4:
         return f"{p:.0e}".replace("e-0", "e-")
     if p < 0.01:

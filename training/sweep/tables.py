@@ -177,10 +177,11 @@ def diverged_cell(group):
 
 
 def make_table(columns, groups) -> dict:
-    """{"columns", "rows", "align", "notes"} from `columns` = [(header, cell function)]: `align` is "right"
+    """{"columns", "rows", "align", "notes"} from `columns` = [(header, cell function[, note])]: `align` is "right"
     for the numeric columns; `notes` say how the intervals were made, the shared chance value and which
-    checks this sweep could not make."""
-    spec = list(columns)
+    checks this sweep could not make, then the notes the columns carry (each once)."""
+    spec = [tuple(c[:2]) for c in columns]
+    column_notes = list(dict.fromkeys(c[2] for c in columns if len(c) > 2 and c[2]))  # (header, cell, note)
     if any(g.group for g in groups):  # sub-questions of the experiment, in their order
         spec = [("Question", lambda g: g.group or "–")] + spec
         order = list(dict.fromkeys(g.group for g in groups))
@@ -188,7 +189,8 @@ def make_table(columns, groups) -> dict:
     rows = [[fn(g) for _, fn in spec] for g in groups]
     align = ["left" if h in ("Question", "Model", "Task", "Metric", "Flags", "Sees the future") else "right"
              for h, _ in spec]
-    return {"columns": [h for h, _ in spec], "rows": rows, "align": align, "notes": table_notes(groups)}
+    return {"columns": [h for h, _ in spec], "rows": rows, "align": align,
+            "notes": table_notes(groups) + column_notes}
 
 
 def table_notes(groups) -> list[str]:
@@ -218,3 +220,14 @@ def group_gap(group):
     return group.gap
 
 
+
+
+def initialization_legend(groups) -> list[str]:
+    """The legend under a table: each initialization once, after the labels that use it
+    ("`lstm`, `bidirectional_lstm`: Keras defaults: ..."), in order of first appearance."""
+    by_words: dict[str, list[str]] = {}
+    for g in groups:
+        labels = by_words.setdefault(g.initialization, [])
+        if g.label not in labels:
+            labels.append(g.label)
+    return [", ".join(f"`{label}`" for label in labels) + f": {words}" for words, labels in by_words.items()]

@@ -11,11 +11,11 @@ import re
 
 from training.core import rules
 from training.core.config import GRID_DEFAULTS
-from training.sweep import experiments, results, stats, tables
+from training.sweep import experiments, gradient_evidence, results, stats, tables
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import Experiment, Variant, default_variant, make_runs
 from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
-from training.sweep.findings import beat_sentence, chance_place, flagged, fmt, group_result, shown_words, value_of
+from training.sweep.findings import chance_place, flagged, fmt, group_result, shown_words, value_of
 from training.sweep.takeaways import Takeaway, result, with_interval
 
 
@@ -173,8 +173,22 @@ def findings_grid(groups, rows) -> list[str]:
             text += f" ({untested} could not be tested)." if untested else "."
         out.append(text)
         if len(ordered) > 1:
-            out.append(beat_sentence(ordered[0], ordered[1], f"on {where}"))
+            out += comparison_sentences(ordered[0], ordered[1], f"on {where}")
     return out + flagged(groups)
+
+
+def comparison_sentences(a, b, where) -> list[str]:
+    """The verdict of `a` against `b` with the parameter counts beside it when they differ, then, when one
+    is ahead, what the gradients say about why (`gradient_evidence.why_sentence`)."""
+    verdict = stats.compare(group_result(a), group_result(b), where)
+    note = gradient_evidence.size_note(a, b)
+    out = [verdict.text.rstrip(".") + f" {note}." if note else verdict.text]
+    if verdict.winner is not None:
+        winner, loser = (a, b) if verdict.winner == a.label else (b, a)
+        why = gradient_evidence.why_sentence(winner, loser)
+        if why:
+            out.append(why)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- grids
@@ -194,6 +208,8 @@ def takeaway(groups, load=None) -> Takeaway:
             verdict = stats.compare(result(best, load), result(ordered[1], load))
             if verdict.kind == "beat":
                 text += f", significantly ahead of {ordered[1].label} ({verdict.test.words()})"
+                note = gradient_evidence.size_note(best, ordered[1])
+                text += f" {note}" if note else ""
             elif verdict.kind == "both at chance":
                 text += ", but it and the next are both at chance"
             else:
@@ -202,11 +218,16 @@ def takeaway(groups, load=None) -> Takeaway:
         if None not in positions:
             text += f"; {positions.count('above')} of {len(mine)} models did significantly better than chance"
         parts.append(text + ".")
+        if len(ordered) > 1 and verdict.kind == "beat":
+            why = gradient_evidence.why_sentence(best, ordered[1])
+            if why and why.startswith("Why"):  # the takeaway names a reason only when the gradient gives one
+                parts.append(why)
     return Takeaway("Grid: which model did best on each task", " ".join(parts) or "No run of this grid finished.")
 
 
 def grid_figures(folder, rows, out_dir, key):
-    """Per task value: test metric and validation curves; per task: the metric against every swept parameter."""
+    """Per task value: test metric, validation curves, gradient through time and step norms; per task: the
+    metric against every swept parameter."""
     pairs = []
     for task_key in dict.fromkeys((r.task, r.task_values) for r in rows):
         mine = [r for r in rows if (r.task, r.task_values) == task_key]
@@ -217,6 +238,7 @@ def grid_figures(folder, rows, out_dir, key):
         pairs.append((validation_curves(folder, mine, out_dir / f"{key}_{name}_curves.png",
                                         f"{words}: validation against steps"),
                       f"{words}: validation metric against the training step, with the chance line."))
+        pairs += gradient_evidence.figures(folder, mine, out_dir, f"{key}_{name}", words)
     for task in dict.fromkeys(r.task for r in rows):
         mine = [r for r in rows if r.task == task]
         for param in _swept_params(mine):
@@ -233,6 +255,12 @@ def _swept_params(rows) -> list[str]:
             and all(isinstance(p.get(k), (int, float)) for p in params)]
 
 
+def grid_columns(groups):
+    """The columns of any task (`tables.variant_task_columns`) with the gradient columns before the flags."""
+    columns = tables.variant_task_columns(groups)
+    return columns[:-1] + gradient_evidence.columns(groups) + columns[-1:]
+
+
 EXPERIMENT = register(Definition(
-    "grid", "Grid", {}, None, columns=tables.variant_task_columns, findings=findings_grid,
+    "grid", "Grid", {}, None, columns=grid_columns, findings=findings_grid,
     figures=grid_figures, takeaway=takeaway, in_suite=False))
