@@ -339,6 +339,9 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
             return {**metadata, "run_dir": None}
         if theory is not None:
             metadata["theory"] = theory
+            final_theory = _final_theory(model, data, config, theory) if status == "finished" else None
+            if final_theory is not None:
+                metadata["theory_final"] = final_theory
         metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status))
         clock.lap("evaluate")
         runs.save_model(model, run_dir / "model.keras", fault_point="final_save")
@@ -441,23 +444,44 @@ def _check_validation_steps(config: RunConfig, data) -> None:
         )
 
 
-def _theory(model, data, config) -> dict | None:
-    """zoo.dynamics at initialisation on the first 8 examples of the probe batch (None without a
-    unidirectional recurrent layer)."""
+def _theory(model, data, config, when: str = "initialisation") -> dict | None:
+    """zoo.dynamics on the first 8 examples of the probe batch at the model's current weights (None
+    without a unidirectional recurrent layer).
+
+    `predicted_decay` is the rate the theory predicts for ||dL_T/dx_t|| at long lags: the spectral radius
+    of the per-step Jacobian for a nonlinear recurrence; for a diagonal linear one (minGRU, minLSTM, the
+    LRU) the unit that forgets slowest (`decay_slowest_decades_per_step`: the per-unit log-mean of the
+    retention, -log10 max|lambda| for the LRU), since the product of diagonal Jacobians keeps each unit
+    apart and the slowest one carries the norm back. `bound_decay` is the spectral-norm bound."""
     from zoo.dynamics import recurrent_jacobian_theory
 
     inputs = next(iter(data["validation"].unbatch().batch(8).take(1)))[0].numpy()
     result = recurrent_jacobian_theory(model, inputs)
     if result is None:
         return None
-    return {
+    diagonal = "decay_slowest_decades_per_step" in result
+    out = {
         "jacobian_spectral_norm": result["spectral_norm"],
         "jacobian_spectral_radius": result["spectral_radius"],
-        "predicted_decay": result["decay_radius_decades_per_step"],
+        "predicted_decay": result["decay_slowest_decades_per_step" if diagonal else "decay_radius_decades_per_step"],
         "bound_decay": result["decay_norm_decades_per_step"],
-        "where": "first recurrent layer at initialisation, per-step Jacobian d s_t / d s_(t-1) along 8 validation "
-                 "examples (geometric means; decades per step, positive = vanishing)",
+        "where": f"first recurrent layer at {when}, per-step Jacobian d s_t / d s_(t-1) along 8 validation "
+                 "examples (geometric means; decades per step, positive = vanishing)"
+                 + ("; a diagonal linear recurrence: predicted_decay is its slowest unit's log-mean retention"
+                    if diagonal else ""),
     }
+    if diagonal:
+        out["retention_mean"] = result["retention_mean"]
+    return out
+
+
+def _final_theory(model, data, config, theory) -> dict | None:
+    """The theory again after training, for a diagonal linear recurrence only (its retention is one
+    forward pass of the gates, or |lambda| itself: the learned rate, cheap); a nonlinear recurrence's
+    Jacobians are not taken twice (None)."""
+    if theory is None or "retention_mean" not in theory:
+        return None
+    return _theory(model, data, config, when="the end of training")
 
 
 def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status) -> dict:

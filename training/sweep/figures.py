@@ -164,8 +164,9 @@ def through_time_profiles(folder, rows, path):
 
 def decay_rates(rows, path):
     """Decay rate of the through-time profile (decades per step): at initialisation, after training and,
-    where the run stored it, the theory's prediction from the recurrent Jacobian at initialisation. With
-    one seed a point, with several the mean and its 95% t-interval."""
+    where the run stored it, the theory's prediction from the recurrent Jacobian at initialisation (and,
+    for a diagonal linear recurrence, from its learned retention at the end). With one seed a point, with
+    several the mean and its 95% t-interval."""
     groups = [(label, g) for label, g in _by_label(rows).items()
               if any(r.tt_decay_init is not None for r in g)]
     if not groups:
@@ -174,7 +175,9 @@ def decay_rates(rows, path):
     y = np.arange(len(groups))[::-1]
     for offset, key, name, marker in ((0.15, "tt_decay_init", "measured at initialisation", "o"),
                                       (-0.15, "tt_decay_final", "measured after training", "s"),
-                                      (0.0, "theory_predicted_decay", "predicted at initialisation (Jacobian)", "x")):
+                                      (0.0, "theory_predicted_decay", "predicted at initialisation (Jacobian)", "x"),
+                                      (-0.3, "theory_predicted_decay_final",
+                                       "predicted after training (learned gates or |lambda|)", "+")):
         shown = False
         for yi, (label, g) in zip(y, groups):
             vs = [float(v) for v in (getattr(r, key) for r in g) if isinstance(v, (int, float)) and math.isfinite(v)]
@@ -184,7 +187,7 @@ def decay_rates(rows, path):
             err = None if s["low"] is None else [[s["mean"] - s["low"]], [s["high"] - s["mean"]]]
             ax.errorbar(s["mean"], yi + offset, xerr=err, marker=marker, color=color(g[0].model),
                         markerfacecolor="white" if marker == "s" else None, linestyle="none", capsize=3,
-                        markersize=7 if marker == "x" else 6, label=None if shown else name)
+                        markersize=7 if marker in "x+" else 6, label=None if shown else name)
             shown = True
     ax.axvline(0, color="0.3", linewidth=0.8)
     ax.set_yticks(y, [label for label, _ in groups], fontsize=8)

@@ -274,8 +274,13 @@ class RunRow:
     curve_points: int = _field("evaluations in the learning curve", "the learning curve", "points", always=True)
     theory_jacobian_norm: float = _field("spectral norm of the recurrent Jacobian at initialisation "
                                          "(`zoo.dynamics`)", META, always=True)
-    theory_predicted_decay: float = _field("the decay of the gradient through time that norm predicts", META,
-                                           "decades/step", always=True)
+    theory_predicted_decay: float = _field("the decay of the gradient through time the theory predicts at "
+                                           "initialisation: the Jacobian's spectral radius, or for a diagonal "
+                                           "linear recurrence (minGRU, minLSTM, LRU) its slowest unit's "
+                                           "retention", META, "decades/step", always=True)
+    theory_predicted_decay_final: float = _field("the same prediction from the weights at the end of training "
+                                                 "(the learned gates, the learned |lambda|; diagonal linear "
+                                                 "recurrences only)", META, "decades/step")
     key_gradient_decades: float = _field("log10 of the gradient at the task's key over the gradient at the last "
                                          "input, at initialisation", f"metadata.json, else {THROUGH_TIME}",
                                          "decades", always=True)
@@ -556,6 +561,9 @@ def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: dict
     theory = meta.get("theory") or {}
     out["theory_jacobian_norm"] = _float(theory.get("jacobian_spectral_norm"))
     out["theory_predicted_decay"] = _float(theory.get("predicted_decay"))
+    final_theory = meta.get("theory_final") or {}
+    if final_theory:
+        out["theory_predicted_decay_final"] = _float(final_theory.get("predicted_decay"))
     out["zero_gradient_from_step"] = meta.get("zero_gradient_from_step") if "zero_gradient_from_step" in meta \
         else _zero_gradient_from(records["steps"])
     out.update(_degenerate(meta, row, out))
