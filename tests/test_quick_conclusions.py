@@ -97,7 +97,7 @@ def conclusions(rows) -> list[tuple[str, bool]]:
     # puts the gradient at the key within a factor of 10 of the measured one (vanishing.AGREE_WITHIN_DECADES
     # over the 51 lags of gap 50); minGRU at the gate 1 - z = 0.5 vanishes like a tanh RNN at gain 0.5, the
     # LRU's ring keeps the key's gradient and solves (`python -m training.compare --budget quick --experiments
-    # vanishing --only-models min_gru,lru`, commit 0f1ea51: minGRU 0.298 predicted, 0.301 measured, test
+    # vanishing --only-models min_gru,lru`, commit 1190246: minGRU 0.298 predicted, 0.301 measured, test
     # accuracy 0.13/0.135/0.124; LRU 0.0009 predicted, 0.014 measured, accuracy 1/1/1).
     scan = [r for r in runs if r["model"] in ("min_gru", "min_lstm", "lru") and r["meta"].get("theory")
             and r["meta"].get("gradient_at_key")]
