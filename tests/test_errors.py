@@ -157,6 +157,8 @@ BAD_INPUTS = [
         "compare --seeds ''"),
     row(C, ["--models", "lstm", "--tasks", "recall", "--steps", "0"], "--steps must be a positive", True,
         "compare --steps 0"),
+    row(C, ["--models", "lstm", "--tasks", "recall", "--tbptt", "0"], "--tbptt must be a positive", True,
+        "compare --tbptt 0"),
     row(C, ["--models", "lstm", "--tasks", "recall", "--jobs", "0"], "--jobs must be a positive", True,
         "compare --jobs 0"),
     row(C, ["--models", "lstm", "--tasks", "recall", "--learning-rate", "nan"], "--learning-rate must be a positive",
@@ -200,7 +202,7 @@ BAD_INPUTS = [
     row("training.through_time", ["--batch", "0"], "--batch must be at least 1", True, "through_time --batch 0"),
     row("training.inspect", ["{root}/afile"], "is not a run folder", True, "inspect a file"),
     row("training.inspect", ["{root}/runs/bad-json"], "metadata.json is not valid JSON", True, "inspect malformed JSON"),
-    row("datasets.bench", ["--tasks", "nosuch"], "Unknown task(s) nosuch", False, "datasets.bench unknown task"),
+    row("datasets.bench", ["--tasks", "nosuch"], "Unknown task(s) nosuch", True, "datasets.bench unknown task"),
 ]
 
 

@@ -102,3 +102,24 @@ def test_tensorboard_compares_the_runs_of_a_sweep(tmp_path):
 
     assert gru.sessions[0].status == api_pb2.STATUS_SUCCESS
     assert groups["grid--lstm--recall-gap10--s0"].sessions[0].status == api_pb2.STATUS_FAILURE
+
+
+def test_a_grid_with_tbptt_trains_it_and_shows_it_as_a_hyperparameter():
+    """`compare --tbptt K` (or a grid file's "training": {"tbptt": K}) reaches every run's config, and the
+    HParams dashboard has a tbptt column where runs differ in it."""
+    from training import compare
+    from training.sweep.experiments.grid import grid
+    from training.sweep.plan import plan_from_args
+
+    args = compare.build_parser().parse_args(["--models", "lstm,gru", "--tasks", "recall", "--tbptt", "5"])
+    experiments, _ = plan_from_args(args)
+    assert [r.config["tbptt"] for e in experiments for r in e.runs] == [5, 5]
+    assert [r.config["tbptt"] for r in grid(["lstm"], ["recall"], training={"tbptt": 3}).runs] == [3]
+    assert [r.config["tbptt"] for r in grid(["lstm"], ["recall"]).runs] == [None]
+    assert "--tbptt" in compare.build_parser().format_help()
+
+    cut, full = _entry("lstm", 5, 0), _entry("lstm", 5, 1)
+    cut["config"]["tbptt"] = 4
+    assert hparams.settings(cut)["tbptt"] == 4 and hparams.settings(full)["tbptt"] is None
+    assert hparams.columns([cut, full])["tbptt"] == "number"
+    assert "tbptt" not in hparams.columns([cut, dict(cut, seed=1)])  # the same everywhere: no column

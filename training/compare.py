@@ -43,7 +43,7 @@ from training.core.flags import DefaultsHelpFormatter, add_field_flags
 
 # The RunConfig fields a grid takes as flags (their help comes from RunConfig's docstring, their shown
 # defaults from GRID_DEFAULTS); `--steps` and `--epochs` are the grid's budget, written below.
-GRID_FIELD_FLAGS = ("units", "batch_size", "learning_rate", "optimizer", "global_clipnorm")
+GRID_FIELD_FLAGS = ("units", "batch_size", "learning_rate", "optimizer", "global_clipnorm", "tbptt")
 
 
 def _csv_list(kind):
@@ -154,7 +154,7 @@ def check_arguments(args) -> None:
     from training.core.config import RunConfig
     from training.core.preflight import check_folder_can_be_made, check_memory
 
-    for name in ("steps", "epochs", "units", "batch_size", "param_budget", "jobs"):
+    for name in ("steps", "epochs", "units", "batch_size", "param_budget", "jobs", "tbptt"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}.")

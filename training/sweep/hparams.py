@@ -31,7 +31,7 @@ ALWAYS = ("label", "model", "task", "seed", "parameters")
 # task parameters that say where data lives or how much of it is evaluated, not what was learnt
 _NOT_SETTINGS = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
 _CONFIG_KEYS = ("units", "num_layers", "dropout", "embedding_dim", "param_budget", "optimizer", "learning_rate",
-                "momentum", "clipnorm", "global_clipnorm", "clipvalue", "batch_size")
+                "momentum", "clipnorm", "global_clipnorm", "clipvalue", "tbptt", "batch_size")
 # the metrics, in the order the dashboard shows them: (tag, group: the session's subfolder, column name).
 # test_*: the run's exact test metrics (written here); epoch_*: the last value Keras's TensorBoard
 # callback wrote (validation: the last evaluation; train: the last epoch's running mean); losses in

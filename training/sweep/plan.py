@@ -186,7 +186,8 @@ def default_output(name: str, budget: str | None) -> pathlib.Path:
 def plan_from_args(args) -> tuple[list, dict]:
     """The experiments and the sweep description the arguments ask for."""
     grid_flags = [f for f in ("models", "tasks", "task_params", "model_params", "steps", "epochs", "units",
-                              "batch_size", "learning_rate", "optimizer", "global_clipnorm") if getattr(args, f)]
+                              "batch_size", "learning_rate", "optimizer", "global_clipnorm", "tbptt")
+                  if getattr(args, f, None)]
     if args.grid and (args.models or args.tasks):
         raise ValueError("Give either --grid FILE or --models/--tasks, not both.")
     if args.grid or args.models or args.tasks:
@@ -204,7 +205,8 @@ def plan_from_args(args) -> tuple[list, dict]:
             if not (args.models and args.tasks):
                 raise ValueError("A grid from flags needs both --models and --tasks.")
             training = {k: getattr(args, k) for k in ("steps", "epochs", "units", "batch_size", "learning_rate",
-                                                        "optimizer", "global_clipnorm") if getattr(args, k) is not None}
+                                                        "optimizer", "global_clipnorm", "tbptt")
+                        if getattr(args, k, None) is not None}
             if args.param_budget:
                 training["param_budget"] = args.param_budget
             shared, per_task = {}, {t: {} for t in args.tasks}
