@@ -20,8 +20,8 @@ A run that fails (an exception) is recorded as failed with its reason and the sw
 the request itself (an unknown model, a task parameter that does not exist, a bidirectional model on a
 next-token task) and a corpus that cannot be had (offline without `--corpus-dir`: char_lm reads TFDS's own
 copy, downloaded once) are refused before anything trains. `--plan` lists the runs and ends with their
-number, the workers, the time estimated from measured per-run costs (training.sweep.plan.MEASURED_COSTS)
-and that check of the data.
+number, the workers, the time estimated from measured per-run costs (training.sweep.plan.MEASURED, which
+names the command and the commit that measured them) and that check of the data.
 The same command with the same seeds trains the same numbers: the data streams are stateless
 functions of (task parameters, seed) and `train` seeds everything and enables op determinism.
 """
