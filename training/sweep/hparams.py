@@ -10,8 +10,10 @@ TensorBoard's HParams plugin reads three things (tensorboard.plugins.hparams):
     <sweep>/runs/<id>/tensorboard/train/          epoch_accuracy ... (the dashboard takes the last value)
 
 Everything is read from the sweep's own files (sweep.json, each run's metadata.json), so the summaries
-can be written at any time, again and again (`write_sweep` replaces what an earlier call wrote), and
-no TensorFlow is needed: the events are written with TensorBoard's own writer.
+can be written at any time, again and again (`write_sweep` replaces what an earlier call wrote); the
+events are written with TensorBoard's own writer. What a run was (its gain, kernel, direction, the
+sub-question it answers) is derived from its config by `training.sweep.results.what_it_was`, as the
+report derives it, never read from a copy beside the config.
 
 Only the settings that differ between the runs of the sweep become hparams columns, plus the ones a
 reader always wants (label, model, task, seed, parameters; label only where it says more than the
@@ -24,6 +26,8 @@ import json
 import math
 import pathlib
 import time
+
+from training.sweep import results
 
 SWEEP_FILE = "sweep.json"
 SUFFIX = ".hparams"  # our event files end in this, so a later call can replace them
@@ -76,9 +80,8 @@ def settings(entry: dict, metadata: dict | None = None) -> dict:
     values["steps"] = config["epochs"] * config["steps_per_epoch"] if "epochs" in config else None
     for key in _CONFIG_KEYS:
         values[key] = config.get(key)
-    for key, value in sorted((entry.get("extra") or {}).items()):
-        if not key.startswith("sample"):
-            values.setdefault(key, value)
+    for key, value in sorted(results.what_it_was(entry).items()):  # gain, kernel, direction from the config
+        values.setdefault(key, value)
     values["parameters"] = (metadata or {}).get("parameters")
     if metadata and metadata.get("units") is not None:
         values["units"] = metadata["units"]  # the width param_budget chose

@@ -408,6 +408,14 @@ def _direction(run: dict, config: dict) -> str:
     return "causal, answers late" if (run.get("task_params") or {}).get("answer_delay") is not None else "causal"
 
 
+def what_it_was(run: dict) -> dict:
+    """What a sweep.json run entry was beyond its config's plain settings: {"gain", "kernel", "direction",
+    "group"}, each derived from the entry's config (`RunRow`'s fields of the same names), None where the
+    run's experiment does not vary it. The one place that reads the entry's `extra` (which of them the plan
+    varies, and the sub-question `group` it answers) for the report and the HParams dashboard alike."""
+    return {**_what_it_was(run, run.get("config") or {}), "group": (run.get("extra") or {}).get("group")}
+
+
 def _what_it_was(run: dict, config: dict) -> dict:
     """gain, kernel and direction, derived from the run's config. They are filled for the runs of an
     experiment that varies them (the plan names them in the entry's `extra`); the value is the config's.
