@@ -395,6 +395,29 @@ def _run_unprivileged(args, env, timeout=300) -> subprocess.CompletedProcess:
     return done
 
 
+def test_a_temporary_cache_folder_another_user_made_first_is_not_used(tmp_path):
+    """<tmp>/rnn-zoo-<uid> made by another user (world-writable, theirs): Keras would read its keras.json and
+    TFDS its data from there, so the caches go to a fresh folder of this user's own instead."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a folder that another user owns")
+    tmp = tmp_path / "tmp"
+    squat = tmp / "rnn-zoo-0"
+    squat.mkdir(parents=True)
+    os.chown(squat, 65534, 65534)
+    os.chmod(squat, 0o777)
+    script = "import json; from training.core.boundary import prepare_environment; print(json.dumps(prepare_environment()))"
+    env = _env(HOME="/proc", TMPDIR=str(tmp))
+    for name in ("KERAS_HOME", "TFDS_DATA_DIR", "MPLCONFIGDIR"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=REPO)
+    chosen = json.loads(done.stdout)
+    assert set(chosen) == {"KERAS_HOME", "TFDS_DATA_DIR", "MPLCONFIGDIR"}, done.stderr
+    for folder in map(pathlib.Path, chosen.values()):
+        assert folder.is_relative_to(tmp) and not folder.is_relative_to(squat), folder
+        assert folder.parent.stat().st_uid == 0 and not folder.parent.stat().st_mode & 0o077, folder
+    assert not any(squat.iterdir())
+
+
 def test_a_home_a_non_root_user_may_not_write_gets_temporary_cache_folders(read_only_home):
     """HOME read-only by its mode (chmod 555), for a user file permissions bind: every cache folder goes to a
     temporary folder that can be written, none under HOME."""
@@ -418,6 +441,32 @@ def test_a_home_a_non_root_user_may_not_write_gets_temporary_cache_folders(read_
         assert pathlib.Path(folder).is_dir() and os.access(folder, os.W_OK), folder
         assert not pathlib.Path(folder).is_relative_to(home) and pathlib.Path(folder).is_relative_to(env["TMPDIR"])
     assert not any(home.iterdir())
+
+
+def test_folders_a_non_root_user_may_not_write_are_refused_before_any_work(tmp_path):
+    """compare --output inside a folder of mode 555, and report on a sweep folder of mode 555 (another user's,
+    as its user sees it): one sentence, exit 2, before TensorFlow, nothing changed."""
+    locked, sweep = tmp_path / "locked", tmp_path / "sweep"
+    locked.mkdir()
+    (sweep / "report").mkdir(parents=True)
+    (sweep / "sweep.json").write_text(json.dumps({"runs": [], "experiments": []}))
+    (sweep / "report" / "report.md").write_text("old")
+    for folder in (locked, sweep, sweep / "report"):
+        os.chmod(folder, 0o555)
+    before = _listing(tmp_path)
+    try:
+        for module, args, fragment in (
+                (C, ["--models", "lstm", "--tasks", "recall", "--output", locked / "sweep"],
+                 f"Cannot make the --output folder {locked / 'sweep'}: permission denied on {locked}; choose another"),
+                (R, [sweep], "is not writable (Permission denied)")):
+            done = _run_unprivileged(["-c", _DRIVER, module, *args], _env())
+            err, _, imported = done.stderr.rstrip("\n").rpartition("\n")
+            assert done.returncode == 2 and err.count("\n") == 0 and err.startswith("error: "), done.stderr
+            assert fragment in err and imported == "tensorflow not imported", done.stderr
+        assert _listing(tmp_path) == before and not (locked / "sweep").exists()
+    finally:
+        for folder in (locked, sweep, sweep / "report"):
+            os.chmod(folder, 0o755)
 
 
 @pytest.mark.slow
