@@ -444,28 +444,32 @@ def test_a_home_a_non_root_user_may_not_write_gets_temporary_cache_folders(read_
 
 
 def test_folders_a_non_root_user_may_not_write_are_refused_before_any_work(tmp_path):
-    """compare --output inside a folder of mode 555, and report on a sweep folder of mode 555 (another user's,
-    as its user sees it): one sentence, exit 2, before TensorFlow, nothing changed."""
-    locked, sweep = tmp_path / "locked", tmp_path / "sweep"
+    """compare --output inside a folder of mode 555, and report on a sweep folder or a report/ of mode 555
+    (another user's, as its user sees it): one sentence, exit 2, before TensorFlow, nothing changed."""
+    locked, sweep, theirs = tmp_path / "locked", tmp_path / "sweep", tmp_path / "theirs"
     locked.mkdir()
-    (sweep / "report").mkdir(parents=True)
-    (sweep / "sweep.json").write_text(json.dumps({"runs": [], "experiments": []}))
-    (sweep / "report" / "report.md").write_text("old")
-    for folder in (locked, sweep, sweep / "report"):
+    for folder in (sweep, theirs):  # theirs: the sweep folder may be written, its report/ may not
+        (folder / "report").mkdir(parents=True)
+        (folder / "sweep.json").write_text(json.dumps({"runs": [], "experiments": []}))
+        (folder / "report" / "report.md").write_text("old")
+    modes = [locked, sweep, sweep / "report", theirs / "report"]
+    for folder in modes:
         os.chmod(folder, 0o555)
     before = _listing(tmp_path)
     try:
         for module, args, fragment in (
                 (C, ["--models", "lstm", "--tasks", "recall", "--output", locked / "sweep"],
                  f"Cannot make the --output folder {locked / 'sweep'}: permission denied on {locked}; choose another"),
-                (R, [sweep], "is not writable (Permission denied)")):
+                (R, [sweep], f"The sweep folder {sweep} is not writable (Permission denied)"),
+                (R, [theirs], f"Its report folder {theirs / 'report'} is not writable (Permission denied)")):
             done = _run_unprivileged(["-c", _DRIVER, module, *args], _env())
             err, _, imported = done.stderr.rstrip("\n").rpartition("\n")
             assert done.returncode == 2 and err.count("\n") == 0 and err.startswith("error: "), done.stderr
             assert fragment in err and imported == "tensorflow not imported", done.stderr
         assert _listing(tmp_path) == before and not (locked / "sweep").exists()
+        assert sorted(p.name for p in theirs.iterdir()) == ["report", "sweep.json"]  # no staged leftover
     finally:
-        for folder in (locked, sweep, sweep / "report"):
+        for folder in modes:
             os.chmod(folder, 0o755)
 
 
