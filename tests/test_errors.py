@@ -405,7 +405,8 @@ def test_a_temporary_cache_folder_another_user_made_first_is_not_used(tmp_path):
     squat.mkdir(parents=True)
     os.chown(squat, 65534, 65534)
     os.chmod(squat, 0o777)
-    script = "import json; from training.core.boundary import prepare_environment; print(json.dumps(prepare_environment()))"
+    script = ("import json; from training.core.boundary import prepare_environment; "
+              "print(json.dumps(prepare_environment()))")
     env = _env(HOME="/proc", TMPDIR=str(tmp))
     for name in ("KERAS_HOME", "TFDS_DATA_DIR", "MPLCONFIGDIR"):
         env.pop(name, None)

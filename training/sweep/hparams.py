@@ -32,8 +32,6 @@ from training.sweep import results
 SWEEP_FILE = "sweep.json"
 SUFFIX = ".hparams"  # our event files end in this, so a later call can replace them
 ALWAYS = ("label", "model", "task", "seed", "parameters")
-# task parameters that say where data lives or how much of it is evaluated, not what was learnt
-_NOT_SETTINGS = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
 _CONFIG_KEYS = ("units", "num_layers", "dropout", "embedding_dim", "param_budget", "optimizer", "learning_rate",
                 "momentum", "clipnorm", "global_clipnorm", "clipvalue", "tbptt", "batch_size")
 # the metrics, in the order the dashboard shows them: (tag, group: the session's subfolder, column name).
@@ -72,7 +70,7 @@ def settings(entry: dict, metadata: dict | None = None) -> dict:
         "task": entry.get("task"),
     }
     for key, value in sorted((entry.get("task_params") or {}).items()):
-        if key not in _NOT_SETTINGS:
+        if key not in results.NOT_SETTINGS:  # where data lives, how much is evaluated: not what was learnt
             values[key] = value
     for key, value in sorted((config.get("model_params") or {}).items()):
         values[f"model.{key}"] = value

@@ -141,10 +141,15 @@ def chance_of(metric: str, chance_loss, chance_accuracy):
     return chance_loss  # mse and nll
 
 
+# Task parameters that say where data lives or how much of it is evaluated, not what was learnt: no setting
+# of a run (left out of its words and of the HParams dashboard's columns).
+NOT_SETTINGS = frozenset({"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path",
+                          "download"})
+
+
 def task_values(run: dict) -> str:
     """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
-    skip = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
-    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in skip)
+    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in NOT_SETTINGS)
 
 
 # ------------------------------------------------------------------------------- the typed row
@@ -553,7 +558,8 @@ def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: RunR
             out["test_correct"] = int(round(row.test["accuracy"] * n))
     baselines = meta.get("baselines") or {}
     out["baselines"], out["baselines_validation"] = {}, {}
-    for into, found in ((out["baselines"], baselines), (out["baselines_validation"], baselines.get("validation") or {})):
+    for into, found in ((out["baselines"], baselines),
+                        (out["baselines_validation"], baselines.get("validation") or {})):
         for name, nats in found.items():
             if isinstance(nats, (int, float)) and not isinstance(nats, bool) and metric != "accuracy":
                 into[name] = chance_of(metric, float(nats), None)
