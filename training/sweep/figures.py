@@ -29,7 +29,6 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import zoo  # noqa: E402
 from training.core import rules  # noqa: E402
 from training.sweep import axes, evidence, results, stats  # noqa: E402
-from training.sweep.results import ROW  # noqa: E402
 
 STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -170,12 +169,12 @@ def decay_rates(rows, path):
         return None
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.38 * len(groups) + 1.2)))
     y = np.arange(len(groups))[::-1]
-    for offset, field, name, marker in ((0.15, ROW.tt_decay_init, "measured at initialisation", "o"),
-                                        (-0.15, ROW.tt_decay_final, "measured after training", "s"),
-                                        (0.0, ROW.theory_predicted_decay, "predicted at initialisation (Jacobian)", "x")):
+    for offset, key, name, marker in ((0.15, "tt_decay_init", "measured at initialisation", "o"),
+                                      (-0.15, "tt_decay_final", "measured after training", "s"),
+                                      (0.0, "theory_predicted_decay", "predicted at initialisation (Jacobian)", "x")):
         shown = False
         for yi, (label, g) in zip(y, groups):
-            vs = [float(v) for v in map(field, g) if isinstance(v, (int, float)) and math.isfinite(v)]
+            vs = [float(v) for v in (getattr(r, key) for r in g) if isinstance(v, (int, float)) and math.isfinite(v)]
             if not vs:
                 continue
             s = stats.mean_interval(vs)

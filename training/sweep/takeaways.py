@@ -42,8 +42,6 @@ def result(group, load_examples=None) -> stats.Result:
 
 
 def mean_of(group, field):
-    """Mean of the finite values of `field` (`results.ROW.name` or a function of a row) over the group's
-    seeds, or None."""
     vs = [v for v in group.values(field) if math.isfinite(v)]
     return sum(vs) / len(vs) if vs else None
 

@@ -10,7 +10,6 @@ from training.sweep.experiments._common import SAMPLE_PROMPT, describe, make_run
 from training.sweep.figures import figure_list, metric_bars, validation_curves
 from training.sweep.findings import (beat_sentence, chance_place, find_group, flagged, fmt, group_result,
     shown_words, value_of)
-from training.sweep.results import ROW
 from training.sweep.tables import MODEL, PARAMETERS, baseline_of, cell, mean, metric_cell, tail_columns
 from training.sweep.takeaways import Takeaway, and_list, mean_of, num, result, with_interval
 
@@ -69,8 +68,8 @@ def findings_char_lm(groups, rows) -> list[str]:
         sentence = beat_sentence(a, s)
         if sentence:
             out.append(sentence)
-    fastest = max(ok, key=lambda g: mean(g, ROW.tokens_per_second) or 0)
-    out.append(f"Fastest in tokens per second: {fastest.label} ({fmt(mean(fastest, ROW.tokens_per_second))}).")
+    fastest = max(ok, key=lambda g: mean(g, "tokens_per_second") or 0)
+    out.append(f"Fastest in tokens per second: {fastest.label} ({fmt(mean(fastest, 'tokens_per_second'))}).")
     return out + flagged(groups)
 
 
@@ -130,7 +129,7 @@ def char_lm_columns(groups) -> list[tuple[str, callable]]:
         ("Test bits/char [95% CI]", metric_cell),
         ("Test nats/char", lambda g: cell(g, lambda r: r.test.get("nll"), 3)),
     ] + [(f"{name} bits/char", lambda g, name=name: cell(g, baseline_of(name), 3)) for name in baselines] \
-        + [("Unigram bits/char", lambda g: cell(g, ROW.chance, 3))] + tail_columns()
+        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + tail_columns()
 
 
 EXPERIMENT = register(Definition(

@@ -17,7 +17,6 @@ from training.sweep.experiments._common import SOLVE, Comparison, copy_solve, de
 from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
 from training.sweep.findings import (beat_sentence, chance_place, flagged, fmt, group_result,
     shown_words, value_of)
-from training.sweep.results import ROW
 from training.sweep.tables import group_gap, mean, metric_cell, number, steps_to_solve_cell, table_notes
 from training.sweep.takeaways import Takeaway, and_list, gap_of, has_learned, num, result, with_interval
 
@@ -260,7 +259,7 @@ def recall_gap_table(groups) -> dict | None:
             g = next((x for x in recall if x.label == label and x.gap == gap), None)
             row.append(metric_cell(g) if g else "–")
         rows.append(row)
-    chance = next((mean(g, ROW.chance) for g in recall if mean(g, ROW.chance) is not None), None)
+    chance = next((mean(g, "chance") for g in recall if mean(g, "chance") is not None), None)
     rows.append(["chance"] + [number(chance)] * len(gaps))
     return {"columns": ["Model"] + [f"gap {gap}" for gap in gaps], "rows": rows,
             "align": ["left"] + ["right"] * len(gaps), "notes": table_notes(recall)}
