@@ -102,3 +102,39 @@ def test_tensorboard_compares_the_runs_of_a_sweep(tmp_path):
 
     assert gru.sessions[0].status == api_pb2.STATUS_SUCCESS
     assert groups["grid--lstm--recall-gap10--s0"].sessions[0].status == api_pb2.STATUS_FAILURE
+
+
+def test_a_grid_with_tbptt_trains_it_and_shows_it_as_a_hyperparameter():
+    """`compare --tbptt K` (or a grid file's "training": {"tbptt": K}) reaches every run's config, and the
+    HParams dashboard has a tbptt column where runs differ in it."""
+    from training import compare
+    from training.sweep.experiments.grid import grid
+    from training.sweep.plan import plan_from_args
+
+    args = compare.build_parser().parse_args(["--models", "lstm,gru", "--tasks", "recall", "--tbptt", "5"])
+    experiments, _ = plan_from_args(args)
+    assert [r.config["tbptt"] for e in experiments for r in e.runs] == [5, 5]
+    assert [r.config["tbptt"] for r in grid(["lstm"], ["recall"], training={"tbptt": 3}).runs] == [3]
+    assert [r.config["tbptt"] for r in grid(["lstm"], ["recall"]).runs] == [None]
+    assert "--tbptt" in compare.build_parser().format_help()
+
+    cut, full = _entry("lstm", 5, 0), _entry("lstm", 5, 1)
+    cut["config"]["tbptt"] = 4
+    assert hparams.settings(cut)["tbptt"] == 4 and hparams.settings(full)["tbptt"] is None
+    assert hparams.columns([cut, full])["tbptt"] == "number"
+    assert "tbptt" not in hparams.columns([cut, dict(cut, seed=1)])  # the same everywhere: no column
+
+
+def test_what_a_run_was_comes_from_its_config_not_a_copy_beside_it():
+    """gain, kernel and direction are derived from the config (`results.what_it_was`, as the report does);
+    the plan's `extra` only says which of them its experiment varies, and its other keys are no settings."""
+    entry = _entry("simple_rnn", 5, 0)
+    entry["config"]["model_params"] = {"recurrent_gain": 2.0, "recurrent_initializer": "glorot_uniform"}
+    entry["extra"] = {"gain": 9.0, "kernel": "stale", "group": "gain sweep", "solve": {"threshold": 0.9},
+                      "sample_length": 100}
+    values = hparams.settings(entry)
+    assert (values["gain"], values["kernel"], values["group"]) == (2.0, "glorot_uniform", "gain sweep")
+    assert values["direction"] is None and "solve" not in values and "sample_length" not in values
+    default = _entry("simple_rnn", 5, 1)
+    default["extra"] = {"gain": 9.0}  # the builder's own gain (zoo registry), not the plan's word
+    assert hparams.settings(default)["gain"] == 1.0

@@ -30,6 +30,7 @@ def test_plan_ends_with_the_number_of_runs_the_workers_and_an_estimate(capsys):
     assert (int(totals.group(2)), int(totals.group(3))) == (1, 2)
     assert re.fullmatch(r"\d+ s|\d+ min|\d+ h \d\d min", totals.group(4))
     assert "bfc4148" in totals.group(5) and lines[-1].startswith("Every task's data can be had now")
+    assert plan.MEASURED.command in totals.group(5) and plan.MEASURED.commit in totals.group(5)  # its source cited
 
 
 def test_the_estimate_follows_the_plan_and_the_workers():

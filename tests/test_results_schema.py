@@ -95,10 +95,11 @@ def test_report_pairs_the_shared_examples_and_sets_degenerate_runs_apart(sweep):
 def test_a_hand_edited_bare_degenerate_flag_still_reads():
     """metadata.json's "degenerate" is the producer's dict; a bare `true` (edited by hand) must not break
     the report: the stored numbers still give the reason."""
-    row = {"status": "finished", "test_loss": 0.0, "chance_loss": 2.3, "metric": "accuracy"}
+    row = results.RunRow(status="finished", test={"loss": 0.0}, chance_loss=2.3, metric="accuracy")
     got = results._degenerate({"degenerate": True}, row, {})
     assert got == {"degenerate": True, "degenerate_reason": "test loss exactly 0 in float32 (saturated outputs)"}
-    assert results._degenerate({"degenerate": True}, {**row, "test_loss": 1.0}, {}) == {}
+    row.test["loss"] = 1.0
+    assert results._degenerate({"degenerate": True}, row, {}) == {}
 
 
 def test_the_schema_in_the_docs_is_the_one_the_dataclasses_define():
@@ -122,3 +123,19 @@ def test_every_field_says_what_it_is_and_where_it_comes_from():
     assert results.RunRow.from_record(record) == row
     with pytest.raises(ValueError, match="no column 'tset_loss'"):
         results.RunRow.from_record({**record, "tset_loss": 1.0})
+
+
+def test_row_fields_are_named_as_attributes_and_a_misspelt_one_fails_where_it_is_written():
+    from training.sweep import tables
+    from training.sweep.results import ROW
+
+    rows = [results.RunRow(label="lstm", task="recall", metric="accuracy", status="finished", seed=seed,
+                           grad_norm_max=norm, test={"accuracy": 0.5}) for seed, norm in ((0, 2.0), (1, 4.0))]
+    (group,) = results.group_rows(rows)
+    assert group.mean(ROW.grad_norm_max) == tables.mean(group, ROW.grad_norm_max) == 3.0
+    assert tables.values(group, ROW.seed) == [0.0, 1.0] and tables.cell(group, ROW.grad_norm_max) == "3 [2, 4]"
+    assert group.mean(lambda r: r.test["accuracy"]) == 0.5 and ROW.where(rows[0]) == "recall"
+    assert group.mean("grad_norm_max") == 3.0  # a field's name still reads, through ROW
+    for misspelt in (lambda: ROW.grad_nrom_max, lambda: group.mean("grad_nrom_max")):
+        with pytest.raises(AttributeError, match="RunRow has no field 'grad_nrom_max'"):
+            misspelt()

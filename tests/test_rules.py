@@ -81,6 +81,6 @@ def test_the_report_and_the_producer_flag_the_same_loss_as_degenerate():
     for factor in (0.5 * rules.LOSS_OVER_CHANCE_LIMIT, 2 * rules.LOSS_OVER_CHANCE_LIMIT):
         loss = factor * chance
         producer = diagnostics.degenerate({"loss": 1.0}, chance, loss, None, None, 60)["flag"]
-        row = {"status": "finished", "test_loss": loss, "chance_loss": chance, "metric": "accuracy"}
+        row = results.RunRow(status="finished", test={"loss": loss}, chance_loss=chance, metric="accuracy")
         report = results._degenerate({}, row, {}).get("degenerate", False)
         assert producer == report == (factor > rules.LOSS_OVER_CHANCE_LIMIT)

@@ -20,8 +20,8 @@ A run that fails (an exception) is recorded as failed with its reason and the sw
 the request itself (an unknown model, a task parameter that does not exist, a bidirectional model on a
 next-token task) and a corpus that cannot be had (offline without `--corpus-dir`: char_lm reads TFDS's own
 copy, downloaded once) are refused before anything trains. `--plan` lists the runs and ends with their
-number, the workers, the time estimated from measured per-run costs (training.sweep.plan.MEASURED_COSTS)
-and that check of the data.
+number, the workers, the time estimated from measured per-run costs (training.sweep.plan.MEASURED, which
+names the command and the commit that measured them) and that check of the data.
 The same command with the same seeds trains the same numbers: the data streams are stateless
 functions of (task parameters, seed) and `train` seeds everything and enables op determinism.
 """
@@ -43,7 +43,7 @@ from training.core.flags import DefaultsHelpFormatter, add_field_flags
 
 # The RunConfig fields a grid takes as flags (their help comes from RunConfig's docstring, their shown
 # defaults from GRID_DEFAULTS); `--steps` and `--epochs` are the grid's budget, written below.
-GRID_FIELD_FLAGS = ("units", "batch_size", "learning_rate", "optimizer", "global_clipnorm")
+GRID_FIELD_FLAGS = ("units", "batch_size", "learning_rate", "optimizer", "global_clipnorm", "tbptt")
 
 
 def _csv_list(kind):
@@ -154,7 +154,7 @@ def check_arguments(args) -> None:
     from training.core.config import RunConfig
     from training.core.preflight import check_folder_can_be_made, check_memory
 
-    for name in ("steps", "epochs", "units", "batch_size", "param_budget", "jobs"):
+    for name in ("steps", "epochs", "units", "batch_size", "param_budget", "jobs", "tbptt"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}.")
@@ -192,9 +192,9 @@ def main(argv=None) -> int:
     experiments, description = plan_from_args(args)
     description["command"] = "python -m training.compare" + (" " + shlex.join(argv) if argv else "")
     jobs = args.jobs if args.jobs is not None else suites.default_jobs(description.get("budget"))
+    unavailable = check_plan(experiments)  # a request that cannot work is refused before the plan is shown
     if args.plan:
-        return _print_plan(experiments, jobs, args)
-    unavailable = check_plan(experiments)
+        return _print_plan(experiments, jobs, args, unavailable)
     if unavailable:  # offline without a local copy: say so now, not after the other runs have trained
         raise UsageError(" ".join(s[0].upper() + s[1:] for s in corpus_problems(unavailable, experiments)))
     output = pathlib.Path(args.output) if args.output else default_output(description["name"], description["budget"])
@@ -226,10 +226,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def _print_plan(experiments, jobs: int, args) -> int:
-    """The planned runs, then their number, the workers, the estimated time and whether every task's data
-    can be had (a corpus offline); exit status 2 when one cannot."""
-    from training.sweep.plan import MEASURED_WHERE, check_plan, corpus_problems, duration, estimate_seconds
+def _print_plan(experiments, jobs: int, args, unavailable: dict) -> int:
+    """The planned runs (`check_plan` passed them: `unavailable` holds the tasks whose data cannot be had),
+    then their number, the workers, the estimated time and whether every task's data can be had (a corpus
+    offline); exit status 2 when one cannot."""
+    from training.sweep.plan import MEASURED_WHERE, corpus_problems, duration, estimate_seconds
     from training.sweep.results import SWEEP_FILE
     from training.sweep.runner import DONE
 
@@ -243,7 +244,6 @@ def _print_plan(experiments, jobs: int, args) -> int:
     if args.resume and args.output and (pathlib.Path(args.output) / SWEEP_FILE).is_file():
         sweep = json.loads((pathlib.Path(args.output) / SWEEP_FILE).read_text(encoding="utf-8"))
         done = {r["id"] for r in sweep.get("runs", []) if r.get("status") in DONE}
-    unavailable = check_plan(experiments)
     runs = sum(len(e.runs) for e in experiments)
     left = f", {runs - len(done & {r.id for e in experiments for r in e.runs})} left to train" if done else ""
     print(f"\n{runs} run{'s' if runs != 1 else ''} in {len(experiments)} experiment{'s' if len(experiments) != 1 else ''}{left}, "

@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     from training.core.preflight import check_folder
 
     check_folder(folder, "the sweep folder")  # before any work: the report is written into it
+    if (folder / "report").is_dir():  # the old report's files are deleted once the new one is in place
+        check_folder(folder / "report", "its report folder")
     quiet.install()
     from training.sweep.document import build_report
 

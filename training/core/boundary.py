@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 import sys
 import tempfile
 import traceback
@@ -143,10 +144,29 @@ def prepare_environment() -> dict:
                and not (os.path.isabs(home) and home != "/" and _usable(os.path.join(home, rel)))]
     chosen = {}
     if missing:
-        base = os.path.join(tempfile.gettempdir(), f"rnn-zoo-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+        base = _own_temporary_folder()
         for var, rel in CACHE_FOLDERS:
             folder = os.path.join(base, os.path.basename(rel))
             if var in missing and _usable(folder):
                 os.makedirs(folder, exist_ok=True)
                 os.environ[var] = chosen[var] = folder
     return chosen
+
+
+def _own_temporary_folder() -> str:
+    """`<tmp>/rnn-zoo-<uid>`, where caches go when HOME cannot take them. The temporary folder is shared by
+    every user: one that another user made first (or a link) is not trusted, since Keras reads keras.json and
+    TFDS reads prepared data from there; then a fresh folder of this user's own (mode 700) is made instead."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    base = os.path.join(tempfile.gettempdir(), f"rnn-zoo-{uid if uid is not None else 'user'}")
+    try:
+        os.mkdir(base, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return base  # the temporary folder itself cannot be written: `_usable` refuses it below
+    info = os.lstat(base)
+    if uid is None or (info.st_uid == uid and stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o022):
+        return base
+    return tempfile.mkdtemp(prefix=f"rnn-zoo-{uid}-")
+

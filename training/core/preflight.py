@@ -68,13 +68,17 @@ def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None
 
 
 def _write_probe(folder) -> None:
-    """Write one byte to a temporary file in `folder` and remove it; raises the OSError that stops it."""
-    fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=folder)
+    """Write one byte to a temporary file in `folder` and remove it; raises the OSError that stops it, naming
+    `folder` (the probe's own name would mean nothing to the user)."""
     try:
-        os.write(fd, b"x")
-    finally:
-        os.close(fd)
-        os.remove(probe)
+        fd, probe = tempfile.mkstemp(prefix=".rnn-zoo-write-test-", dir=folder)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            os.remove(probe)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(folder)) from None
 
 
 def check_folder(path, what: str = "the folder", flag: str | None = None) -> pathlib.Path:
@@ -117,7 +121,7 @@ def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = 
     try:
         _write_probe(parent)
     except OSError as e:
-        raise ValueError(os_error_sentence(e, f"cannot make {what} {path}", flag=flag)) from None
+        raise ValueError(os_error_sentence(e, f"cannot make {what[0].lower() + what[1:]} {path}", flag=flag)) from None
     return path
 
 

@@ -10,8 +10,10 @@ TensorBoard's HParams plugin reads three things (tensorboard.plugins.hparams):
     <sweep>/runs/<id>/tensorboard/train/          epoch_accuracy ... (the dashboard takes the last value)
 
 Everything is read from the sweep's own files (sweep.json, each run's metadata.json), so the summaries
-can be written at any time, again and again (`write_sweep` replaces what an earlier call wrote), and
-no TensorFlow is needed: the events are written with TensorBoard's own writer.
+can be written at any time, again and again (`write_sweep` replaces what an earlier call wrote); the
+events are written with TensorBoard's own writer. What a run was (its gain, kernel, direction, the
+sub-question it answers) is derived from its config by `training.sweep.results.what_it_was`, as the
+report derives it, never read from a copy beside the config.
 
 Only the settings that differ between the runs of the sweep become hparams columns, plus the ones a
 reader always wants (label, model, task, seed, parameters; label only where it says more than the
@@ -25,13 +27,13 @@ import math
 import pathlib
 import time
 
+from training.sweep import results
+
 SWEEP_FILE = "sweep.json"
 SUFFIX = ".hparams"  # our event files end in this, so a later call can replace them
 ALWAYS = ("label", "model", "task", "seed", "parameters")
-# task parameters that say where data lives or how much of it is evaluated, not what was learnt
-_NOT_SETTINGS = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
 _CONFIG_KEYS = ("units", "num_layers", "dropout", "embedding_dim", "param_budget", "optimizer", "learning_rate",
-                "momentum", "clipnorm", "global_clipnorm", "clipvalue", "batch_size")
+                "momentum", "clipnorm", "global_clipnorm", "clipvalue", "tbptt", "batch_size")
 # the metrics, in the order the dashboard shows them: (tag, group: the session's subfolder, column name).
 # test_*: the run's exact test metrics (written here); epoch_*: the last value Keras's TensorBoard
 # callback wrote (validation: the last evaluation; train: the last epoch's running mean); losses in
@@ -68,7 +70,7 @@ def settings(entry: dict, metadata: dict | None = None) -> dict:
         "task": entry.get("task"),
     }
     for key, value in sorted((entry.get("task_params") or {}).items()):
-        if key not in _NOT_SETTINGS:
+        if key not in results.NOT_SETTINGS:  # where data lives, how much is evaluated: not what was learnt
             values[key] = value
     for key, value in sorted((config.get("model_params") or {}).items()):
         values[f"model.{key}"] = value
@@ -76,9 +78,8 @@ def settings(entry: dict, metadata: dict | None = None) -> dict:
     values["steps"] = config["epochs"] * config["steps_per_epoch"] if "epochs" in config else None
     for key in _CONFIG_KEYS:
         values[key] = config.get(key)
-    for key, value in sorted((entry.get("extra") or {}).items()):
-        if not key.startswith("sample"):
-            values.setdefault(key, value)
+    for key, value in sorted(results.what_it_was(entry).items()):  # gain, kernel, direction from the config
+        values.setdefault(key, value)
     values["parameters"] = (metadata or {}).get("parameters")
     if metadata and metadata.get("units") is not None:
         values["units"] = metadata["units"]  # the width param_budget chose

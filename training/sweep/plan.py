@@ -3,6 +3,7 @@ and what each run costs (for the progress display's ETA)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -68,21 +69,63 @@ def run_cost(run) -> float:
     return _tokens(run) + OVERHEAD_TOKENS
 
 
-# What a run costs, measured: the medians per run of the quick sweep's "Where the time went" table at commit
-# bfc4148 (`/usr/bin/time python -m training.compare --output /tmp/q4`, the quick budget, 3 worker processes on
-# the project's idle 2-core CPU machine; docs/bptt.md#the-fixed-cost-of-a-quick-sweep-run): per experiment, the
-# fixed seconds (loading the task, building, tracing, probes, evaluating, saving) and the training steps'.
-# That sweep took 802 s, SWEEP_FACTOR times what these medians give for its plan (medians lie below the mean
-# of a skewed distribution, and a sweep spawns its workers): `estimate_seconds` applies it.
-MEASURED_COSTS = {  # experiment: (fixed seconds, training-step seconds) of its median quick run
-    "vanishing": (5.67, 2.45),
-    "exploding": (3.83, 1.04),
-    "long_term": (4.03, 4.72),
-    "unidirectional": (3.67, 1.31),
-    "char_lm": (24.4, 290.0),
-}
-MEASURED_SWEEP = ("quick", 802.0, 3, 2)  # the measured sweep: budget, its sweep seconds, workers, CPU cores
-MEASURED_WHERE = "the quick sweep at commit bfc4148, 3 workers on an idle 2-core CPU (docs/results.md)"
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """The sweep whose runs' costs the estimates are made from: how it was measured (the command, the commit,
+    the machine) and what it measured. `compare --plan` cites it (`words()`); docs/results.md and
+    docs/bptt.md#the-fixed-cost-of-a-quick-sweep-run hold its table and discuss it.
+
+    Args:
+        command: the command that produced the numbers.
+        commit: the commit it ran at.
+        budget: the suite budget the sweep ran.
+        sweep_seconds: the sweep's wall time (sweep.json's `wall_seconds`).
+        workers: worker processes (`--jobs`).
+        cores: CPU cores of the machine.
+        machine: the machine in words.
+        source: where the per-experiment medians were read: the sweep's report.
+        costs: {experiment: (fixed seconds, training-step seconds)} of its median run: the fixed part
+            (loading the task, building, tracing, probes, evaluating, saving) and the training steps'.
+    """
+
+    command: str
+    commit: str
+    budget: str
+    sweep_seconds: float
+    workers: int
+    cores: int
+    machine: str
+    source: str
+    costs: dict
+
+    def words(self) -> str:
+        """Where the estimate comes from, in one clause for `compare --plan`."""
+        return (f"the {self.budget} sweep at commit {self.commit} (`{self.command}`, {self.workers} workers on "
+                f"{self.machine}; docs/results.md)")
+
+
+# Its sweep took longer than these medians give for its plan (medians lie below the mean of a skewed
+# distribution, and a sweep spawns its workers): `estimate_seconds` scales by the factor that closes the gap.
+MEASURED = Measurement(
+    command="/usr/bin/time python -m training.compare --output /tmp/q4",
+    commit="bfc4148",
+    budget="quick",
+    sweep_seconds=802.0,
+    workers=3,
+    cores=2,
+    machine="an idle 2-core CPU",
+    source="the medians per run of its report's \"Where the time went\" table",
+    costs={
+        "vanishing": (5.67, 2.45),
+        "exploding": (3.83, 1.04),
+        "long_term": (4.03, 4.72),
+        "unidirectional": (3.67, 1.31),
+        "char_lm": (24.4, 290.0),
+    },
+)
+MEASURED_COSTS = MEASURED.costs  # experiment: (fixed seconds, training-step seconds) of its median run
+MEASURED_SWEEP = (MEASURED.budget, MEASURED.sweep_seconds, MEASURED.workers, MEASURED.cores)
+MEASURED_WHERE = MEASURED.words()
 
 
 def _tokens(run) -> float:
@@ -186,7 +229,8 @@ def default_output(name: str, budget: str | None) -> pathlib.Path:
 def plan_from_args(args) -> tuple[list, dict]:
     """The experiments and the sweep description the arguments ask for."""
     grid_flags = [f for f in ("models", "tasks", "task_params", "model_params", "steps", "epochs", "units",
-                              "batch_size", "learning_rate", "optimizer", "global_clipnorm") if getattr(args, f)]
+                              "batch_size", "learning_rate", "optimizer", "global_clipnorm", "tbptt")
+                  if getattr(args, f, None)]
     if args.grid and (args.models or args.tasks):
         raise ValueError("Give either --grid FILE or --models/--tasks, not both.")
     if args.grid or args.models or args.tasks:
@@ -204,7 +248,8 @@ def plan_from_args(args) -> tuple[list, dict]:
             if not (args.models and args.tasks):
                 raise ValueError("A grid from flags needs both --models and --tasks.")
             training = {k: getattr(args, k) for k in ("steps", "epochs", "units", "batch_size", "learning_rate",
-                                                        "optimizer", "global_clipnorm") if getattr(args, k) is not None}
+                                                        "optimizer", "global_clipnorm", "tbptt")
+                        if getattr(args, k, None) is not None}
             if args.param_budget:
                 training["param_budget"] = args.param_budget
             shared, per_task = {}, {t: {} for t in args.tasks}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import pathlib
 
 import numpy as np
@@ -140,10 +141,15 @@ def chance_of(metric: str, chance_loss, chance_accuracy):
     return chance_loss  # mse and nll
 
 
+# Task parameters that say where data lives or how much of it is evaluated, not what was learnt: no setting
+# of a run (left out of its words and of the HParams dashboard's columns).
+NOT_SETTINGS = frozenset({"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path",
+                          "download"})
+
+
 def task_values(run: dict) -> str:
     """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
-    skip = {"eval_size", "epoch_size", "manual_dir", "data_dir", "path", "vocabulary_path", "download"}
-    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in skip)
+    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in NOT_SETTINGS)
 
 
 # ------------------------------------------------------------------------------- the typed row
@@ -381,9 +387,36 @@ class RunRow:
         return self.status == "diverged" or self.diverged_step is not None
 
 
+class _RowFields:
+    """`ROW.<field>`: the function of a row (a `RunRow`) that reads that field, for the helpers that take a
+    field of every seed (`VariantGroup.values` and `mean`, `tables.cell` ...): `mean(group, ROW.grad_norm_max)`.
+    A name `RunRow` does not define fails where it is written, with the fields' names, not as an empty cell."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in _FIELD_NAMES:
+            raise AttributeError(f"RunRow has no field {name!r}; its fields are: {', '.join(sorted(_FIELD_NAMES))}.")
+        return operator.attrgetter(name)
+
+    def __dir__(self):
+        return sorted(_FIELD_NAMES)
+
+
+ROW = _RowFields()
+
+
+def field_reader(field):
+    """A function of a row from `field`: a function (`ROW.name`, a lambda) as it is, a field's name through
+    `ROW` (so a misspelt name fails at once)."""
+    return field if callable(field) else getattr(ROW, field)
+
+
 _SPREAD = {"test": "test_", "validation": "val_", "baselines": "baseline_", "baselines_validation": "baseline_val_"}
 _SPREAD_ORDER = sorted(_SPREAD.items(), key=lambda item: -len(item[1]))  # baseline_val_ before baseline_
 ALWAYS_COLUMNS = tuple(f.name for f in dataclasses.fields(RunRow) if f.metadata.get("always"))
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RunRow) if not f.metadata.get("internal")) | {
+    name for name, value in vars(RunRow).items() if isinstance(value, property)}  # where, gap, finished ...
 
 
 # What tells one variant from another inside an experiment: its label and every setting of its config
@@ -419,6 +452,14 @@ def _direction(run: dict, config: dict) -> str:
     return "causal, answers late" if (run.get("task_params") or {}).get("answer_delay") is not None else "causal"
 
 
+def what_it_was(run: dict) -> dict:
+    """What a sweep.json run entry was beyond its config's plain settings: {"gain", "kernel", "direction",
+    "group"}, each derived from the entry's config (`RunRow`'s fields of the same names), None where the
+    run's experiment does not vary it. The one place that reads the entry's `extra` (which of them the plan
+    varies, and the sub-question `group` it answers) for the report and the HParams dashboard alike."""
+    return {**_what_it_was(run, run.get("config") or {}), "group": (run.get("extra") or {}).get("group")}
+
+
 def _what_it_was(run: dict, config: dict) -> dict:
     """gain, kernel and direction, derived from the run's config. They are filled for the runs of an
     experiment that varies them (the plan names them in the entry's `extra`); the value is the config's.
@@ -438,83 +479,65 @@ def _what_it_was(run: dict, config: dict) -> dict:
 
 def read_run(folder: pathlib.Path, run: dict) -> RunRow:
     """The typed row of one planned run (whatever became of it), read from its sweep.json entry `run` and its
-    folder under `folder`."""
-    return RunRow.from_record(run_row(folder, run))
-
-
-def run_row(folder: pathlib.Path, run: dict) -> dict:
-    """The flat record of a planned run, as the reader assembles it from the files (`read_run` types it)."""
+    folder under `folder`: what it was from the entry and its config, what it measured from metadata.json
+    (else task_spec.json), then what the recorders' files and the stored numbers add."""
     config = run["config"]
-    was = _what_it_was(run, config)
-    row = {
-        "experiment": run["experiment"],
-        "id": run["id"],
-        "label": run["label"],
-        "model": run["model"],
-        "setting": run["setting"],
-        "initialization": run["initialization"],
-        "task": run["task"],
-        "task_values": task_values(run),
-        "task_params": json.dumps(run["task_params"], sort_keys=True),
-        "seed": run["seed"],
-        "gain": was["gain"],
-        "clip": config.get("global_clipnorm"),  # derived from the config, never from a copy beside it
-        "kernel": was["kernel"],
-        "direction": was["direction"],
-        "group": (run.get("extra") or {}).get("group"),  # the sub-question a run answers (newer sweeps)
-        "steps": config["epochs"] * config["steps_per_epoch"],
-        "batch_size": config["batch_size"],
-        "optimizer": config["optimizer"],
-        "learning_rate": config["learning_rate"],
-        "global_clipnorm": config.get("global_clipnorm"),
-        "param_budget": config.get("param_budget"),
-        "status": run.get("status", "pending"),
-        "error": run.get("error"),
-        "run_dir": run.get("run_dir"),
-    }
+    metric = primary_metric(run["task"])
+    row = RunRow(
+        experiment=run["experiment"], id=run["id"], label=run["label"], model=run["model"], setting=run["setting"],
+        initialization=run["initialization"], task=run["task"], task_values=task_values(run),
+        task_params=json.loads(json.dumps(run["task_params"], sort_keys=True)), seed=run["seed"],
+        **what_it_was(run),
+        clip=config.get("global_clipnorm"),  # derived from the config, never from a copy beside it
+        steps=config["epochs"] * config["steps_per_epoch"], batch_size=config["batch_size"],
+        optimizer=config["optimizer"], learning_rate=config["learning_rate"],
+        global_clipnorm=config.get("global_clipnorm"), param_budget=config.get("param_budget"),
+        status=run.get("status", "pending"), error=run.get("error"), run_dir=run.get("run_dir"), metric=metric,
+        higher_is_better=rules.higher_is_better(metric),
+    )
     run_dir = folder / run["run_dir"] if run.get("run_dir") else None
     meta = _json(run_dir / "metadata.json") if run_dir else None
     spec = _json(run_dir / "task_spec.json") if run_dir else None
-    metric = primary_metric(run["task"])
-    row["metric"] = metric
+    found = {}  # the optional fields this run's files gave (results.csv has a column some run gave)
     if meta:
-        if row["status"] not in ("failed",) and meta.get("status") and meta["status"] != "running":
-            row["status"] = meta["status"]
-        row["parameters"] = meta.get("parameters")
-        row["units"] = meta.get("units")
-        row["tokens_per_second"] = meta.get("tokens_per_second")
-        row["wall_seconds"] = meta.get("wall_seconds")
+        if row.status != "failed" and meta.get("status") and meta["status"] != "running":
+            row.status = meta["status"]
         seconds = meta.get("seconds") or {}  # where the run's time went (training.core.loop.PhaseClock)
-        for phase in ("first_step", "steps", "fixed"):
-            row[f"{phase}_seconds"] = seconds.get(phase)
         chance = meta.get("chance") or {}
-        row["chance_loss"], row["chance_accuracy"] = chance.get("loss"), chance.get("accuracy")
-        for key, value in (meta.get("test") or {}).items():
-            row[f"test_{key}"] = _float(value)
-        for key, value in (meta.get("final_epoch") or {}).items():
-            if key.startswith("val_"):
-                row[key] = _float(value)
+        found.update(parameters=meta.get("parameters"), units=meta.get("units"),
+                     tokens_per_second=meta.get("tokens_per_second"), wall_seconds=meta.get("wall_seconds"),
+                     first_step_seconds=seconds.get("first_step"), steps_seconds=seconds.get("steps"),
+                     fixed_seconds=seconds.get("fixed"), chance_loss=chance.get("loss"),
+                     chance_accuracy=chance.get("accuracy"))
+        row.test = {key: _float(value) for key, value in (meta.get("test") or {}).items()}
+        row.validation = {key[len("val_"):]: _float(value) for key, value in (meta.get("final_epoch") or {}).items()
+                          if key.startswith("val_")}
         if meta.get("divergence"):
-            row["diverged_step"] = meta["divergence"].get("step")
-            row["divergence_cause"] = meta["divergence"].get("cause")
+            found.update(diverged_step=meta["divergence"].get("step"), divergence_cause=meta["divergence"].get("cause"))
         article = (meta.get("article_answers") or [None])[0]
         if isinstance(article, dict):
-            row["article_answer"], row["article_sentence"] = article.get("answer"), article.get("sentence")
-            row["article_right"] = article.get("right")
+            found.update(article_answer=article.get("answer"), article_sentence=article.get("sentence"),
+                         article_right=article.get("right"))
     elif spec:
-        row["chance_loss"], row["chance_accuracy"] = spec.get("chance_loss"), spec.get("chance_accuracy")
-    row["chance"] = chance_of(metric, row.get("chance_loss"), row.get("chance_accuracy"))
-    row["test_metric"] = row.get(f"test_{metric}")
-    row["val_metric"] = row.get(f"val_{metric}")
-    row["higher_is_better"] = rules.higher_is_better(metric)
-    row.update({key: None for key in STATISTICS_COLUMNS})
+        found.update(chance_loss=spec.get("chance_loss"), chance_accuracy=spec.get("chance_accuracy"))
     if run_dir and run_dir.is_dir():
         records = read_gradient_records(run_dir)
-        row.update(_gradient_columns(records))
-        row.update(_statistics_columns(run_dir, meta or {}, spec or {}, row, records))
+        found.update(_gradient_columns(records))
         sample = run_dir / "sample.txt"
         if sample.is_file():
-            row["sample"] = sample.read_text(encoding="utf-8")
+            found["sample"] = sample.read_text(encoding="utf-8")
+    for name, value in found.items():
+        setattr(row, name, value)
+    row.provided = frozenset(found)
+    row.chance = chance_of(metric, row.chance_loss, row.chance_accuracy)
+    row.test_metric, row.val_metric = row.test.get(metric), row.validation.get(metric)
+    if run_dir and run_dir.is_dir():  # what the stored numbers show, read from the fields above
+        measured = _statistics_columns(run_dir, meta or {}, spec or {}, row, records)
+        row.baselines, row.baselines_validation = measured.pop("baselines"), measured.pop("baselines_validation")
+        for name, value in measured.items():
+            setattr(row, name, value)
+        if row.theory_predicted_decay_final is not None:  # an optional column: only runs that took it again
+            row.provided = row.provided | {"theory_predicted_decay_final"}
     return row
 
 
@@ -527,34 +550,38 @@ STATISTICS_COLUMNS = ("n_eval", "n_eval_tokens", "test_correct", "eval_set", "ex
 TEST_EXAMPLES_NPZ = "test_examples.npz"
 
 
-def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: dict, records: dict) -> dict:
-    out = {}
-    metric = row["metric"]
+def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: RunRow, records: dict) -> dict:
+    """The fields that say how far the run's number can be trusted (`STATISTICS_COLUMNS`, None where its
+    files do not tell) and its counting baselines, from its files and the fields `row` already holds."""
+    out = dict.fromkeys(STATISTICS_COLUMNS)
+    metric = row.metric
     examples = meta.get("test_examples") or {}
     if examples:
         out["n_eval"], out["n_eval_tokens"] = examples.get("n"), examples.get("tokens")
         out["eval_set"] = examples.get("eval_set")
         name = examples.get("file") or TEST_EXAMPLES_NPZ
         if (run_dir / name).is_file():
-            out["examples_file"] = str(pathlib.PurePosixPath(row["run_dir"]) / name)
+            out["examples_file"] = str(pathlib.PurePosixPath(row.run_dir) / name)
             if metric == "accuracy":
                 arrays = read_test_examples(run_dir / name)
                 if "correct" in arrays:
                     out["test_correct"] = int(np.asarray(arrays["correct"]).sum())
-    elif spec.get("output") == "last_class" and row.get("test_accuracy") is not None:
+    elif spec.get("output") == "last_class" and row.test.get("accuracy") is not None:
         # one label per example and Keras's accuracy is correct/count over the whole test set: the count
         # of an older run is exact
         n = (spec.get("params") or {}).get("eval_size")
         if isinstance(n, int) and n > 0:
             out["n_eval"] = out["n_eval_tokens"] = n
-            out["test_correct"] = int(round(row["test_accuracy"] * n))
+            out["test_correct"] = int(round(row.test["accuracy"] * n))
     baselines = meta.get("baselines") or {}
-    for prefix, found in (("baseline_", baselines), ("baseline_val_", baselines.get("validation") or {})):
+    out["baselines"], out["baselines_validation"] = {}, {}
+    for into, found in ((out["baselines"], baselines),
+                        (out["baselines_validation"], baselines.get("validation") or {})):
         for name, nats in found.items():
             if isinstance(nats, (int, float)) and not isinstance(nats, bool) and metric != "accuracy":
-                out[f"{prefix}{name}"] = chance_of(metric, float(nats), None)
+                into[name] = chance_of(metric, float(nats), None)
     at_key = meta.get("gradient_at_key") or {}
-    out["key_gradient_decades"] = _float(at_key.get("decades")) if at_key else row.get("tt_log10_ratio_init")
+    out["key_gradient_decades"] = _float(at_key.get("decades")) if at_key else row.tt_log10_ratio_init
     hidden = meta.get("hidden_state_norm")
     if isinstance(hidden, dict):
         out["hidden_state_norm_max"] = _float(hidden.get("max"))
@@ -590,17 +617,18 @@ def _zero_gradient_from(steps):
 _TOPICS = ("test loss exactly 0", "saturated softmax", "gradient exactly 0", "hidden-state norm")
 
 
-def _degenerate(meta: dict, row: dict, found: dict) -> dict:
+def _degenerate(meta: dict, row: RunRow, found: dict) -> dict:
     """The producer's flag, or what the stored numbers show by themselves: a test loss of exactly 0, a
-    saturated softmax, a gradient stuck at 0. Without a flag and without such evidence: unknown."""
+    saturated softmax, a gradient stuck at 0 (`found`: the fields read so far). Without a flag and without
+    such evidence: unknown."""
     reasons = []
     flag = meta.get("degenerate")
     if isinstance(flag, dict) and flag.get("flag"):
         reasons.append(str(flag.get("reason") or "flagged by the run"))
-    loss, chance_loss = row.get("test_loss"), row.get("chance_loss")
-    if row.get("status") == "finished" and loss == 0.0:
+    loss, chance_loss = row.test.get("loss"), row.chance_loss
+    if row.status == "finished" and loss == 0.0:
         reasons.append("test loss exactly 0 in float32 (saturated outputs)")
-    elif row["metric"] == "accuracy" and rules.loss_over_chance(loss, chance_loss):
+    elif row.metric == "accuracy" and rules.loss_over_chance(loss, chance_loss):
         reasons.append(f"saturated softmax: test loss {loss:.3g} nats, {loss / chance_loss:.0f}x the chance loss")
     if found.get("zero_gradient_from_step") is not None:
         reasons.append(f"gradient exactly 0 from step {found['zero_gradient_from_step']}")
@@ -619,7 +647,7 @@ def _degenerate(meta: dict, row: dict, found: dict) -> dict:
     return {}
 
 
-def _curve_columns(run_dir: pathlib.Path, meta: dict, row: dict, records: dict) -> dict:
+def _curve_columns(run_dir: pathlib.Path, meta: dict, row: RunRow, records: dict) -> dict:
     from training.sweep import stats
 
     out = {}
@@ -628,7 +656,7 @@ def _curve_columns(run_dir: pathlib.Path, meta: dict, row: dict, records: dict) 
     path = run_dir / name if name and (run_dir / name).is_file() else run_dir / "history.csv"
     frame = _read_csv(path)
     if frame is not None:
-        out["learning_curve"] = str(pathlib.PurePosixPath(row["run_dir"]) / path.name)
+        out["learning_curve"] = str(pathlib.PurePosixPath(row.run_dir) / path.name)
         out["curve_points"] = int(len(frame))
     convergence = meta.get("convergence")
     if isinstance(convergence, dict) and "still_falling" in convergence:
@@ -641,7 +669,7 @@ def _curve_columns(run_dir: pathlib.Path, meta: dict, row: dict, records: dict) 
     if isinstance(solve, dict) and "threshold" in solve:
         out["solve_threshold"], out["steps_to_solve"] = solve["threshold"], solve.get("step")
         out["solved"] = solve.get("step") is not None
-    elif row["metric"] == "accuracy" and frame is not None and "val_accuracy" in frame and len(frame) >= 2:
+    elif row.metric == "accuracy" and frame is not None and "val_accuracy" in frame and len(frame) >= 2:
         out["solve_threshold"] = rules.SOLVED_ACCURACY
         out["steps_to_solve"] = rules.first_step_reaching(frame["step"], frame["val_accuracy"], rules.SOLVED_ACCURACY)
         out["solved"] = out["steps_to_solve"] is not None
@@ -819,9 +847,9 @@ class VariantGroup:
         return evidence.success_rate(self.rows, threshold, self.result.higher_is_better)
 
     def values(self, field) -> list[float]:
-        """The numbers of a row field (its name, or a function of a row) over the seeds; None, booleans and
-        words left out. An unknown field name raises AttributeError."""
-        get = field if callable(field) else (lambda row: getattr(row, field))
+        """The numbers of a row field over the seeds (`field`: `ROW.name` or any function of a row; a field's
+        name is read through `ROW`); None, booleans and words left out."""
+        get = field_reader(field)
         out = []
         for row in self.rows:
             v = get(row)

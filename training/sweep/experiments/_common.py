@@ -314,7 +314,7 @@ def run_id(experiment: str, variant_label: str, task: str, task_values: dict, se
 def make_config(model, task, task_params, model_params, seed, run_name, *, units, batch_size, steps, epochs=1,
             learning_rate, optimizer="adam", global_clipnorm=None, validation_steps=0, param_budget=None,
             through_time_every=0, record_gradients=True, curve_every=None, theory=False, tensorboard=False,
-            through_time=True) -> dict:
+            through_time=True, tbptt=None) -> dict:
     if steps % epochs:
         raise ValueError(f"steps ({steps}) must be a multiple of epochs ({epochs}) so every run has the same budget.")
     # validation_steps 0 (unless a budget or a grid asks for a pass): Keras's validation pass at the epoch ends is
@@ -330,6 +330,7 @@ def make_config(model, task, task_params, model_params, seed, run_name, *, units
         optimizer=optimizer,
         learning_rate=learning_rate,
         global_clipnorm=global_clipnorm,
+        tbptt=tbptt,
         batch_size=batch_size,
         epochs=epochs,
         steps_per_epoch=steps // epochs,

@@ -20,7 +20,7 @@ from training.sweep.takeaways import Takeaway, result, with_interval
 
 
 GRID_TRAINING_KEYS = ("units", "batch_size", "steps", "epochs", "learning_rate", "optimizer", "global_clipnorm",
-                      "validation_steps", "param_budget", "through_time_every", "record_gradients")
+                      "tbptt", "validation_steps", "param_budget", "through_time_every", "record_gradients")
 # GRID_DEFAULTS (training.core.config, importable without TensorFlow for `compare --help`): a grid
 # validates at the end of every epoch on the whole split (validation_steps None), as `training.train`
 # does; only the seed-problems suite leaves that pass to its learning curves (see `_common.make_config`).
