@@ -134,12 +134,14 @@ def write_history(path, rows: list) -> None:
 
 
 def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: bool = False, verbose: int = 1,
-          export: bool = False, callbacks=(), traced_models=None) -> dict:
+          export: bool = False, callbacks=(), traced_models=None, eval_data=None) -> dict:
     """Train, evaluate and save one run; returns its metadata (with `run_dir`).
 
     `traced_models` (a `training.core.reuse.TracedModels`, sweep workers pass one) lets a new run train a
     model of the same architecture that an earlier run of this process has already traced, set to this
-    run's initial weights (the same numbers, without tracing again).
+    run's initial weights (the same numbers, without tracing again); `eval_data` (a
+    `training.core.reuse.EvalSplits`, sweep workers pass one too) gives it the validation and test sets an
+    earlier run of the same task built (the same examples, without building their pipelines again).
 
     `resume` (a run name or folder) continues a run from its last checkpoint after any death (Ctrl-C,
     kill -9, out of memory, power loss, an OS error) with the settings in its config.json, and gives
@@ -163,7 +165,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
                 preflight.check_name_length(folder, config.run_name)
             preflight.check_free_space(folder, preflight.SMALL_FILES_BYTES)
         return _train(config, run_dir=run_dir, lock=lock, root=root, dry_run=dry_run, verbose=verbose,
-                      export=export, callbacks=callbacks, traced_models=traced_models)
+                      export=export, callbacks=callbacks, traced_models=traced_models, eval_data=eval_data)
     finally:
         if lock is not None:
             lock.release()
@@ -178,7 +180,8 @@ def _os_error_sentence(error) -> str:
     return preflight.os_error_sentence(error, flag="--saved-models")
 
 
-def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, traced_models=None) -> dict:
+def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, traced_models=None,
+           eval_data=None) -> dict:
     import tensorflow as tf
 
     started = datetime.datetime.now().astimezone()
@@ -202,7 +205,7 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
     strategy = make_strategy(config.strategy)
     clock = PhaseClock(start_time)
     clock.lap("start")
-    data, spec = load_data(config)
+    data, spec = load_data(config, cache=eval_data)
     _check_validation_steps(config, data)
     if config.task_params != spec.params:
         config.task_params = dict(spec.params)  # record every parameter with its default filled in
@@ -339,7 +342,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
             return {**metadata, "run_dir": None}
         if theory is not None:
             metadata["theory"] = theory
-        metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status))
+        metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status,
+                                      eval_data))
         clock.lap("evaluate")
         runs.save_model(model, run_dir / "model.keras", fault_point="final_save")
         if export:
@@ -460,7 +464,7 @@ def _theory(model, data, config) -> dict | None:
     }
 
 
-def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status) -> dict:
+def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status, eval_data=None) -> dict:
     """Test metrics from a per-example pass (and its file), the learning curve, the gradient that
     reached the first step at initialisation, the hidden-state norm, the degenerate verdict and, for
     language models, the n-gram baselines (see training.core.diagnostics and training.core.rules)."""
@@ -498,7 +502,7 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
         return out
     if status == "interrupted":
         return out
-    test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
+    test_ds = load_data(config, splits=("test",), spec=spec, cache=eval_data)[0]["test"]
     result = diagnostics.evaluate_examples(model, test_ds.unbatch().batch(256), spec.output,
                                            predict=curve.predict_function() if curve is not None else None)
     out["test"] = derived_metrics(result["metrics"], spec)

@@ -284,13 +284,12 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
         {"entry": the fields of its sweep.json entry (status, error, run_dir, sample, sweep_seconds),
          "detail": a few words for the progress display}.
     """
-    import keras
     import tensorflow as tf
 
     from training.core.loop import train
 
     output = pathlib.Path(output)
-    extra = {"traced_models": _traced_models()} if train_fn in (None, train) else {}
+    extra = {"traced_models": _traced_models(), "eval_data": _eval_splits()} if train_fn in (None, train) else {}
     train_fn = train_fn or train
     runs_dir = output / RUNS_DIR
     entry = {"status": "failed", "error": None, "run_dir": None}
@@ -301,7 +300,7 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
         if unavailable and key in unavailable:
             raise RuntimeError(unavailable[key])
         _clear_old_attempt(output, run.id)
-        keras.backend.clear_session()  # a long sweep must not accumulate the graphs of earlier runs
+        _fresh_session()  # a long sweep must not accumulate the graphs of earlier runs
         tf.get_logger().setLevel("ERROR")  # retracing notices of the probes, once per run
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*ran out of data.*")
@@ -332,7 +331,28 @@ def execute_run(run, output, unavailable=None, callbacks=(), train_fn=None) -> d
     return {"entry": entry, "detail": detail}
 
 
+_FROZEN = False
+
+
+def _fresh_session() -> None:
+    """Keras's global state reset and the garbage of the runs before collected. The objects alive before this
+    process's first run (the modules of TensorFlow and Keras: most of what the process holds) are then moved
+    out of the collector's sight (`gc.freeze`), so that each later collection looks only at what the runs
+    made: a third of a second less per run on the 2-core machine, the same objects freed."""
+    global _FROZEN
+    import gc
+
+    import keras
+
+    keras.backend.clear_session(free_memory=False)
+    gc.collect()
+    if not _FROZEN:
+        gc.freeze()
+        _FROZEN = True
+
+
 _TRACED = None
+_EVAL_SPLITS = None
 
 
 def _traced_models():
@@ -344,6 +364,17 @@ def _traced_models():
 
         _TRACED = TracedModels()
     return _TRACED
+
+
+def _eval_splits():
+    """This process's validation and test sets (`training.core.reuse.EvalSplits`): a run of a task an earlier
+    run of the worker has evaluated on reads the same examples without building their pipelines again."""
+    global _EVAL_SPLITS
+    if _EVAL_SPLITS is None:
+        from training.core.reuse import EvalSplits
+
+        _EVAL_SPLITS = EvalSplits()
+    return _EVAL_SPLITS
 
 
 def _record_solve(run_dir: pathlib.Path, solve: dict) -> None:
