@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     again += "" if "--resume" in argv else " --resume"
     try:
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
-                          jobs=jobs, executor=args.executor, address=args.address)
+                          jobs=jobs, executor=args.executor, address=args.address, unavailable=unavailable)
     except KeyboardInterrupt:
         if (output / SWEEP_FILE).is_file():
             print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"
