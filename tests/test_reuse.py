@@ -85,8 +85,9 @@ def test_a_reused_model_trains_bit_for_bit_as_a_fresh_one(tmp_path):
     runs = [
         config(seed=0, run_name="r1"),
         config(seed=1, model_params={"recurrent_initializer": "glorot_uniform"}, run_name="r2"),
-        config(seed=2, record_gradients=True, run_name="r3"),
+        config(seed=2, record_gradients=True, tensorboard=False, run_name="r3"),  # as in a sweep: no histograms
         config(seed=3, model_params={"forget_bias": 3.0}, run_name="r4"),
+        config(seed=4, record_gradients=True, tensorboard=False, run_name="r5"),  # takes r3's traced step
     ]
     reused = []
     for cfg in runs:
@@ -94,8 +95,11 @@ def test_a_reused_model_trains_bit_for_bit_as_a_fresh_one(tmp_path):
         result = train(cfg, root=tmp_path / "reused", verbose=0, traced_models=cache, eval_data=splits)
         assert result["status"] == "finished"
         reused.append(result)
-    assert (cache.hits, cache.misses) == (3, 1)
-    assert (splits.hits, splits.misses) == (6, 2)  # validation and test built by run 1, kept for runs 2-4
+    assert (cache.hits, cache.misses) == (4, 1)
+    assert (splits.hits, splits.misses) == (8, 2)  # validation and test built by run 1, kept for runs 2-5
+    model = next(iter(cache._models.values()))
+    kept = [v for k, v in model.__dict__["_rnn_zoo_memo"].items() if k[0] == "gradient_recorder_step"]
+    assert len(kept) == 1 and "function" in kept[0]
     for cfg, got in zip(runs[1:], reused[1:]):
         keras.backend.clear_session()
         alone = train(cfg, root=tmp_path / "alone", verbose=0)
@@ -107,7 +111,7 @@ def test_a_reused_model_trains_bit_for_bit_as_a_fresh_one(tmp_path):
         assert mine.keys() == theirs.keys() and "through_time" in mine and "curve.csv" in mine
         for name in mine:
             assert mine[name] == theirs[name], (cfg.run_name, name)
-    assert "gradients.csv" in numbers(reused[2]["run_dir"])
+    assert "gradients.csv" in numbers(reused[2]["run_dir"]) and "gradients.csv" in numbers(reused[4]["run_dir"])
 
 
 def test_a_different_architecture_is_a_new_entry_and_the_oldest_is_dropped():
@@ -185,3 +189,20 @@ def test_traced_measurements_reused_on_the_same_model_give_the_eager_numbers():
     theory = recurrent_jacobian_theory(model, ids)
     assert recurrent_jacobian_theory(model, ids) == theory
     assert recurrent_jacobian_theory(fresh_model(cfg), ids) == theory  # same seed, same weights, a new trace
+
+
+def test_what_runs_take_from_a_kept_split_is_taken_once_and_dropped_with_it():
+    splits = reuse.EvalSplits(capacity=1)
+    data, _ = load_data(config(), splits=("validation",), cache=splits)
+    made = []
+    make = lambda: made.append(1) or [np.arange(3)]  # noqa: E731
+    first = splits.taken(data["validation"], ("curve", 32), make)
+    assert splits.taken(data["validation"], ("curve", 32), make) is first and len(made) == 1
+    assert splits.taken(data["validation"], ("probe", 8), make) is not first and len(made) == 2
+    stream, _ = load_data(config(), splits=("train",), cache=splits)
+    splits.taken(stream["train"], ("curve", 32), make)
+    splits.taken(stream["train"], ("curve", 32), make)
+    assert len(made) == 4  # a training stream is never kept
+    load_data(config(), splits=("test",), cache=splits)  # capacity 1: the validation set is dropped
+    splits.taken(data["validation"], ("curve", 32), make)
+    assert len(made) == 5

@@ -237,7 +237,7 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
     metadata = {}
     try:
         tokens_per_step = config.batch_size * spec.sequence_length
-        grad_callbacks = gradient_callbacks(config, run_dir, spec, data, resume=resume)
+        grad_callbacks = gradient_callbacks(config, run_dir, spec, data, resume=resume, eval_data=eval_data)
         recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step, instruments=grad_callbacks)
         if state is not None:
             for callback in grad_callbacks:
@@ -248,12 +248,13 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
         curve = None
         if config.curve_every and not dry_run:
             curve = diagnostics.LearningCurve(
-                diagnostics.curve_batches(data["validation"], config.curve_examples, config.batch_size),
+                _taken(eval_data, data["validation"], ("curve", config.curve_examples, config.batch_size),
+                       lambda: diagnostics.curve_batches(data["validation"], config.curve_examples, config.batch_size)),
                 spec.output, config.curve_every, config.total_steps)
         all_callbacks = [*grad_callbacks, guard, *([curve] if curve else []), recorder, *callbacks]
         if not dry_run and config.tensorboard:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
-        theory = _theory(model, data, config) if config.theory and not resume else None
+        theory = _theory(model, data, config, eval_data) if config.theory and not resume else None
 
         if not resume and not dry_run:
             runs.write_json(run_dir / "config.json", config.to_dict())
@@ -445,12 +446,18 @@ def _check_validation_steps(config: RunConfig, data) -> None:
         )
 
 
-def _theory(model, data, config) -> dict | None:
+def _taken(eval_data, dataset, key, make):
+    """`make()`, or what an earlier run of this process took from the same kept dataset (`EvalSplits.taken`)."""
+    return make() if eval_data is None else eval_data.taken(dataset, key, make)
+
+
+def _theory(model, data, config, eval_data=None) -> dict | None:
     """zoo.dynamics at initialisation on the first 8 examples of the probe batch (None without a
     unidirectional recurrent layer)."""
     from zoo.dynamics import recurrent_jacobian_theory
 
-    inputs = next(iter(data["validation"].unbatch().batch(8).take(1)))[0].numpy()
+    inputs = _taken(eval_data, data["validation"], ("theory", 8),
+                    lambda: next(iter(data["validation"].unbatch().batch(8).take(1)))[0].numpy())
     result = recurrent_jacobian_theory(model, inputs)
     if result is None:
         return None
@@ -583,7 +590,7 @@ def _command_line():
     return "python -m training.train " + shlex.join(sys.argv[1:])
 
 
-def gradient_callbacks(config, run_dir, spec, data, resume: bool = False) -> list:
+def gradient_callbacks(config, run_dir, spec, data, resume: bool = False, eval_data=None) -> list:
     """The step-gradient recorder and the gradient-through-time probe for this run.
 
     The probe batch is the first `probe_size` examples of the validation split: fixed, and the same
@@ -600,8 +607,8 @@ def gradient_callbacks(config, run_dir, spec, data, resume: bool = False) -> lis
         )
     if not config.through_time:
         return callbacks
-    batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
-    inputs, targets = batch[0].numpy(), batch[1].numpy()
+    inputs, targets = _taken(eval_data, data["validation"], ("probe", config.probe_size), lambda: tuple(
+        t.numpy() for t in next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))[:2]))
     every_steps = config.through_time_every or None
     callbacks.append(
         GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps,

@@ -107,8 +107,20 @@ class EvalSplits:
     def __init__(self, capacity: int = 32):
         self.capacity = capacity
         self._datasets: collections.OrderedDict[str, tuple] = collections.OrderedDict()
+        self._taken: dict[int, tuple] = {}  # id(dataset) -> (dataset, {key: what a run took from it})
         self.hits = 0
         self.misses = 0
+
+    def taken(self, dataset, key, make):
+        """What runs take from a kept dataset (the learning curve's batches, the probe batch, as numpy arrays):
+        `make()` the first time for this dataset and key, the same value afterwards; `make()` every time for a
+        dataset this cache does not hold (a training stream, one it has dropped)."""
+        entry = self._taken.get(id(dataset))
+        if entry is None or entry[0] is not dataset:
+            return make()
+        if key not in entry[1]:
+            entry[1][key] = make()
+        return entry[1][key]
 
     def get(self, task: str, params: dict, split: str, batch_size: int, make):
         """`make()` -> (dataset, spec) the first time for this key, the same pair afterwards."""
@@ -122,6 +134,8 @@ class EvalSplits:
             return found
         self.misses += 1
         self._datasets[key] = found = make()
+        self._taken[id(found[0])] = (found[0], {})
         while len(self._datasets) > self.capacity:
-            self._datasets.popitem(last=False)
+            dropped = self._datasets.popitem(last=False)[1]
+            self._taken.pop(id(dropped[0]), None)
         return found
