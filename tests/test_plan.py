@@ -82,3 +82,34 @@ def test_a_suite_reads_tfds_own_corpus_unless_given_a_folder(tmp_path):
     assert all("manual_dir" not in p for p in char_lm_params(None)), "no folder beside the checkout is assumed"
     assert all(p["manual_dir"] == str(tmp_path) for p in char_lm_params(tmp_path))
     assert compare.build_parser().parse_args([]).corpus_dir is None
+
+
+def _threads_after_an_op():
+    """In a worker: run one op, then the intra-op threads TensorFlow runs with."""
+    import tensorflow as tf
+
+    float(tf.reduce_sum(tf.ones([4])))
+    return tf.config.threading.get_intra_op_parallelism_threads()
+
+
+def test_workers_share_the_cores_out_as_intra_op_threads():
+    from training.sweep.runner import worker_threads
+
+    assert [worker_threads(jobs, cores=2) for jobs in (1, 2, 3, 8)] == [2, 1, 1, 1]
+    assert [worker_threads(jobs, cores=16) for jobs in (1, 3, 4, 32)] == [16, 5, 4, 1]
+
+
+def test_a_worker_process_runs_with_the_threads_it_was_given():
+    """The sweep's initializer sets the threads before TensorFlow's first op: a worker spawned as the runner
+    spawns them runs its ops with that pool (TensorFlow would refuse the change later, and the pool would
+    fail to start)."""
+    import concurrent.futures
+    import multiprocessing
+
+    from training.sweep.runner import _start_worker
+
+    context = multiprocessing.get_context("spawn")
+    for threads in (1, 3):
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
+                                                    initargs=(context.Queue(), None, threads)) as pool:
+            assert pool.submit(_threads_after_an_op).result(timeout=300) == threads

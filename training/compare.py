@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--plan", action="store_true", help="print the planned runs and exit without training")
     g.add_argument("--jobs", type=int, default=None,
                    help="worker processes training runs side by side (default: 3 for the quick and standard "
-                        "budgets, 1 for the full and smoke budgets and a grid; the numbers do not change); with "
+                        "budgets, 1 for the full and smoke budgets and a grid; the numbers do not change, but for "
+                        "last digits that a worker's threads change: docs/results.md); with "
                         "--executor ray the CPUs of the local Ray instance (1: all)")
     g.add_argument("--executor",
                    help="how runs are trained: local (in this process), processes (--jobs worker processes), ray "
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
     again += "" if "--resume" in argv else " --resume"
     try:
         sweep = run_sweep(experiments, output, description=description, resume=args.resume, verbose=not args.quiet,
-                          jobs=jobs, executor=args.executor, address=args.address)
+                          jobs=jobs, executor=args.executor, address=args.address, unavailable=unavailable)
     except KeyboardInterrupt:
         if (output / SWEEP_FILE).is_file():
             print(f"\ninterrupted; the report covers the runs done so far: {build_report(output)}\n"

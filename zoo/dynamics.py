@@ -116,10 +116,24 @@ def first_recurrent_layer(model):
     return None
 
 
+def _kept(owner, key, make):
+    """`make()` the first time for this owner (a model or a layer) and key, the same object afterwards: a traced
+    function lives with what it measures, so measuring the same model again (a sweep worker reuses a traced
+    model for the next run of its architecture) does not trace again. Not tracked by Keras, never saved."""
+    store = owner.__dict__.get("_zoo_dynamics_kept")
+    if store is None:
+        store = {}
+        object.__setattr__(owner, "_zoo_dynamics_kept", store)
+    if key not in store:
+        store[key] = make()
+    return store[key]
+
+
 def layer_inputs(model, layer, tokens) -> tf.Tensor:
     """What `layer` of `model` receives for token ids `tokens`: (batch, time, features) float32."""
-    x = keras.Model(model.inputs, layer.input)([np.asarray(tokens)])
-    return tf.convert_to_tensor(x, tf.float32)
+    head = _kept(model, ("inputs_of", layer.name),
+                 lambda: tf.function(keras.Model(model.inputs, layer.input), reduce_retracing=True))
+    return tf.convert_to_tensor(head(tf.convert_to_tensor(np.asarray(tokens))), tf.float32)
 
 
 def state_jacobians(model, tokens, layer=None) -> np.ndarray:
@@ -143,6 +157,18 @@ def state_jacobians(model, tokens, layer=None) -> np.ndarray:
         )
     x = layer_inputs(model, layer, tokens)  # (batch, time, features)
     sizes = list(declared.state_sizes)
+    step = _kept(layer, "jacobian_step", lambda: _jacobian_step(declared))
+    state = tf.zeros([int(x.shape[0]), sum(sizes)], tf.float32)  # Keras's initial state: zeros
+    out = []
+    for t in range(int(x.shape[1])):
+        state, jacobian = step(x[:, t], state)
+        out.append(jacobian.numpy().astype(np.float64))  # (batch, S, S)
+    return np.stack(out, axis=1)
+
+
+def _jacobian_step(declared: RecurrentStep):
+    """One step of the declared recurrence and its Jacobian, traced (once per layer: `_kept`)."""
+    sizes = list(declared.state_sizes)
 
     @tf.function(reduce_retracing=True)
     def step(x_t, state):  # (batch, features), (batch, S) -> new state, Jacobian (batch, S, S)
@@ -152,12 +178,7 @@ def state_jacobians(model, tokens, layer=None) -> np.ndarray:
             new_state = tf.concat(declared.step(x_t, parts), axis=1)
         return new_state, tape.batch_jacobian(new_state, state)
 
-    state = tf.zeros([int(x.shape[0]), sum(sizes)], tf.float32)  # Keras's initial state: zeros
-    out = []
-    for t in range(int(x.shape[1])):
-        state, jacobian = step(x[:, t], state)
-        out.append(jacobian.numpy().astype(np.float64))  # (batch, S, S)
-    return np.stack(out, axis=1)
+    return step
 
 
 def jacobian_theory(jacobians, skip: int = 0) -> dict:

@@ -25,15 +25,25 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def load_data(config: RunConfig, batch_size: int | None = None, splits=("train", "validation"), spec=None):
-    """The task's datasets for `splits` and its spec (the saved spec's vocabulary when given)."""
+def load_data(config: RunConfig, batch_size: int | None = None, splits=("train", "validation"), spec=None,
+              cache=None):
+    """The task's datasets for `splits` and its spec (the saved spec's vocabulary when given); `cache` (a
+    `training.core.reuse.EvalSplits`, sweep workers pass one) gives the validation and test sets an earlier
+    run of this process built for the same task and parameters."""
     import datasets
 
     batch_size = batch_size or config.batch_size
     params = dict(config.task_params)
     out = {}
     for split in splits:
-        ds, task_spec = datasets.load_task(config.task, split=split, batch_size=batch_size, seed=config.seed, **params)
+        def make(split=split):
+            return datasets.load_task(config.task, split=split, batch_size=batch_size, seed=config.seed, **params)
+
+        if cache is None:
+            ds, task_spec = make()
+        else:  # keyed by the parameters with their defaults filled in: one entry however they were given
+            resolved = datasets.get_task(config.task).resolve(params)
+            ds, task_spec = cache.get(config.task, resolved, split, batch_size, make)
         out[split] = ds
         spec = spec or task_spec
     return out, spec

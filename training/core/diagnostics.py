@@ -81,6 +81,15 @@ def _forward_function(model):
     return forward
 
 
+def layer_output_function(model, layer):
+    """`layer`'s output for token ids (batch, time) in, traced once for any batch size like `forward_function`;
+    one per model and layer (`training.instruments.memo`), so a run that trains a reused model reuses it."""
+    from training.instruments.memo import memo
+
+    return memo(model, ("layer_output", layer.name),
+                lambda: _forward_function(keras.Model(model.inputs, layer.output)))
+
+
 def evaluate_examples(model, dataset, output_kind: str, max_batches: int | None = None, predict=None) -> dict:
     """Per-example sums over `dataset` and the split's metrics from them.
 
@@ -293,7 +302,7 @@ def hidden_state_norms(model, inputs) -> dict | None:
     layer = next((l for l in model.layers if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))), None)
     if layer is None:
         return None
-    states = np.asarray(keras.Model(model.inputs, layer.output)([np.asarray(inputs)]), np.float64)
+    states = np.asarray(layer_output_function(model, layer)(np.asarray(inputs)), np.float64)
     norms = np.linalg.norm(states.reshape(-1, states.shape[-1]), axis=-1)
     finite = norms[np.isfinite(norms)]
     return {

@@ -134,12 +134,14 @@ def write_history(path, rows: list) -> None:
 
 
 def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: bool = False, verbose: int = 1,
-          export: bool = False, callbacks=(), traced_models=None) -> dict:
+          export: bool = False, callbacks=(), traced_models=None, eval_data=None) -> dict:
     """Train, evaluate and save one run; returns its metadata (with `run_dir`).
 
     `traced_models` (a `training.core.reuse.TracedModels`, sweep workers pass one) lets a new run train a
     model of the same architecture that an earlier run of this process has already traced, set to this
-    run's initial weights (the same numbers, without tracing again).
+    run's initial weights (the same numbers, without tracing again); `eval_data` (a
+    `training.core.reuse.EvalSplits`, sweep workers pass one too) gives it the validation and test sets an
+    earlier run of the same task built (the same examples, without building their pipelines again).
 
     `resume` (a run name or folder) continues a run from its last checkpoint after any death (Ctrl-C,
     kill -9, out of memory, power loss, an OS error) with the settings in its config.json, and gives
@@ -163,7 +165,7 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
                 preflight.check_name_length(folder, config.run_name)
             preflight.check_free_space(folder, preflight.SMALL_FILES_BYTES)
         return _train(config, run_dir=run_dir, lock=lock, root=root, dry_run=dry_run, verbose=verbose,
-                      export=export, callbacks=callbacks, traced_models=traced_models)
+                      export=export, callbacks=callbacks, traced_models=traced_models, eval_data=eval_data)
     finally:
         if lock is not None:
             lock.release()
@@ -178,7 +180,8 @@ def _os_error_sentence(error) -> str:
     return preflight.os_error_sentence(error, flag="--saved-models")
 
 
-def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, traced_models=None) -> dict:
+def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, traced_models=None,
+           eval_data=None) -> dict:
     import tensorflow as tf
 
     started = datetime.datetime.now().astimezone()
@@ -202,7 +205,7 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
     strategy = make_strategy(config.strategy)
     clock = PhaseClock(start_time)
     clock.lap("start")
-    data, spec = load_data(config)
+    data, spec = load_data(config, cache=eval_data)
     _check_validation_steps(config, data)
     if config.task_params != spec.params:
         config.task_params = dict(spec.params)  # record every parameter with its default filled in
@@ -234,7 +237,7 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
     metadata = {}
     try:
         tokens_per_step = config.batch_size * spec.sequence_length
-        grad_callbacks = gradient_callbacks(config, run_dir, spec, data, resume=resume)
+        grad_callbacks = gradient_callbacks(config, run_dir, spec, data, resume=resume, eval_data=eval_data)
         recorder = EpochRecorder(run_dir, spec, config, history_rows, tokens_per_step, instruments=grad_callbacks)
         if state is not None:
             for callback in grad_callbacks:
@@ -245,12 +248,13 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
         curve = None
         if config.curve_every and not dry_run:
             curve = diagnostics.LearningCurve(
-                diagnostics.curve_batches(data["validation"], config.curve_examples, config.batch_size),
+                _taken(eval_data, data["validation"], ("curve", config.curve_examples, config.batch_size),
+                       lambda: diagnostics.curve_batches(data["validation"], config.curve_examples, config.batch_size)),
                 spec.output, config.curve_every, config.total_steps)
         all_callbacks = [*grad_callbacks, guard, *([curve] if curve else []), recorder, *callbacks]
         if not dry_run and config.tensorboard:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
-        theory = _theory(model, data, config) if config.theory and not resume else None
+        theory = _theory(model, data, config, eval_data) if config.theory and not resume else None
 
         if not resume and not dry_run:
             runs.write_json(run_dir / "config.json", config.to_dict())
@@ -339,10 +343,12 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
             return {**metadata, "run_dir": None}
         if theory is not None:
             metadata["theory"] = theory
-            final_theory = _final_theory(model, data, config, theory) if status == "finished" else None
+            final_theory = (_final_theory(model, data, config, theory, eval_data) if status == "finished"
+                            else None)
             if final_theory is not None:
                 metadata["theory_final"] = final_theory
-        metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status))
+        metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status,
+                                      eval_data))
         clock.lap("evaluate")
         runs.save_model(model, run_dir / "model.keras", fault_point="final_save")
         if export:
@@ -444,7 +450,12 @@ def _check_validation_steps(config: RunConfig, data) -> None:
         )
 
 
-def _theory(model, data, config, when: str = "initialisation") -> dict | None:
+def _taken(eval_data, dataset, key, make):
+    """`make()`, or what an earlier run of this process took from the same kept dataset (`EvalSplits.taken`)."""
+    return make() if eval_data is None else eval_data.taken(dataset, key, make)
+
+
+def _theory(model, data, config, eval_data=None, when: str = "initialisation") -> dict | None:
     """zoo.dynamics on the first 8 examples of the probe batch at the model's current weights (None
     without a unidirectional recurrent layer).
 
@@ -455,7 +466,8 @@ def _theory(model, data, config, when: str = "initialisation") -> dict | None:
     apart and the slowest one carries the norm back. `bound_decay` is the spectral-norm bound."""
     from zoo.dynamics import recurrent_jacobian_theory
 
-    inputs = next(iter(data["validation"].unbatch().batch(8).take(1)))[0].numpy()
+    inputs = _taken(eval_data, data["validation"], ("theory", 8),
+                    lambda: next(iter(data["validation"].unbatch().batch(8).take(1)))[0].numpy())
     result = recurrent_jacobian_theory(model, inputs)
     if result is None:
         return None
@@ -475,16 +487,16 @@ def _theory(model, data, config, when: str = "initialisation") -> dict | None:
     return out
 
 
-def _final_theory(model, data, config, theory) -> dict | None:
+def _final_theory(model, data, config, theory, eval_data=None) -> dict | None:
     """The theory again after training, for a diagonal linear recurrence only (its retention is one
     forward pass of the gates, or |lambda| itself: the learned rate, cheap); a nonlinear recurrence's
     Jacobians are not taken twice (None)."""
     if theory is None or "retention_mean" not in theory:
         return None
-    return _theory(model, data, config, when="the end of training")
+    return _theory(model, data, config, eval_data, when="the end of training")
 
 
-def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status) -> dict:
+def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status, eval_data=None) -> dict:
     """Test metrics from a per-example pass (and its file), the learning curve, the gradient that
     reached the first step at initialisation, the hidden-state norm, the degenerate verdict and, for
     language models, the n-gram baselines (see training.core.diagnostics and training.core.rules)."""
@@ -522,7 +534,7 @@ def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_
         return out
     if status == "interrupted":
         return out
-    test_ds = load_data(config, splits=("test",), spec=spec)[0]["test"]
+    test_ds = load_data(config, splits=("test",), spec=spec, cache=eval_data)[0]["test"]
     result = diagnostics.evaluate_examples(model, test_ds.unbatch().batch(256), spec.output,
                                            predict=curve.predict_function() if curve is not None else None)
     out["test"] = derived_metrics(result["metrics"], spec)
@@ -618,7 +630,7 @@ def _command_line():
     return "python -m training.train " + shlex.join(sys.argv[1:])
 
 
-def gradient_callbacks(config, run_dir, spec, data, resume: bool = False) -> list:
+def gradient_callbacks(config, run_dir, spec, data, resume: bool = False, eval_data=None) -> list:
     """The step-gradient recorder and the gradient-through-time probe for this run.
 
     The probe batch is the first `probe_size` examples of the validation split: fixed, and the same
@@ -635,8 +647,8 @@ def gradient_callbacks(config, run_dir, spec, data, resume: bool = False) -> lis
         )
     if not config.through_time:
         return callbacks
-    batch = next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))
-    inputs, targets = batch[0].numpy(), batch[1].numpy()
+    inputs, targets = _taken(eval_data, data["validation"], ("probe", config.probe_size), lambda: tuple(
+        t.numpy() for t in next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))[:2]))
     every_steps = config.through_time_every or None
     callbacks.append(
         GradientThroughTime(inputs, targets, run_dir=run_dir, every_n_steps=every_steps,

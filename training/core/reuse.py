@@ -92,3 +92,50 @@ def _transfer(fresh, traced) -> bool:
         target.assign(source)
     traced.stop_training = False
     return True
+
+
+class EvalSplits:
+    """The validation and test datasets of this process's runs, by task, parameters, split and batch size.
+
+    A task's validation and test sets do not depend on the run's seed (`datasets.load_task`): every run of
+    a sweep on one task evaluates the same examples. Building their `tf.data` pipeline traces its map
+    functions (a quarter of a second a split), and its `.cache()` holds the examples once a run has read them
+    all; a later run of the same task gets the same dataset object, so the same batches, without either
+    cost. The training stream (which depends on the seed) is never kept. Up to `capacity` datasets, the
+    least recently used dropped first."""
+
+    def __init__(self, capacity: int = 32):
+        self.capacity = capacity
+        self._datasets: collections.OrderedDict[str, tuple] = collections.OrderedDict()
+        self._taken: dict[int, tuple] = {}  # id(dataset) -> (dataset, {key: what a run took from it})
+        self.hits = 0
+        self.misses = 0
+
+    def taken(self, dataset, key, make):
+        """What runs take from a kept dataset (the learning curve's batches, the probe batch, as numpy arrays):
+        `make()` the first time for this dataset and key, the same value afterwards; `make()` every time for a
+        dataset this cache does not hold (a training stream, one it has dropped)."""
+        entry = self._taken.get(id(dataset))
+        if entry is None or entry[0] is not dataset:
+            return make()
+        if key not in entry[1]:
+            entry[1][key] = make()
+        return entry[1][key]
+
+    def get(self, task: str, params: dict, split: str, batch_size: int, make):
+        """`make()` -> (dataset, spec) the first time for this key, the same pair afterwards."""
+        if split == "train":
+            return make()
+        key = json.dumps([task, params, split, int(batch_size)], sort_keys=True, default=str)
+        found = self._datasets.get(key)
+        if found is not None:
+            self.hits += 1
+            self._datasets.move_to_end(key)
+            return found
+        self.misses += 1
+        self._datasets[key] = found = make()
+        self._taken[id(found[0])] = (found[0], {})
+        while len(self._datasets) > self.capacity:
+            dropped = self._datasets.popitem(last=False)[1]
+            self._taken.pop(id(dropped[0]), None)
+        return found

@@ -76,6 +76,7 @@ import tensorflow as tf
 
 from training.instruments.hooks import StepHooks
 from training.instruments.measure import step_norms
+from training.instruments.memo import memo
 from training.instruments.readers import GRADIENT_SUMMARY_JSON, STEP_GRADIENTS_CSV, keep_step_gradients_before
 from training.instruments.readers import STEP_GRADIENTS_TENSORBOARD as TENSORBOARD_SUBDIR
 from training.instruments.sink import Sink
@@ -160,6 +161,7 @@ class GradientRecorder(keras.callbacks.Callback):
         self._epoch_clipped = 0
         self.resume = bool(resume)
         self._restored = None  # counters from set_state, applied when training starts
+        self._kept = None  # this model's traced step with these hooks, kept for a later recorder (memo)
 
     # ---------------------------------------------------------------- setup and teardown
     def _check_supported(self, model):
@@ -214,6 +216,15 @@ class GradientRecorder(keras.callbacks.Callback):
         if self.resume and self._sink.columns is None:
             self._continue_files()
         self._make_snapshots(model)
+        # One traced step with the hooks per model and settings (`memo`): a recorder on a model an earlier
+        # recorder has trained (a sweep worker's reused model, `training.core.reuse`) takes its trace. Not
+        # with histograms: their snapshot variables belong to one recorder.
+        self._kept = None if self.histogram_every_n_steps else memo(
+            model, ("gradient_recorder_step", self.per_variable, tuple(sorted(self._clipping.items()))), dict)
+        if self._kept and self._kept.get("variables") == [id(v) for v in model.trainable_variables]:
+            model.train_function = self._kept["function"]
+            self._variable_paths = list(self._kept["paths"])
+            return
         self._hooks.install(model, optimizer, self._measure)
         # fit() made its train function before calling on_train_begin: make it again with the hooks.
         model.make_train_function(force=True)
@@ -238,6 +249,9 @@ class GradientRecorder(keras.callbacks.Callback):
             self._clipped_steps = sum(1 for r in rows if r.get("grad_clipped", 0.0) > 0)
 
     def on_train_end(self, logs=None):
+        if self._kept is not None and self._hooks._installed is not None and self._variable_paths:
+            self._kept.update(function=self.model.train_function, paths=list(self._variable_paths),
+                              variables=[id(v) for v in self.model.trainable_variables])
         self._hooks.uninstall()
         # The traced function holds the hooks: let the next fit() trace a plain one.
         self.model.train_function = None

@@ -292,6 +292,8 @@ def _jobs_words(sweep) -> str:
     jobs = sweep.get("jobs")
     wall = sweep.get("wall_seconds")
     text = (f"{jobs} worker process{'es' if jobs > 1 else ''}" if jobs else "the sweep's worker processes")
+    threads = sweep.get("intra_op_threads")
+    text += f" ({threads} TensorFlow intra-op thread{'s' if threads != 1 else ''} each)" if threads else ""
     return text + (f" ran them in {number(wall, 4)} s of sweep wall time" if wall else "")
 
 
