@@ -92,6 +92,7 @@ def test_every_option_of_the_bench_states_its_default(capsys):
     (["--lengths", "8", "--bptt"], "two different benchmarks"),
     (["--lengths", "8", "--units", "4", "8"], "one width"),
     (["--lengths", "8", "--models", "gru"], "not gru"),
+    (["--lengths", "8", "--models", "no_recurrence", "gru_bptt", "lstm"], "(and no_recurrence), not lstm"),
     (["--lengths", "8", "--batch", "0"], "--batch must be"),
     (["--batch", "4"], "add --lengths"),
 ])

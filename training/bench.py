@@ -43,7 +43,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+",
                    help="zoo models timed (default: simple_rnn lstm gru self_attention; --bptt: lstm gru simple_rnn; "
-                        "--lengths: the arms min_gru min_lstm lru gru_bptt lstm_bptt gru_keras lstm_keras)")
+                        "--lengths: the arms min_gru min_lstm lru gru_bptt lstm_bptt gru_keras lstm_keras; also possible: "
+                        "no_recurrence, the model without its recurrent layer)")
     p.add_argument("--units", nargs="+", type=int,
                    help="widths timed (default: 128 256; --bptt: 128 256 512; --lengths: one width, 256)")
     p.add_argument("--steps", type=int,
@@ -117,6 +118,7 @@ def main(argv=None) -> int:
 
 # the arms of --lengths, written here too so that --help and the checks of the arguments need no TensorFlow
 _LENGTH_ARMS = ("min_gru", "min_lstm", "lru", "gru_bptt", "lstm_bptt", "gru_keras", "lstm_keras")
+_FLOOR_ARM = "no_recurrence"  # only when named in --models: the model without its recurrent layer
 
 
 def _parse_lengths(text, args):
@@ -133,23 +135,24 @@ def _parse_lengths(text, args):
         raise UsageError(f"--lengths times one width; give one --units, got {' '.join(map(str, args.units))}.")
     if args.batch is not None and args.batch < 1:
         raise UsageError(f"--batch must be a positive integer, got {args.batch}.")
-    unknown = sorted(set(args.models or []) - set(_LENGTH_ARMS))
+    unknown = sorted(set(args.models or []) - set(_LENGTH_ARMS) - {_FLOOR_ARM})
     if unknown:
-        raise UsageError(f"--lengths times the arms {', '.join(_LENGTH_ARMS)}, not {', '.join(unknown)}.")
+        raise UsageError(f"--lengths times the arms {', '.join(_LENGTH_ARMS)} (and {_FLOOR_ARM}), "
+                         f"not {', '.join(unknown)}.")
     return lengths
 
 
 def _lengths(lengths, arms, units, batch, steps, repeats):
-    from training.core.bench import (EMBEDDING_DIM, LENGTH_ARMS, LENGTH_BASELINE, LENGTH_GOAL, VOCAB, bench_lengths,
-                                     growth_exponent, length_header)
+    from training.core.bench import (EMBEDDING_DIM, FLOOR_ARM, LENGTH_ARMS, LENGTH_BASELINE, LENGTH_GOAL, VOCAB,
+                                     bench_lengths, growth_exponent, length_header)
 
     import tensorflow as tf
 
-    assert tuple(LENGTH_ARMS) == _LENGTH_ARMS
+    assert tuple(LENGTH_ARMS) == _LENGTH_ARMS and FLOOR_ARM == _FLOOR_ARM
     # every arm at every length is a model of its own with its own traced step, which TensorFlow's
     # "triggered tf.function retracing" warning mistakes for retracing
     tf.get_logger().setLevel("ERROR")
-    arms = [a for a in _LENGTH_ARMS if a in arms] if arms else list(_LENGTH_ARMS)
+    arms = [a for a in (*_LENGTH_ARMS, _FLOOR_ARM) if a in arms] if arms else list(_LENGTH_ARMS)
     print(f"training step (forward, gradient, Adam) of a char-LM: Embedding {VOCAB} -> {EMBEDDING_DIM}, one recurrent "
           f"layer of {units} units, per-step Dense {VOCAB}; batch {batch}; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} at the start; ms: median of {repeats} rotating repeats of the median of "

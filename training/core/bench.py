@@ -278,6 +278,9 @@ LENGTH_ARMS = {
     "gru_keras": ("gru", {"implementation": "keras"}),
     "lstm_keras": ("lstm", {"implementation": "keras"}),
 }
+# not timed by default: the same model with no recurrence (a per-step Dense of `units`, tanh), the cost of
+# embedding, head, loss and optimizer that every arm pays; baseline / it bounds the ratio any cell can reach
+FLOOR_ARM = "no_recurrence"
 LENGTH_BASELINE = "gru_bptt"  # every ratio is this arm's time / the arm's time (> 1: faster than it)
 LENGTH_GOAL = ("min_gru", 1000, 5.0)  # issue 23: at T = 1000 a minGRU step >= 5x faster than the written-out GRU
 
@@ -293,10 +296,16 @@ def make_length_model(arm, time, units):
     """The char-LM of the other benchmarks (Embedding 65 -> 64, one recurrent layer of `units`, a per-step
     Dense 65 head), compiled as `training.core.build.compile_model` compiles (Adam; Keras's default
     jit_compile, which is off on a CPU: the zoo's own layers compile their inner loops with XLA)."""
-    name, arguments = LENGTH_ARMS[arm]
     keras.utils.set_random_seed(0)
-    model = zoo.build_model(name, vocabulary_size=VOCAB, output="per_step", causal=True, sequence_length=time,
-                            units=units, embedding_dim=EMBEDDING_DIM, **arguments)
+    if arm == FLOOR_ARM:
+        tokens = keras.Input((None,), dtype="int32", name="tokens")
+        h = keras.layers.Embedding(VOCAB, EMBEDDING_DIM, name="embedding")(tokens)
+        h = keras.layers.Dense(units, activation="tanh", name="per_step")(h)
+        model = keras.Model(tokens, keras.layers.Dense(VOCAB, name="head")(h), name=FLOOR_ARM)
+    else:
+        name, arguments = LENGTH_ARMS[arm]
+        model = zoo.build_model(name, vocabulary_size=VOCAB, output="per_step", causal=True, sequence_length=time,
+                                units=units, embedding_dim=EMBEDDING_DIM, **arguments)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
