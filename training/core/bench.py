@@ -360,11 +360,16 @@ def growth_exponent(rows, arm):
 
 def length_header(arms):
     ratios = [a for a in arms if a != LENGTH_BASELINE] if LENGTH_BASELINE in arms else []
-    return (f"{'T':>6}" + "".join(f"{a + ' ms':>15}" for a in arms)
-            + "".join(f"{'/' + a:>12}" for a in ratios))
+    return (f"{'T':>6}" + "".join(f"{a + ' ms':>{_width(a, 15)}}" for a in arms)
+            + "".join(f"{'/' + a:>{_width(a, 12)}}" for a in ratios))
+
+
+def _width(arm, least):
+    """A column wide enough for its heading (' ms' or '/' and two spaces around the arm's name)."""
+    return max(least, len(arm) + 5)
 
 
 def format_length_row(row, arms):
     ratios = [a for a in arms if a != LENGTH_BASELINE] if LENGTH_BASELINE in arms else []
-    return (f"{row['time']:>6}" + "".join(f"{row[a + '_ms_per_step']:>15.1f}" for a in arms)
-            + "".join(f"{row[a + '_speedup']:>11.2f}x" for a in ratios))
+    return (f"{row['time']:>6}" + "".join(f"{row[a + '_ms_per_step']:>{_width(a, 15)}.1f}" for a in arms)
+            + "".join(f"{row[a + '_speedup']:>{_width(a, 12) - 1}.2f}x" for a in ratios))
