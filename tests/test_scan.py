@@ -128,3 +128,36 @@ def test_bad_arguments_are_one_sentence():
         MinGRU(4, scan="fast")
     with pytest.raises(ValueError, match="0 <= r_min < r_max <= 1"):
         LRU(4, r_min=0.9, r_max=0.5)
+
+
+@pytest.mark.parametrize("time", [1, 7, 31, 32, 33, 64, 100, 1000])
+def test_the_blocked_scan_and_its_written_out_gradient_at_chunk_boundaries(time):
+    """Lengths shorter than, equal to, one past and many times a chunk (static, and dynamic with padding);
+    a per-step real factor and a constant complex one (the LRU's lambda), against the recurrence and
+    against the automatic derivative of a step-by-step loop."""
+    rng = np.random.default_rng(time)
+    a, b = rng.uniform(0.1, 0.99, (2, time, 3)), rng.normal(size=(2, time, 3))
+    lam = np.exp(-rng.uniform(0.01, 1, 3) + 1j * rng.uniform(0, 1, 3))
+    bc = b + 1j * rng.normal(size=b.shape)
+    dynamic = tf.function(linear_scan, input_signature=[tf.TensorSpec((None, None, 3), tf.float64)] * 2)
+    for factor, drive in ((a, b), (lam, bc)):
+        factor, drive = tf.constant(factor), tf.constant(drive)
+
+        def loop(f, d):
+            h, out = tf.zeros_like(d[:, 0]), []
+            for t in range(time):
+                h = (f[:, t] if f.shape.rank == 3 else f) * h + d[:, t]
+                out.append(h)
+            return tf.stack(out, 1)
+
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([factor, drive])
+            got, expected = linear_scan(factor, drive), loop(factor, drive)
+            weights = tf.cast(tf.sin(tf.range(time * 3, dtype=tf.float64)), drive.dtype)
+            losses = [tf.math.real(tf.reduce_sum(tf.reshape(weights, (time, 3)) * h * tf.math.conj(h))) for h in (got, expected)]
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+        if drive.dtype == tf.float64:
+            np.testing.assert_allclose(dynamic(factor, drive).numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+        for g, e in zip(tape.gradient(losses[0], [factor, drive]),
+                        tape.gradient(losses[1], [factor, drive], unconnected_gradients="zero")):
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-9, atol=1e-12)

@@ -261,3 +261,115 @@ def format_bptt_row(r):
     if "pytorch_no_onednn_ms_per_step" in r:
         line += f"{r['pytorch_no_onednn_ms_per_step']:>14.1f}{r['pytorch_no_onednn_speedup']:>7.2f}x"
     return line
+
+
+# --------------------------------------------------------------------------------------------------
+# How the cost of a training step grows with the sequence length (issue 23): the parallel-scan cells
+# against the written-out GRU/LSTM (zoo.bptt) and Keras's
+# --------------------------------------------------------------------------------------------------
+LENGTHS = (100, 300, 1000, 3000)
+# arm -> (zoo model, builder arguments); the parallel cells train with scan="parallel", their default
+LENGTH_ARMS = {
+    "min_gru": ("min_gru", {}),
+    "min_lstm": ("min_lstm", {}),
+    "lru": ("lru", {}),
+    "gru_bptt": ("gru", {"implementation": "bptt"}),
+    "lstm_bptt": ("lstm", {"implementation": "bptt"}),
+    "gru_keras": ("gru", {"implementation": "keras"}),
+    "lstm_keras": ("lstm", {"implementation": "keras"}),
+}
+# not timed by default: the same model with no recurrence (a per-step Dense of `units`, tanh), the cost of
+# embedding, head, loss and optimizer that every arm pays; baseline / it bounds the ratio any cell can reach
+FLOOR_ARM = "no_recurrence"
+LENGTH_BASELINE = "gru_bptt"  # every ratio is this arm's time / the arm's time (> 1: faster than it)
+LENGTH_GOAL = ("min_gru", 1000, 5.0)  # issue 23: at T = 1000 a minGRU step >= 5x faster than the written-out GRU
+
+
+def length_data(batch, time, seed=0):
+    """Random character ids and next-character targets, (batch, time) each."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, VOCAB, size=(batch, time + 1)).astype("int32")
+    return tokens[:, :-1], tokens[:, 1:]
+
+
+def make_length_model(arm, time, units):
+    """The char-LM of the other benchmarks (Embedding 65 -> 64, one recurrent layer of `units`, a per-step
+    Dense 65 head), compiled as `training.core.build.compile_model` compiles (Adam; Keras's default
+    jit_compile, which is off on a CPU: the zoo's own layers compile their inner loops with XLA)."""
+    keras.utils.set_random_seed(0)
+    if arm == FLOOR_ARM:
+        tokens = keras.Input((None,), dtype="int32", name="tokens")
+        h = keras.layers.Embedding(VOCAB, EMBEDDING_DIM, name="embedding")(tokens)
+        h = keras.layers.Dense(units, activation="tanh", name="per_step")(h)
+        model = keras.Model(tokens, keras.layers.Dense(VOCAB, name="head")(h), name=FLOOR_ARM)
+    else:
+        name, arguments = LENGTH_ARMS[arm]
+        model = zoo.build_model(name, vocabulary_size=VOCAB, output="per_step", causal=True, sequence_length=time,
+                                units=units, embedding_dim=EMBEDDING_DIM, **arguments)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def time_train_steps(model, x, y, steps):
+    """Median wall seconds of `steps` training steps (forward, gradient, Adam update) on one batch;
+    `train_on_batch` runs the same traced step as `fit`."""
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_lengths(lengths=LENGTHS, arms=tuple(LENGTH_ARMS), batch=16, units=256, steps=3, repeats=3, report=print):
+    """Training-step time of every arm at every length, the arms alternating within each repeat.
+
+    At each length every arm is built and takes one untimed step (tracing, and XLA compiling the zoo's
+    loops for this shape); then `repeats` rounds time `steps` steps of each arm in rotating order
+    (`paired_times`). Returns one row per length: each arm's median ms per step and, when the baseline
+    (`LENGTH_BASELINE`) is among the arms, the median over rounds of the paired ratio baseline / arm.
+    """
+    rows = []
+    for length in lengths:
+        x, y = length_data(batch, length)
+        models = {arm: make_length_model(arm, length, units) for arm in arms}
+        for model in models.values():
+            model.train_on_batch(x, y)
+        times = paired_times({arm: (lambda m=model: time_train_steps(m, x, y, steps)) for arm, model in models.items()},
+                             repeats)
+        row = {"time": length, "batch": batch, "units": units,
+               "parameters": {arm: model.count_params() for arm, model in models.items()}}
+        for arm in arms:
+            row[f"{arm}_ms_per_step"] = 1000 * statistics.median(times[arm])
+        if LENGTH_BASELINE in arms:
+            for arm in arms:
+                row[f"{arm}_speedup"] = speedup(times, LENGTH_BASELINE, arm)
+        rows.append(row)
+        report(format_length_row(row, arms))
+        del models
+        keras.backend.clear_session()
+    return rows
+
+
+def growth_exponent(rows, arm):
+    """p in time ~ T^p, the least-squares slope of log(ms per step) on log T over the rows (1: linear)."""
+    lengths = np.log([r["time"] for r in rows])
+    ms = np.log([r[f"{arm}_ms_per_step"] for r in rows])
+    return float(np.polyfit(lengths, ms, 1)[0])
+
+
+def length_header(arms):
+    ratios = [a for a in arms if a != LENGTH_BASELINE] if LENGTH_BASELINE in arms else []
+    return (f"{'T':>6}" + "".join(f"{a + ' ms':>{_width(a, 15)}}" for a in arms)
+            + "".join(f"{'/' + a:>{_width(a, 12)}}" for a in ratios))
+
+
+def _width(arm, least):
+    """A column wide enough for its heading (' ms' or '/' and two spaces around the arm's name)."""
+    return max(least, len(arm) + 5)
+
+
+def format_length_row(row, arms):
+    ratios = [a for a in arms if a != LENGTH_BASELINE] if LENGTH_BASELINE in arms else []
+    return (f"{row['time']:>6}" + "".join(f"{row[a + '_ms_per_step']:>{_width(a, 15)}.1f}" for a in arms)
+            + "".join(f"{row[a + '_speedup']:>{_width(a, 12) - 1}.2f}x" for a in ratios))
