@@ -182,3 +182,12 @@ def test_docs_results_states_the_grid_defaults():
     for key, value in GRID_DEFAULTS.items():
         shown = "the whole split" if value is None else str(value)
         assert re.search(rf"`?{key}`?\s*[=:]?\s*`?{re.escape(shown)}\b", line), (key, line)
+
+
+def test_key_value_reads_json_and_pythons_spellings_of_true_false_none():
+    from training.core.flags import key_value
+
+    assert key_value("use_causal_mask=False") == ("use_causal_mask", False)  # was the truthy string "False"
+    assert key_value("use_causal_mask=false") == ("use_causal_mask", False)
+    assert key_value("x=True") == ("x", True) and key_value("x=None") == ("x", None)
+    assert key_value("gap=30") == ("gap", 30) and key_value("path=/data/True") == ("path", "/data/True")

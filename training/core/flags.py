@@ -64,11 +64,19 @@ def flag_name(field: str) -> str:
     return DICT_FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
+# Python's spellings of JSON's true, false and null: `use_causal_mask=False` was once kept as the string
+# "False", which is truthy, so the mask stayed on without a word.
+PYTHON_LITERALS = {"True": True, "False": False, "None": None}
+
+
 def key_value(text: str) -> tuple[str, object]:
-    """KEY=VALUE -> (key, the value as JSON, else the plain string)."""
+    """KEY=VALUE -> (key, the value as JSON, or True/False/None as Python spells them, else the plain
+    string)."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
+    if value.strip() in PYTHON_LITERALS:
+        return key.strip(), PYTHON_LITERALS[value.strip()]
     try:
         value = json.loads(value)
     except json.JSONDecodeError:
