@@ -30,6 +30,25 @@ BUDGETS = {
                            initializers=[None])),
 }
 CLIPS = (None, 1.0)  # global_clipnorm: none, and 1
+# What the experiment runs and compares, as data: the model on the adding problem (Adam), the models of the SGD
+# gain sweep on recall, and the one comparison it makes: each setting with clipping against the same setting
+# without (the same model, gain, kernel, task and group; only `clip` differs).
+ADDING_MODEL = "irnn"
+GAIN_SWEEP_MODELS = ("simple_rnn", "irnn")
+SAME_SETTING = ("model", "gain", "kernel", "task", "group")
+
+
+def clipping_pairs(groups) -> list[tuple]:
+    """(without clipping, with clipping) for every setting the sweep holds both of."""
+    out = []
+    for g in groups:
+        if g.clip:
+            continue
+        partner = next((c for c in groups if c.clip and all(getattr(c, k) == getattr(g, k) for k in SAME_SETTING)),
+                       None)
+        if partner is not None:
+            out.append((g, partner))
+    return out
 
 
 def _run(v, label, clip, task, task_params, swept, seed, budget, extra, **train) -> PlannedRun:
@@ -57,7 +76,7 @@ def plan(s: dict, budget):
     runs = []
     adding_params = {"length": a["length"], "eval_size": budget.eval_size}
     for clip in CLIPS:
-        v = default_variant("irnn")
+        v = default_variant(ADDING_MODEL)
         label = v.label + (" clip" if clip else "")
         for seed in budget.seeds:
             runs.append(_run(v, label, clip, "adding", adding_params, {"length": a["length"]}, seed, budget,
@@ -66,7 +85,7 @@ def plan(s: dict, budget):
                              units=a["units"], batch_size=a["batch_size"], steps=a["steps"],
                              learning_rate=a["learning_rate"], optimizer="adam"))
     recall_params = {"gap": g["gap"], "eval_size": budget.eval_size}
-    for model in ("simple_rnn", "irnn"):
+    for model in GAIN_SWEEP_MODELS:
         for initializer in g["initializers"]:
             for gain in g["gains"]:
                 v = gained_variant(model, gain, initializer)
@@ -151,19 +170,11 @@ def _exploding_setting(groups) -> list[str]:
             parts = ", ".join(f"{g.model} gain {g.gain:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"
                               for g in clipped if g.clip == clip)
             out.append(f"Share of steps whose gradient global_clipnorm={clip:g} scaled down — {parts}.")
-    for model in dict.fromkeys(g.model for g in groups):
-        for gain in dict.fromkeys(g.gain for g in groups if g.model == model):
-            a = _first(groups, model=model, gain=gain, clip=None)
-            b = next((g for g in groups if g.model == model and g.gain == gain and g.clip), None)
-            if a and b and _isdiverged_cell(a) and not _isdiverged_cell(b):
-                out.append(f"{model} at gain {gain:g} diverged without clipping and stayed finite with clipping.")
-            if a and b:
-                out.append("With against without clipping: " + beat_sentence(b, a))
+    for a, b in clipping_pairs(groups):
+        if _isdiverged_cell(a) and not _isdiverged_cell(b):
+            out.append(f"{a.model} at gain {a.gain:g} diverged without clipping and stayed finite with clipping.")
+        out.append("With against without clipping: " + beat_sentence(b, a))
     return out
-
-
-def _first(groups, **match):
-    return next((g for g in groups if all((getattr(g, k) or None) == (v or None) for k, v in match.items())), None)
 
 
 def _isdiverged_cell(group):
@@ -195,11 +206,7 @@ def takeaway(groups, load=None) -> Takeaway:
                      "single steps can be enormous. Clipping rescales the whole gradient to a maximum norm: it "
                      "keeps its direction and bounds the step, but leaves the Jacobians as they are.")
     helped, tied, other = [], [], []
-    for g in unclipped:
-        same = ("model", "gain", "kernel", "task", "group")
-        partner = next((c for c in groups if c.clip and all(getattr(c, k) == getattr(g, k) for k in same)), None)
-        if partner is None:
-            continue
+    for g, partner in clipping_pairs(groups):
         v = stats.compare(result(partner, load), result(g, load))
         rescued = (v.kind == "degenerate" and result(g, load).degenerate and not result(partner, load).degenerate
                    and has_learned(partner, load))  # unclipped: no solution at all; clipped: a learned one
