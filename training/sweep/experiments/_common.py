@@ -400,7 +400,7 @@ def omitted(small: Experiment, full: Experiment) -> list[str]:
     missing = sorted({r.label for r in full.runs} - labels_small)
     if missing:
         notes.append("variants: " + ", ".join(missing))
-    for key in ("gap", "length", "seq_len", "delay"):
+    for key in ("gap", "length", "seq_len", "delay", "fillers"):
         small_values = {r.task_params.get(key) for r in small.runs} - {None}
         full_values = {r.task_params.get(key) for r in full.runs} - {None}
         if full_values - small_values:

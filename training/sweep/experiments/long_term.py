@@ -1,10 +1,16 @@
-"""Long-term dependencies: accuracy against the gap on recall, adding against its baseline, copy memory and
-temporal order; learning curves and steps to solve (Hochreiter & Schmidhuber, 1997; Le, Jaitly & Hinton,
-2015).
+"""Long-term dependencies: accuracy against the gap on recall and on the article's own long-dependency
+cloze (`kerala_cloze`: "Jane was born in Kerala. <filler sentences> Jane is very fluent in ___", accuracy
+against the number of filler sentences), adding against its baseline, copy memory and temporal order;
+learning curves and steps to solve (Hochreiter & Schmidhuber, 1997; Le, Jaitly & Hinton, 2015). The report
+prints what every variant answers to the article's own sentence at the most filler sentences.
+
+The comparisons the report makes are declared below as data (`Comparison`); the report names no model in its
+code.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 
 import zoo
@@ -25,6 +31,15 @@ ALL = ["simple_rnn", "simple_rnn:glorot", "irnn", "lstm", "lstm:orthogonal", "ls
        "lstm:forget_bias_3", "lstm:chrono", "gru", "gru:orthogonal", "gru:glorot", "gru:update_bias_3",
        "gru:chrono", "self_attention:causal_mask"]
 QUICK = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "lstm:chrono", "gru", "gru:update_bias_3"]
+# The article's cloze (kerala_cloze): every architecture (SimpleRNN, IRNN, LSTM, GRU, masked attention) at
+# Keras's defaults and the gated cells with the long-memory gate biases, against the number of filler sentences;
+# the quick budget the four architectures of the article's argument at two filler counts. One filler sentence at
+# least: with none there are only 384 distinct sentences (about 19 in each held-out split), so 1,000 test
+# examples would repeat them and the intervals, which count examples, would be too narrow.
+KERALA = "kerala_cloze"
+KERALA_ALL = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "lstm:chrono", "gru", "gru:update_bias_3",
+              "self_attention:causal_mask"]
+KERALA_QUICK = ["simple_rnn", "lstm", "gru", "self_attention:causal_mask"]
 # (task, task parameters, training settings that differ from the experiment's)
 _TASKS = [("recall", {"gap": 100}, {}), ("adding", {"length": 50}, {}),
           ("copy_memory", {"delay": 10, "num_symbols": 5}, {"learning_rate": 1e-2, "units": 64, "steps": 400}),
@@ -34,14 +49,18 @@ BUDGETS = {
                  tasks=[("recall", {"gap": 50}, {}), ("recall", {"gap": 100}, {}), ("recall", {"gap": 150}, {}),
                         ("adding", {"length": 100}, {}),
                         ("copy_memory", {"delay": 20, "num_symbols": 5}, {"learning_rate": 1e-2}),
-                        ("temporal_order", {"length": 100}, {})]),
-    "standard": dict(units=32, batch_size=32, learning_rate=3e-3, steps=300, variants=ALL, tasks=_TASKS),
+                        ("temporal_order", {"length": 100}, {})],
+                 kerala=dict(fillers=[1, 2, 4, 8, 16], variants=ALL)),
+    "standard": dict(units=32, batch_size=32, learning_rate=3e-3, steps=300, variants=ALL, tasks=_TASKS,
+                     kerala=dict(fillers=[1, 2, 4, 8], variants=KERALA_ALL)),
     "quick": dict(units=32, batch_size=32, learning_rate=3e-3, steps=200, record_gradients=False,
-                  through_time=False, variants=QUICK, tasks=_TASKS),
+                  through_time=False, variants=QUICK, tasks=_TASKS,
+                  kerala=dict(fillers=[1, 4], variants=KERALA_QUICK)),
     "smoke": dict(units=8, batch_size=16, learning_rate=3e-3, steps=3, variants=["simple_rnn", "lstm", "gru"],
                   tasks=[("recall", {"gap": 5}, {}), ("adding", {"length": 10}, {}),
                          ("copy_memory", {"delay": 5, "num_symbols": 5}, {}),
-                         ("temporal_order", {"length": 12}, {})]),
+                         ("temporal_order", {"length": 12}, {})],
+                  kerala=dict(fillers=[1, 2], variants=["simple_rnn", "lstm", "gru"])),
 }
 
 
@@ -57,25 +76,50 @@ TAKEAWAY_AT_LONGEST_GAP = (Comparison("lstm:forget_bias_3", "lstm", "the takeawa
                            Comparison("lstm:chrono", "lstm", "the takeaway: recall, longest gap"),
                            Comparison("gru:update_bias_3", "gru", "the takeaway: recall, longest gap"),
                            Comparison("lstm", "simple_rnn", "the takeaway: recall, longest gap"))
+# On the article's cloze at the most filler sentences: the article's claim (a gated cell or attention carries
+# "Kerala" across the fillers where the tanh RNN loses it), and the long-memory gate biases.
+AT_MOST_FILLERS = (Comparison("lstm", "simple_rnn", "kerala_cloze, most filler sentences"),
+                   Comparison("gru", "simple_rnn", "kerala_cloze, most filler sentences"),
+                   Comparison("self_attention:causal_mask", "simple_rnn", "kerala_cloze, most filler sentences"),
+                   Comparison("self_attention:causal_mask", "lstm", "kerala_cloze, most filler sentences"),
+                   Comparison("lstm:forget_bias_3", "lstm", "kerala_cloze, most filler sentences"),
+                   Comparison("gru:update_bias_3", "gru", "kerala_cloze, most filler sentences"))
 
 
 def _solve(task: str, params: dict) -> dict:
+    if task == KERALA:
+        return SOLVE["recall"]  # a label at the last step: solved at the same accuracy
     return copy_solve(params) if task == "copy_memory" else SOLVE[task]
+
+
+def _kerala_tasks(s: dict) -> list:
+    """The budget's kerala_cloze entries, as (task, parameters, overrides) like its other tasks."""
+    k = s.get("kerala")
+    return [(KERALA, {"fillers": f}, {}) for f in k["fillers"]] if k else []
 
 
 def plan(s: dict, budget):
     tasks = s["tasks"]
+    kerala = _kerala_tasks(s)
     question = ("Which architectures and initializations learn tasks whose answer depends on inputs far back ("
                 + "; ".join(f"{t} " + ", ".join(f"{k} {v}" for k, v in p.items()) for t, p, _ in tasks)
-                + "), how many steps do they need (learning curves, steps to solve), and how often over seeds?")
-    settings = {**describe(s, "recall, adding, copy_memory, temporal_order", {"eval_size": budget.eval_size},
-                           budget.seeds),
-                "tasks": [{"task": t, "params": p, **o} for t, p, o in tasks],
-                "solve": {t: _solve(t, p) for t, p, _ in tasks}}
+                + (f"; the article's cloze, kerala_cloze, with {', '.join(str(p['fillers']) for _, p, _ in kerala)} "
+                   "filler sentences between the place and the blank" if kerala else "")
+                + "), how many steps do they need (learning curves, steps to solve), how often over seeds, and what "
+                  "does each answer to the article's own sentence?")
+    settings = {**describe(s, "recall, adding, copy_memory, temporal_order" + (", kerala_cloze" if kerala else ""),
+                           {"eval_size": budget.eval_size}, budget.seeds),
+                "tasks": [{"task": t, "params": p, **o} for t, p, o in tasks + kerala],
+                "solve": {t: _solve(t, p) for t, p, _ in tasks + kerala}}
     runs = []
     for task, params, overrides in tasks:
         train = {**train_settings(s, budget.extra_train), **overrides}
         runs += make_runs("long_term", [variant(name) for name in s["variants"]], task,
+                          {**params, "eval_size": budget.eval_size}, dict(params), budget.seeds,
+                          extra={"group": task, "solve": _solve(task, params)}, **train)
+    for task, params, overrides in kerala:
+        train = {**train_settings(s, budget.extra_train), **overrides}
+        runs += make_runs("long_term", [variant(name) for name in s["kerala"]["variants"]], task,
                           {**params, "eval_size": budget.eval_size}, dict(params), budget.seeds,
                           extra={"group": task, "solve": _solve(task, params)}, **train)
     return question, settings, runs
@@ -115,7 +159,8 @@ def findings_long_term(groups, rows) -> list[str]:
         if timed:
             out.append(f"Steps until the validation accuracy first reached {SOLVED_ACCURACY}: " + "; ".join(
                 f"{g.label} gap {group_gap(g)}: {steps_to_solve_cell(g)}" for g in timed) + ".")
-    for task in dict.fromkeys(g.task for g in groups if g.task != "recall"):
+    out += findings_kerala(groups)
+    for task in dict.fromkeys(g.task for g in groups if g.task not in DISTANCE_TASKS):
         mine = [g for g in groups if g.task == task and group_result(g).measures]
         if not mine:
             continue
@@ -200,7 +245,8 @@ def takeaway(groups, load=None) -> Takeaway:
             a, b = comparison.pick(at)
             if a and b:
                 parts.append(stats.compare(result(a, load), result(b, load), f"at gap {longest}").text)
-    others = [g for g in groups if g.task != "recall" and result(g, load).measures]
+    parts += _kerala_takeaway(groups, load)
+    others = [g for g in groups if g.task not in DISTANCE_TASKS and result(g, load).measures]
     for task in dict.fromkeys(g.task for g in others):
         mine = [g for g in others if g.task == task]
         beat = [g.label for g in mine if stats.chance_position(result(g, load)) == "above"]
@@ -226,7 +272,10 @@ def long_term_figures(folder, rows, out_dir, key):
                                  log_x=True, folder=folder),
                   "Test accuracy on recall against the gap, one panel per architecture, with 95% intervals (over "
                   "seeds, or over the test set with one seed); the grey band is the range a guesser scores.")]
-    for task in dict.fromkeys(r.task for r in rows if r.task != "recall"):
+    kerala = [r for r in rows if r.task == KERALA]
+    if kerala:
+        pairs.append(_kerala_figure(folder, kerala, out_dir, key))
+    for task in dict.fromkeys(r.task for r in rows if r.task not in DISTANCE_TASKS):
         mine = [r for r in rows if r.task == task]
         words = results.METRIC_WORDS.get(mine[0].metric, mine[0].metric)
         pairs.append((metric_bars(mine, out_dir / f"{key}_{task}.png", f"{task} {mine[0].task_values}: test {words}",
@@ -240,9 +289,15 @@ def long_term_figures(folder, rows, out_dir, key):
 
 
 def recall_gap_tables(groups) -> list[tuple[str, dict]]:
-    """The long-term experiment's second table, with its introduction (none with fewer than two gaps)."""
+    """The long-term experiment's further tables, with their introductions: recall by gap (none with fewer
+    than two gaps), kerala_cloze by filler sentences, and the article's sentence as each variant answered it."""
     table = recall_gap_table(groups)
-    return [("Recall test accuracy by gap [95% interval]:", table)] if table else []
+    out = [("Recall test accuracy by gap [95% interval]:", table)] if table else []
+    kerala = kerala_fillers_table(groups)
+    if kerala:
+        out.append(("kerala_cloze (the article's sentences) test accuracy by the number of filler sentences "
+                    "[95% interval]:", kerala))
+    return out + article_tables(groups)
 
 
 def recall_gap_table(groups) -> dict | None:
@@ -269,3 +324,187 @@ EXPERIMENT = register(Definition(
     "long_term", "Long-term dependencies", BUDGETS, plan,
     columns=tables.variant_task_columns, findings=findings_long_term, figures=long_term_figures,
     extra_tables=recall_gap_tables, takeaway=takeaway))
+
+
+# ------------------------------------------------------------------------------ the article's cloze
+# kerala_cloze's knob is the number of filler sentences; recall's the gap. Both are read as "how far back".
+DISTANCE_TASKS = ("recall", KERALA)
+
+
+def fillers_of(group):
+    """The number of filler sentences of a kerala_cloze group (None for another task)."""
+    return group.task_params.get("fillers") if group.task == KERALA else None
+
+
+def _kerala_groups(groups, load=None) -> list:
+    return [g for g in groups if g.task == KERALA and result(g, load).measures]
+
+
+def _most_fillers(groups) -> tuple:
+    """(the largest filler count of the cloze groups, the groups at it)."""
+    most = max(fillers_of(g) for g in groups)
+    return most, [g for g in groups if fillers_of(g) == most]
+
+
+def article_answers(groups) -> list[tuple]:
+    """Per variant of a cloze made of the article's sentences: (group, [(answer, sentence, right, seeds)]), the
+    answers its seeds gave to the article's own sentence (`RunRow.article_answer`, recorded by each run), the
+    most frequent first, with the seeds that gave each. Variants whose runs recorded none are left out.
+
+    Written to be shared by every experiment that trains such a cloze (unidirectional's mouse_cloze counts
+    its seeds the same way)."""
+    out = []
+    for g in groups:
+        by_answer: dict[tuple, list] = collections.defaultdict(list)
+        for r in sorted(g.rows, key=lambda r: r.seed):
+            if r.article_sentence:
+                by_answer[(r.article_answer, r.article_sentence, r.article_right)].append(r.seed)
+        if by_answer:
+            ranked = sorted(by_answer.items(), key=lambda item: (-len(item[1]), item[1][0]))
+            out.append((g, [(a, sentence, right, seeds) for (a, sentence, right), seeds in ranked]))
+    return out
+
+
+def _seed_words(seeds) -> str:
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {and_list(str(s) for s in seeds)}"
+
+
+def article_answer_words(answers) -> str:
+    """`"Jane ... fluent in Malayalam" (right; seeds 0 and 2); "... Tamil" (wrong, Malayalam is right; seed 1)`."""
+    parts = []
+    for answer, sentence, right, seeds in answers:
+        mark = "right" if answer == right else f"wrong, {right} is right"
+        parts.append(f"\"{sentence}\" ({mark}; {_seed_words(seeds)})")
+    return "; ".join(parts)
+
+
+def _is_right(answers) -> bool:
+    """Whether the answer most of a variant's seeds gave (the first) is the right one."""
+    answer, _, right, _ = answers[0]
+    return answer == right
+
+
+def findings_kerala(groups) -> list[str]:
+    mine = _kerala_groups(groups)
+    if not mine:
+        return []
+    chance = group_result(mine[0]).chance
+    counts = sorted({fillers_of(g) for g in mine})
+    out = [f"kerala_cloze (\"<name> was born in <place>. <filler sentences> <name> is very fluent in ___\", the "
+           f"answer the place's language): test accuracy against the number of filler sentences ({', '.join(map(str, counts))}), "
+           f"chance {fmt(chance)} — " + "; ".join(
+               f"{label}: " + ", ".join(f"{fillers_of(g)} {fmt(value_of(g))}" for g in mine if g.label == label)
+               for label in dict.fromkeys(g.label for g in mine)) + "."]
+    parts = []
+    for label in dict.fromkeys(g.label for g in mine):
+        theirs = [g for g in mine if g.label == label]
+        solved = [fillers_of(g) for g in theirs if _solved(g)]
+        part = f"{label}: {max(solved) if solved else 'none'}"
+        if max(len(g.rows) for g in theirs) > 1:
+            part += " (seeds solved: " + ", ".join(
+                f"{fillers_of(g)} fillers {evidence.success_rate(g.rows, SOLVED_ACCURACY)[0]}/{len(g.rows)}"
+                for g in theirs) + ")"
+        parts.append(part)
+    out.append(f"Most filler sentences across which each solved it (accuracy at least {SOLVED_ACCURACY} and "
+               "significantly above chance) — " + "; ".join(parts) + ".")
+    most, at = _most_fillers(mine)
+    best = max(at, key=value_of)
+    n_at = sum(chance_place(g) == "at" for g in at)
+    out.append(f"At {most} filler sentences the best was {shown_words(best)}; {n_at} of {len(at)} variants were at "
+               "chance.")
+    for comparison in AT_MOST_FILLERS:
+        sentence = beat_sentence(*comparison.pick(at), f"at {most} filler sentences")
+        if sentence:
+            out.append(sentence)
+    for g, answers in article_answers(at):
+        out.append(f"{g.label} on the article's own sentence at {most} filler sentences: "
+                   f"{article_answer_words(answers)}.")
+    return out
+
+
+def _kerala_takeaway(groups, load=None) -> list[str]:
+    mine = _kerala_groups(groups, load)
+    if not mine:
+        return []
+    most, at = _most_fillers(mine)
+    fewest = min(fillers_of(g) for g in mine)
+    solved = [g for g in at if (value_of(g, load) or 0) >= SOLVED_ACCURACY and has_learned(g, load)]
+    parts = [(f"On the article's cloze with {most} filler sentences between the place and the blank, "
+              + (f"{and_list(f'{g.label} ({with_interval(g, load)})' for g in solved)} named the language "
+                 f"(accuracy at least {SOLVED_ACCURACY})." if solved else "no variant solved it."))]
+    chance = [g.label for g in at if g not in solved and stats.chance_position(result(g, load)) == "at"]
+    if chance:
+        parts.append(f"At chance there (1 in {round(1 / result(at[0], load).chance)}): {and_list(chance)}.")
+    if fewest < most:
+        falls = []
+        for g in at:
+            first = next((x for x in mine if x.label == g.label and fillers_of(x) == fewest), None)
+            if first is not None:
+                falls.append(f"{g.label} {num(value_of(first, load))} to {num(value_of(g, load))}")
+        if falls:
+            parts.append(f"From {fewest} to {most} filler sentences: {'; '.join(falls)}.")
+    for comparison in AT_MOST_FILLERS[:3]:
+        a, b = comparison.pick(at)
+        if a and b:
+            parts.append(stats.compare(result(a, load), result(b, load), f"at {most} filler sentences").text)
+    answered = article_answers(at)
+    if answered:
+        right = [g.label for g, answers in answered if _is_right(answers)]
+        wrong = [g.label for g, answers in answered if not _is_right(answers)]
+        parts.append(f"Asked the article's own sentence at {most} filler sentences ({answered[0][1][0][2]} is "
+                     "right), " + "; ".join(x for x in (f"{and_list(right)} answered it right" if right else "",
+                                                        f"{and_list(wrong)} answered it wrong" if wrong else "") if x)
+                     + " (the answer most of its seeds gave; one sentence is one guess, the accuracies are the "
+                       "evidence).")
+    return parts
+
+
+def kerala_fillers_table(groups) -> dict | None:
+    """kerala_cloze test accuracy by the number of filler sentences, one row per variant (None without it)."""
+    mine = [g for g in groups if g.task == KERALA]
+    if not mine:
+        return None
+    counts = sorted({fillers_of(g) for g in mine})
+    rows = []
+    for label in dict.fromkeys(g.label for g in mine):
+        row = [label]
+        for f in counts:
+            g = next((x for x in mine if x.label == label and fillers_of(x) == f), None)
+            row.append(metric_cell(g) if g else "–")
+        rows.append(row)
+    chance = next((mean(g, "chance") for g in mine if mean(g, "chance") is not None), None)
+    rows.append(["chance"] + [number(chance)] * len(counts))
+    return {"columns": ["Model"] + [f"{f} filler{'s' if f != 1 else ''}" for f in counts], "rows": rows,
+            "align": ["left"] + ["right"] * len(counts), "notes": table_notes(mine)}
+
+
+def article_tables(groups) -> list[tuple[str, dict]]:
+    """The article's own sentence at the most filler sentences as each variant answered it, with the seeds
+    (none when no run recorded an answer)."""
+    mine = [g for g in groups if g.task == KERALA]
+    answered = article_answers(_most_fillers(mine)[1]) if mine else []
+    if not answered:
+        return []
+    most = _most_fillers(mine)[0]
+    rows = [[g.label, "right" if _is_right(answers) else "wrong", article_answer_words(answers)]
+            for g, answers in answered]
+    table = {"columns": ["Model", "Most seeds", "The article's sentence, as the model filled it"], "rows": rows,
+             "align": ["left", "left", "left"],
+             "notes": ["One sentence is one guess; the test accuracy above says how often a model is right."]}
+    return [(f"The article's own sentence with {most} filler sentences, answered by every variant (each seed's "
+             "answer is recorded by its run):", table)]
+
+
+def _kerala_figure(folder, rows, out_dir, key):
+    counts = {r.task_params.get("fillers") for r in rows}
+    path = out_dir / f"{key}_kerala_fillers.png"
+    if len(counts) == 1:
+        return (metric_bars(rows, path, f"kerala_cloze, {next(iter(counts))} filler sentences: test accuracy",
+                            folder=folder),
+                "Test accuracy on the article's cloze of every variant with its 95% interval; the grey band is the "
+                "range a guesser scores.")
+    return (metric_against(rows, "fillers", path, "kerala_cloze: test accuracy against the filler sentences",
+                           "filler sentences between the place and the blank", folder=folder),
+            "Test accuracy on the article's cloze (\"Jane was born in Kerala. ... Jane is very fluent in ___\") "
+            "against the number of filler sentences, one panel per architecture, with 95% intervals (over seeds, "
+            "or over the test set with one seed); the grey band is the range a guesser scores.")
