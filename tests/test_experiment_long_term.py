@@ -125,3 +125,42 @@ def test_every_variant_shows_its_answer_to_the_article_sentence_right_or_wrong_w
     take = experiments.get("long_term").takeaway(groups).text
     assert "(Malayalam is right), lstm answered it right; simple_rnn answered it wrong" in take
     assert lt.article_tables(group_rows([row("gru", 0.9)])) == []
+
+
+# ------------------------------------------------------------------------------ the parallel-scan cells
+def test_the_scan_cells_run_at_the_lstms_parameter_count_beside_a_gru_of_that_size():
+    standard = experiments.suite("seed-problems", "standard", experiments=["long_term"])[0]
+    for task in ("recall", "adding", "copy_memory", "temporal_order"):
+        mine = [r for r in standard.runs if r.task == task]
+        lstm = next(r for r in mine if r.label == "lstm")
+        budgets = {r.config["param_budget"] for r in mine if r.model in lt.SCAN or r.label == "gru [matched]"}
+        assert budgets == {lt.lstm_parameters(task, lstm.task_params, lstm.config["units"])}, task
+        assert {r.model for r in mine if r.config["param_budget"]} == {*lt.SCAN, "gru"}
+        assert all(r.config["param_budget"] is None for r in mine if r.model not in lt.SCAN and r.setting != "matched")
+    quick = experiments.suite("seed-problems", "quick", experiments=["long_term"])[0]
+    scan = [r for r in quick.runs if r.config["param_budget"]]
+    assert {(r.model, r.task) for r in scan} == {("min_gru", "recall")}  # one cell where a conclusion needs it
+
+
+def test_each_scan_comparison_names_the_winner_only_when_significant_and_says_where_they_lose():
+    accuracy = {"lstm": 0.95, "gru:matched": 0.60, "min_gru": 0.60, "min_lstm": 0.40, "lru": 0.96}
+    rows = [row(spec, acc, task="recall", chance=1 / 8, gap=100) for spec, acc in accuracy.items()]
+    rows += [row("min_gru", 0.9, task="recall", chance=1 / 8, gap=50)]  # no partner at gap 50: no comparison
+    groups = group_rows(rows)
+    made = lt.scan_comparisons(groups)
+    assert len(made) == len(lt.SCAN_AGAINST_GATED)
+    text = lt.findings_long_term(groups, rows)
+    for comparison, a, verdict in made:
+        va, vb = accuracy[comparison.a], accuracy[comparison.b]
+        if abs(va - vb) >= 0.05:
+            assert verdict.kind == "beat" and verdict.winner == (a.label if va > vb else comparison.pick(groups)[1].label)
+        else:
+            assert verdict.kind == "tie" and verdict.winner is None
+        assert verdict.text in text
+    take = experiments.get("long_term").takeaway(groups).text
+    lose = take.split("Where they lose (")[1].split(")")[0]
+    assert set(lose.split(" and ")) == {"min_gru", "min_lstm"}  # each cell that lost a comparison, lru not
+    assert "lru" in take.split("Significantly better")[1]
+    tie = group_rows([row("min_gru", 0.9, task="recall", chance=1 / 8, gap=100),
+                      row("lstm", 0.9, task="recall", chance=1 / 8, gap=100)])
+    assert "No difference between them was significant." in experiments.get("long_term").takeaway(tie).text

@@ -11,6 +11,9 @@ code.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
+import json
 import math
 
 import zoo
@@ -19,7 +22,8 @@ from training.core import rules
 from training.core.rules import SOLVED_ACCURACY
 from training.sweep import evidence, results, stats, tables
 from training.sweep.experiments import Definition, register
-from training.sweep.experiments._common import SOLVE, Comparison, copy_solve, describe, make_runs, train_settings, variant
+from training.sweep.experiments._common import (SOLVE, Comparison, copy_solve, default_variant, describe, make_runs,
+                                                 train_settings, variant)
 from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
 from training.sweep.findings import (beat_sentence, chance_place, flagged, fmt, group_result,
     shown_words, value_of)
@@ -40,6 +44,12 @@ KERALA = "kerala_cloze"
 KERALA_ALL = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "lstm:chrono", "gru", "gru:update_bias_3",
               "self_attention:causal_mask"]
 KERALA_QUICK = ["simple_rnn", "lstm", "gru", "self_attention:causal_mask"]
+# The parallel-scan cells (zoo/scan.py: minGRU and minLSTM, Feng et al., 2024; the LRU, Orvieto et al., 2023) on
+# recall, adding, copy memory and temporal order, each sized to the LSTM's parameter count on that task at the
+# budget's width (`param_budget`; the LSTM's own run is then exactly that size), beside a GRU sized the same way
+# ("gru [matched]": the default GRU has about 3/4 of the LSTM's parameters). The quick budget: one cell on recall.
+SCAN = ["min_gru", "min_lstm", "lru"]
+MATCHED = "matched"  # the setting of the GRU sized to the LSTM's parameter count
 # (task, task parameters, training settings that differ from the experiment's)
 _TASKS = [("recall", {"gap": 100}, {}), ("adding", {"length": 50}, {}),
           ("copy_memory", {"delay": 10, "num_symbols": 5}, {"learning_rate": 1e-2, "units": 64, "steps": 400}),
@@ -50,17 +60,20 @@ BUDGETS = {
                         ("adding", {"length": 100}, {}),
                         ("copy_memory", {"delay": 20, "num_symbols": 5}, {"learning_rate": 1e-2}),
                         ("temporal_order", {"length": 100}, {})],
-                 kerala=dict(fillers=[1, 2, 4, 8, 16], variants=ALL)),
+                 kerala=dict(fillers=[1, 2, 4, 8, 16], variants=ALL), scan=dict(variants=SCAN, matched=["gru"])),
     "standard": dict(units=32, batch_size=32, learning_rate=3e-3, steps=300, variants=ALL, tasks=_TASKS,
-                     kerala=dict(fillers=[1, 2, 4, 8], variants=KERALA_ALL)),
+                     kerala=dict(fillers=[1, 2, 4, 8], variants=KERALA_ALL),
+                     scan=dict(variants=SCAN, matched=["gru"])),
     "quick": dict(units=32, batch_size=32, learning_rate=3e-3, steps=200, record_gradients=False,
                   through_time=False, variants=QUICK, tasks=_TASKS,
-                  kerala=dict(fillers=[1, 4], variants=KERALA_QUICK)),
+                  kerala=dict(fillers=[1, 4], variants=KERALA_QUICK),
+                  scan=dict(variants=["min_gru"], matched=[], tasks=["recall"])),
     "smoke": dict(units=8, batch_size=16, learning_rate=3e-3, steps=3, variants=["simple_rnn", "lstm", "gru"],
                   tasks=[("recall", {"gap": 5}, {}), ("adding", {"length": 10}, {}),
                          ("copy_memory", {"delay": 5, "num_symbols": 5}, {}),
                          ("temporal_order", {"length": 12}, {})],
-                  kerala=dict(fillers=[1, 2], variants=["simple_rnn", "lstm", "gru"])),
+                  kerala=dict(fillers=[1, 2], variants=["simple_rnn", "lstm", "gru"]),
+                  scan=dict(variants=["min_gru"], matched=["gru"], tasks=["recall"])),
 }
 
 
@@ -84,6 +97,34 @@ AT_MOST_FILLERS = (Comparison("lstm", "simple_rnn", "kerala_cloze, most filler s
                    Comparison("self_attention:causal_mask", "lstm", "kerala_cloze, most filler sentences"),
                    Comparison("lstm:forget_bias_3", "lstm", "kerala_cloze, most filler sentences"),
                    Comparison("gru:update_bias_3", "gru", "kerala_cloze, most filler sentences"))
+
+
+# Each parallel-scan cell against the gated cells at the same parameter count, on each task it runs.
+SCAN_AGAINST_GATED = (Comparison("min_gru", "gru:matched", "a parallel-scan cell against the gated cell it simplifies"),
+                      Comparison("min_lstm", "lstm", "a parallel-scan cell against the gated cell it simplifies"),
+                      Comparison("min_gru", "lstm", "a parallel-scan cell against the LSTM of its size"),
+                      Comparison("lru", "lstm", "the LRU against the gated cells"),
+                      Comparison("lru", "gru:matched", "the LRU against the gated cells"))
+
+
+def matched_variant(model: str):
+    """`model` at Keras's defaults, its width chosen to match the LSTM's parameter count (`param_budget`)."""
+    v = default_variant(model)
+    return dataclasses.replace(v, setting=MATCHED, initialization=v.initialization + "; width chosen to match "
+                                                                                      "the LSTM's parameter count")
+
+
+@functools.lru_cache(maxsize=None)
+def _lstm_parameters(task: str, params_json: str, units: int) -> int:
+    """The parameter count of the zoo's LSTM at `units` on `task` (built once per task and width)."""
+    import datasets
+
+    spec = datasets.get_spec(task, **json.loads(params_json))
+    return zoo.build_model("lstm", units=units, **spec.model_kwargs()).count_params()
+
+
+def lstm_parameters(task: str, params: dict, units: int) -> int:
+    return _lstm_parameters(task, json.dumps(params, sort_keys=True), units)
 
 
 def _solve(task: str, params: dict) -> dict:
@@ -116,6 +157,16 @@ def plan(s: dict, budget):
         train = {**train_settings(s, budget.extra_train), **overrides}
         runs += make_runs("long_term", [variant(name) for name in s["variants"]], task,
                           {**params, "eval_size": budget.eval_size}, dict(params), budget.seeds,
+                          extra={"group": task, "solve": _solve(task, params)}, **train)
+    scan = s.get("scan")
+    for task, params, overrides in tasks if scan else []:
+        if task not in scan.get("tasks", [task]):
+            continue
+        train = {**train_settings(s, budget.extra_train), **overrides}
+        task_params = {**params, "eval_size": budget.eval_size}
+        train.setdefault("param_budget", lstm_parameters(task, task_params, train["units"]))  # --param-budget wins
+        chosen = [variant(name) for name in scan["variants"]] + [matched_variant(m) for m in scan.get("matched", [])]
+        runs += make_runs("long_term", chosen, task, task_params, dict(params), budget.seeds,
                           extra={"group": task, "solve": _solve(task, params)}, **train)
     for task, params, overrides in kerala:
         train = {**train_settings(s, budget.extra_train), **overrides}
@@ -160,6 +211,7 @@ def findings_long_term(groups, rows) -> list[str]:
             out.append(f"Steps until the validation accuracy first reached {SOLVED_ACCURACY}: " + "; ".join(
                 f"{g.label} gap {group_gap(g)}: {steps_to_solve_cell(g)}" for g in timed) + ".")
     out += findings_kerala(groups)
+    out += [verdict.text for _, _, verdict in scan_comparisons(groups)]
     for task in dict.fromkeys(g.task for g in groups if g.task not in DISTANCE_TASKS):
         mine = [g for g in groups if g.task == task and group_result(g).measures]
         if not mine:
@@ -246,6 +298,7 @@ def takeaway(groups, load=None) -> Takeaway:
             if a and b:
                 parts.append(stats.compare(result(a, load), result(b, load), f"at gap {longest}").text)
     parts += _kerala_takeaway(groups, load)
+    parts += _scan_takeaway(groups, load)
     others = [g for g in groups if g.task not in DISTANCE_TASKS and result(g, load).measures]
     for task in dict.fromkeys(g.task for g in others):
         mine = [g for g in others if g.task == task]
@@ -508,3 +561,41 @@ def _kerala_figure(folder, rows, out_dir, key):
             "Test accuracy on the article's cloze (\"Jane was born in Kerala. ... Jane is very fluent in ___\") "
             "against the number of filler sentences, one panel per architecture, with 95% intervals (over seeds, "
             "or over the test set with one seed); the grey band is the range a guesser scores.")
+
+
+# ------------------------------------------------------------------------------ the parallel-scan cells
+def scan_comparisons(groups, load=None, declared=SCAN_AGAINST_GATED) -> list[tuple]:
+    """(comparison, the group of its `a`, the verdict of `stats.compare`: a against b) for each declared
+    comparison the sweep holds both sides of on one task at the same task values, in task then declaration
+    order."""
+    ok = [g for g in groups if result(g, load).measures]
+    out = []
+    for where in dict.fromkeys((g.task, g.task_values) for g in ok):
+        mine = [g for g in ok if (g.task, g.task_values) == where]
+        for comparison in declared:
+            a, b = comparison.pick(mine)
+            if a is not None and b is not None:
+                out.append((comparison, a, stats.compare(result(a, load), result(b, load),
+                                                         f"on {' '.join(x for x in where if x)}")))
+    return out
+
+
+def _scan_takeaway(groups, load=None) -> list[str]:
+    made = scan_comparisons(groups, load)
+    if not made:
+        return []
+    budgets = sorted({r.param_budget for _, a, _ in made for r in a.rows if r.param_budget})
+    size = (f" (each sized to the LSTM's parameter count on its task: {', '.join(f'{b:,}' for b in budgets)})"
+            if budgets else "")
+    won = list(dict.fromkeys(a.label for _, a, v in made if v.winner == a.label))
+    lost = list(dict.fromkeys(a.label for _, a, v in made if v.loser == a.label))
+    parts = [f"The parallel-scan cells against the gated cells{size}: " + " ".join(v.text for _, _, v in made)]
+    if lost:
+        parts.append(f"Where they lose ({and_list(lost)}{' on some tasks' if set(lost) & set(won) else ''}), a "
+                     "recurrence linear in its hidden state (its gates read only the input) cannot decide from what "
+                     "it holds whether to keep it, the price of a training step that runs in parallel over time.")
+    if won:
+        parts.append(f"Significantly better than a gated cell of their size somewhere: {and_list(won)}.")
+    if not won and not lost:
+        parts.append("No difference between them was significant.")
+    return parts
