@@ -164,3 +164,15 @@ def test_each_scan_comparison_names_the_winner_only_when_significant_and_says_wh
     tie = group_rows([row("min_gru", 0.9, task="recall", chance=1 / 8, gap=100),
                       row("lstm", 0.9, task="recall", chance=1 / 8, gap=100)])
     assert "No difference between them was significant." in experiments.get("long_term").takeaway(tie).text
+
+
+def test_the_quick_budget_runs_the_irnn_and_chrono_on_recall_only_and_says_so():
+    [planned] = experiments.suite("seed-problems", "quick", experiments=["long_term"])
+    tasks_of = lambda label: {r.task for r in planned.runs if r.label == label}  # noqa: E731
+    assert tasks_of("irnn") == tasks_of("lstm [chrono]") == {"recall"}
+    assert tasks_of("lstm [forget_bias_3]") >= {"recall", "adding", "copy_memory", "temporal_order"}
+    notes = planned.omitted  # the report's "what this budget leaves out" (the full budget's tasks)
+    for label in ("irnn", "lstm [chrono]"):
+        note = next(n for n in notes if n.startswith(f"{label} on "))
+        assert all(task in note for task in ("adding", "copy_memory", "temporal_order")), note
+    assert not any(n.startswith("lstm [forget_bias_3] on") and "adding" in n for n in notes)

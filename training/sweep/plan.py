@@ -66,109 +66,106 @@ def one_line(error: BaseException) -> str:
 def run_cost(run) -> float:
     """What a run costs in tokens (steps x batch x sequence length, as its task declares the length)
     plus a fixed overhead: the weights of the progress display's ETA."""
-    return _tokens(run) + OVERHEAD_TOKENS
+    return _tokens(run.config) + OVERHEAD_TOKENS
 
 
 @dataclasses.dataclass(frozen=True)
 class Measurement:
     """The sweep whose runs' costs the estimates are made from: how it was measured (the command, the commit,
-    the machine) and what it measured. `compare --plan` cites it (`words()`); docs/results.md and
-    docs/bptt.md#the-fixed-cost-of-a-quick-sweep-run hold its table and discuss it.
+    the machine) and what it measured, as constants: an estimate does not change when the suite's plan does.
+    `compare --plan` cites it (`words()`); `python -m training.sweep.plan SWEEP_FOLDER` prints these fields
+    for any finished sweep (`calibrate`); docs/results.md holds its table.
 
     Args:
         command: the command that produced the numbers.
         commit: the commit it ran at.
         budget: the suite budget the sweep ran.
+        runs: the runs it finished.
         sweep_seconds: the sweep's wall time (sweep.json's `wall_seconds`).
         workers: worker processes (`--jobs`).
         cores: CPU cores of the machine.
         machine: the machine in words.
-        source: where the per-experiment medians were read: the sweep's report.
-        costs: {experiment: (fixed seconds, training-step seconds)} of its median run: the fixed part
-            (loading the task, building, tracing, probes, evaluating, saving) and the training steps'.
+        costs: {experiment: (fixed seconds, training-step seconds per token)} of its runs, medians over each
+            experiment's finished runs: the fixed part (loading the task, building, tracing, probes,
+            evaluating, saving) and the training steps' seconds divided by the run's tokens
+            (steps x batch x sequence length), each in seconds of the run's own process.
+        span_factor: the sweep's wall time over the makespan its runs' estimated seconds give on its workers
+            (medians lie below the mean of a skewed distribution, and a sweep spawns its workers and writes
+            its report): `estimate_seconds` multiplies by it.
     """
 
     command: str
     commit: str
     budget: str
+    runs: int
     sweep_seconds: float
     workers: int
     cores: int
     machine: str
-    source: str
     costs: dict
+    span_factor: float
 
     def words(self) -> str:
         """Where the estimate comes from, in one clause for `compare --plan`."""
-        return (f"the {self.budget} sweep at commit {self.commit} (`{self.command}`, {self.workers} workers on "
-                f"{self.machine}; docs/results.md)")
+        return (f"the {self.budget} sweep of {self.runs} runs at commit {self.commit} (`{self.command}`, "
+                f"{self.workers} workers on {self.machine}; docs/results.md)")
 
 
-# Its sweep took longer than these medians give for its plan (medians lie below the mean of a skewed
-# distribution, and a sweep spawns its workers): `estimate_seconds` scales by the factor that closes the gap.
+# `python -m training.sweep.plan saved_models/compare-seed-problems-quick-20261202-232613` (the sweep of
+# `/usr/bin/time -v make demo` at d1c50e5 on the idle 2-core machine: 9 min 39 s for the command).
 MEASURED = Measurement(
-    command="/usr/bin/time python -m training.compare --output /tmp/q4",
-    commit="bfc4148",
+    command="/usr/bin/time -v make demo",
+    commit="d1c50e5",
     budget="quick",
-    sweep_seconds=802.0,
+    runs=242,
+    sweep_seconds=556.5,
     workers=3,
     cores=2,
     machine="an idle 2-core CPU",
-    source="the medians per run of its report's \"Where the time went\" table",
     costs={
-        "vanishing": (5.67, 2.45),
-        "exploding": (3.83, 1.04),
-        "long_term": (4.03, 4.72),
-        "unidirectional": (3.67, 1.31),
-        "char_lm": (24.4, 290.0),
+        "vanishing": (2.14, 4.39e-06),
+        "exploding": (1.45, 5.81e-06),
+        "long_term": (1.48, 8.81e-06),
+        "unidirectional": (1.94, 1.375e-05),
+        "char_lm": (9.35, 2.356e-05),
     },
+    span_factor=1.185,
 )
-MEASURED_COSTS = MEASURED.costs  # experiment: (fixed seconds, training-step seconds) of its median run
-MEASURED_SWEEP = (MEASURED.budget, MEASURED.sweep_seconds, MEASURED.workers, MEASURED.cores)
+MEASURED_COSTS = MEASURED.costs  # experiment: (fixed seconds, training-step seconds per token)
 MEASURED_WHERE = MEASURED.words()
 
 
-def _tokens(run) -> float:
-    c = run.config
+def _tokens(config: dict) -> float:
+    """Training tokens of a run's config: epochs x steps x batch x the sequence length its task declares (100
+    where the task cannot say)."""
     try:
-        task = datasets.get_task(run.task)
-        length = task.sequence_length(task.resolve(run.task_params))
-    except ValueError:
+        task = datasets.get_task(config["task"])
+        length = task.sequence_length(task.resolve(config.get("task_params") or {}))
+    except (ValueError, KeyError):
         length = None
-    return c["epochs"] * c["steps_per_epoch"] * c["batch_size"] * (length or 100)
+    return config["epochs"] * config["steps_per_epoch"] * config["batch_size"] * (length or 100)
 
 
-_REFERENCE: dict = {}
+def _costs(kind: str, task: str, costs: dict) -> tuple[float, float]:
+    """(fixed seconds, seconds per token) for a run of experiment `kind` on `task`: its experiment's measured
+    costs; a language-model grid takes the char-LM's (its corpus and vocabulary cost), any other grid or an
+    unmeasured experiment the medians of the measured synthetic experiments."""
+    import statistics
+
+    if kind not in costs and task in ("char_lm", "word_lm") and "char_lm" in costs:
+        kind = "char_lm"
+    if kind in costs:
+        return costs[kind]
+    synthetic = [v for k, v in costs.items() if k != "char_lm"]
+    return statistics.median(f for f, _ in synthetic), statistics.median(t for _, t in synthetic)
 
 
-def _reference_tokens() -> dict:
-    """The median training tokens of each experiment's runs in the measured budget's plan."""
-    if not _REFERENCE:
-        import statistics
-
-        for e in suites.seed_problems(MEASURED_SWEEP[0]):
-            _REFERENCE[e.key] = statistics.median(_tokens(r) for r in e.runs)
-    return _REFERENCE
-
-
-def run_seconds(run, kind: str) -> float:
-    """A run's seconds from the measured costs: its experiment's fixed seconds plus the training-step seconds
-    scaled by its tokens (steps x batch x length) against that experiment's median measured run. A grid or an
-    experiment without a measurement takes the synthetic experiments' medians. Width and model family are not
-    modelled: a wider model or an attention model costs more per token than the table says."""
-    reference = _reference_tokens()
-    if kind not in MEASURED_COSTS and run.task in ("char_lm", "word_lm"):
-        kind = "char_lm"  # a grid's language model: the measured char-LM's corpus and vocabulary cost
-    if kind in MEASURED_COSTS and kind in reference:
-        fixed, steps = MEASURED_COSTS[kind]
-        per_token = steps / reference[kind]
-    else:
-        import statistics
-
-        synthetic = [k for k in MEASURED_COSTS if k != "char_lm" and k in reference]
-        fixed = statistics.median(MEASURED_COSTS[k][0] for k in synthetic)
-        per_token = statistics.median(MEASURED_COSTS[k][1] / reference[k] for k in synthetic)
-    return fixed + per_token * _tokens(run)
+def run_seconds(run, kind: str, costs: dict | None = None) -> float:
+    """A run's seconds from the measured costs: its experiment's fixed seconds plus its tokens (steps x batch
+    x length) times the measured seconds per token. Width and model family are not modelled: a wider model
+    or an attention model costs more per token than the table says."""
+    fixed, per_token = _costs(kind, run.task, MEASURED_COSTS if costs is None else costs)
+    return fixed + per_token * _tokens(run.config)
 
 
 def _makespan(seconds, jobs: int) -> float:
@@ -181,22 +178,53 @@ def _makespan(seconds, jobs: int) -> float:
     return max(workers)
 
 
+def _contention(jobs: int, cores: int) -> float:
+    """How much slower each of `jobs` workers runs on `cores` cores than on a core of its own."""
+    return max(1.0, jobs / max(1, cores))
+
+
 def estimate_seconds(experiments, jobs: int, skip=(), cores: int | None = None) -> float:
-    """The sweep's wall time, estimated from the measured costs (`MEASURED_COSTS`) for `jobs` workers on
-    `cores` CPU cores (this machine's by default), leaving out the run ids in `skip` (done already: --resume).
+    """The sweep's wall time, estimated from the measured costs (`MEASURED`) for `jobs` workers on `cores` CPU
+    cores (this machine's by default), leaving out the run ids in `skip` (done already: --resume).
 
-    The measured runs shared 2 cores among 3 workers, so each ran 1.5 times slower than on a core of its own;
-    `jobs` workers on `cores` cores run max(1, jobs / cores) times slower. The cores' speed is the measured
-    machine's."""
-    budget, measured, workers, measured_cores = MEASURED_SWEEP
+    The measured runs' seconds are those of its workers sharing its cores (3 on 2: each 1.5 times slower than
+    on a core of its own); `jobs` workers on `cores` cores run max(1, jobs / cores) times slower. The cores'
+    speed is the measured machine's."""
     cores = cores or os.cpu_count() or 1
+    seconds = [run_seconds(r, e.kind) for e in experiments for r in e.runs if r.id not in skip]
+    contention = _contention(jobs, cores) / _contention(MEASURED.workers, MEASURED.cores)
+    return MEASURED.span_factor * contention * _makespan(seconds, jobs)
 
-    def span(planned, n, skip=()):
-        return _makespan([run_seconds(r, e.kind) for e in planned for r in e.runs if r.id not in skip], n)
 
-    factor = measured / span(suites.seed_problems(budget), workers)
-    contention = max(1.0, jobs / cores) / max(1.0, workers / measured_cores)
-    return factor * contention * span(experiments, jobs, skip)
+def calibrate(folder) -> dict:
+    """The fields of a `Measurement` from a finished sweep folder: per experiment the medians of its finished
+    runs' fixed seconds and training-step seconds per token, and the factor between the sweep's wall time and
+    the makespan those give for its runs on its workers. Prints nothing; `main` prints it."""
+    import statistics
+
+    from training.sweep import results
+
+    sweep, rows = results.collect(folder)
+    configs = {r["id"]: r.get("config") or {} for r in sweep["runs"]}
+    timed = [r for r in rows if r.status == "finished" and r.fixed_seconds is not None and r.steps_seconds is not None
+             and configs.get(r.id)]
+    if not timed or not sweep.get("wall_seconds"):
+        raise ValueError(f"{folder}: no finished run recorded its phases, or sweep.json has no wall_seconds; "
+                         "calibrate from a sweep that ran to its end.")
+    costs = {}
+    for experiment in dict.fromkeys(r.experiment for r in timed):
+        mine = [r for r in timed if r.experiment == experiment]
+        costs[experiment] = (round(statistics.median(r.fixed_seconds for r in mine), 3),
+                             float(f"{statistics.median(r.steps_seconds / _tokens(configs[r.id]) for r in mine):.4g}"))
+    kinds = {e["key"]: e.get("kind", e["key"]) for e in sweep.get("experiments", [])}
+    seconds = []
+    for r in timed:
+        fixed, per_token = _costs(r.experiment, configs[r.id].get("task", ""), costs)
+        seconds.append(fixed + per_token * _tokens(configs[r.id]))
+    jobs = int(sweep.get("jobs") or 1)
+    return {"budget": sweep.get("budget"), "runs": len(timed), "sweep_seconds": round(float(sweep["wall_seconds"]), 1),
+            "workers": jobs, "costs": costs, "kinds": kinds,
+            "span_factor": round(float(sweep["wall_seconds"]) / _makespan(seconds, jobs), 3)}
 
 
 def duration(seconds: float) -> str:
@@ -275,3 +303,25 @@ def plan_from_args(args) -> tuple[list, dict]:
     seeds = sorted({r.seed for e in experiments for r in e.runs})
     description.update(seeds=seeds, param_budget=args.param_budget)
     return experiments, description
+
+
+def main(argv=None) -> int:
+    """`python -m training.sweep.plan SWEEP_FOLDER`: the measured costs of a finished sweep, as `MEASURED`
+    holds them."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m training.sweep.plan", description=main.__doc__)
+    parser.add_argument("sweep", help="a finished sweep folder (its sweep.json and run folders)")
+    args = parser.parse_args(argv)
+    try:
+        fields = calibrate(args.sweep)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(fields, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -400,6 +400,10 @@ def omitted(small: Experiment, full: Experiment) -> list[str]:
     missing = sorted({r.label for r in full.runs} - labels_small)
     if missing:
         notes.append("variants: " + ", ".join(missing))
+    for label in sorted(labels_small):  # a variant this budget runs on fewer tasks
+        fewer = sorted({r.task for r in full.runs if r.label == label} - {r.task for r in small.runs if r.label == label})
+        if fewer:
+            notes.append(f"{label} on {', '.join(fewer)}")
     for key in ("gap", "length", "seq_len", "delay", "fillers"):
         small_values = {r.task_params.get(key) for r in small.runs} - {None}
         full_values = {r.task_params.get(key) for r in full.runs} - {None}
