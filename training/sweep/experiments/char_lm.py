@@ -22,8 +22,8 @@ ALL = ["simple_rnn", "irnn", "lstm", "lstm:forget_bias_3", "gru", "gru:update_bi
 # Equal parameter counts (`param_budget`: each model's width is chosen to match) where the parallel-scan cells
 # run: about the LSTM's count at the budget's width (with Tiny Shakespeare's 65 characters, 148,546 parameters
 # at 128 units and 559,170 at 256; `zoo.fit_param_budget`). The quick budget runs the GRU alone at one width
-# (no scan cell, no LSTM: a char-LM run is the longest of `make demo`, 176 s for the GRU and 225 s for the LSTM
-# at d1c50e5; the GRU ahead of the 4-gram is the quick conclusion, 2.465 against 2.580 bits/char).
+# (no scan cell, no LSTM: a char-LM run is the longest of `make demo`, the LSTM's longer than the GRU's;
+# docs/results.md#budgets has their times).
 BUDGETS = {
     "full": dict(seq_len=100, units=256, param_budget=560_000, batch_size=64, steps=5000, epochs=20,
                  learning_rate=2e-3, validation_steps=None, sample_length=400, variants=ALL, seeds=[0, 1, 2]),
