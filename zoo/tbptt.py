@@ -27,6 +27,7 @@ written-out loops stay theirs. `truncated(layer, tbptt)` gives the truncating tw
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops, tree
 
 from zoo import bptt
@@ -55,6 +56,13 @@ def windows(length: int, tbptt: int, backwards: bool = False) -> list[tuple[int,
     if not backwards:
         return forward
     return [(length - end, length - start) for start, end in forward]
+
+
+def window_starts(length, tbptt: int):
+    """A boolean tensor (length,), True at the steps of the reading order where a window starts: 0, tbptt,
+    2 tbptt, ... (the first step of each of `windows(length, tbptt)`, counted in the order the layer reads).
+    `length` may be a tensor known only at run time."""
+    return tf.equal(tf.range(length) % tbptt, 0)
 
 
 class Truncated:
@@ -158,18 +166,22 @@ TRUNCATED = {
 
 def truncated(layer, tbptt: int):
     """The truncating twin of an unbuilt recurrent `layer`: the same config, and its gradient through time
-    cut every `tbptt` steps. A layer that is truncated already gets the new `tbptt`.
+    cut every `tbptt` steps. A layer that is truncated already, or takes `tbptt` itself (zoo.scan's
+    layers), is re-created with the new `tbptt`.
 
     Raises:
         ValueError: a layer without a truncated version here, or one already built (its weights would
             not come along).
     """
     check_tbptt(tbptt)
-    cls = type(layer) if isinstance(layer, Truncated) else TRUNCATED.get(type(layer))
+    # A truncating twin, or a layer that takes tbptt itself (zoo.scan's MinGRU, MinLSTM and LRU).
+    takes_tbptt = isinstance(layer, Truncated) or "tbptt" in layer.get_config()
+    cls = type(layer) if takes_tbptt else TRUNCATED.get(type(layer))
     if cls is None:
         raise ValueError(
             f"{type(layer).__name__} has no truncated-BPTT version (zoo.tbptt truncates keras.layers.SimpleRNN, "
-            "LSTM, GRU and RNN, and zoo.bptt.SimpleRNN, LSTM and GRU); leave tbptt out for this model."
+            "LSTM, GRU and RNN, zoo.bptt.SimpleRNN, LSTM and GRU, and zoo.scan's MinGRU, MinLSTM and LRU); leave "
+            "tbptt out for this model."
         )
     if layer.built:
         raise ValueError(f"truncated() re-creates {layer.name} from its config, so give it before the layer is built.")
