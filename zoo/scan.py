@@ -52,6 +52,17 @@ to `zoo.dynamics`, whose theory is then the log-mean of 1 - z (f') unit by unit,
 For the through-time instrument's `state` probe each declares `state_width` and `call_with_state_delta`
 (training.instruments.through_time.PerturbableState). The zoo builds them as `min_gru`, `min_lstm`, `lru`
 (docs/zoo.md).
+
+Truncated BPTT (`tbptt=K`, `zoo.tbptt`; Williams & Peng, 1990): the gradient of the state cut every K steps
+from the first step read (from the last for `go_backwards`), the outputs unchanged. It is the scan run
+window by window, each window starting from stop_gradient(the previous window's last state); since the
+recurrence is linear that equals one scan forwards over the whole sequence (the untruncated one: the same
+values, exactly, at the same cost) and a backward scan whose links a_t are 0 where step t starts a window
+(`linear_scan(..., cuts)`, `_cut_links`): lambda_t = g_t there, so no gradient crosses a boundary. Both
+scans stay parallel over the whole sequence; the backward pass does one `where` more per element, and the
+LRU's constant lambda becomes a per-step (batch, time, units) factor in it. The sequential path cuts
+with stop_gradient at the window starts; the state probe's delta scan is cut the same way, so the
+through-time profile of a truncated layer is zero from lag K.
 """
 
 from __future__ import annotations

@@ -22,6 +22,17 @@ Each class here is the Keras or `zoo.bptt` layer of the same name with its `inne
 `keras.layers.RNN` runs its recurrence through) called once per window; weights, configs, cuDNN or the
 written-out loops stay theirs. `truncated(layer, tbptt)` gives the truncating twin of an unbuilt layer;
 `zoo.build_model(..., tbptt=K)` builds any recurrent model of the zoo with it.
+
+The parallel-scan cells of `zoo.scan` (MinGRU, MinLSTM, LRU) are truncated too, with the same windows,
+and take `tbptt` themselves (no twin class: they are the zoo's own layers). Their recurrence
+h_t = a_t h_{t-1} + b_t is linear, so "the scan run window by window, each window from stop_gradient of
+the last one's final state" has the same values as the one scan over the whole sequence, and a gradient
+that differs from full BPTT's in one place only: the backward scan lambda_t = g_t + a_{t+1} lambda_{t+1}
+drops the term a_{t+1} lambda_{t+1} where step t + 1 starts a window. That is how they run it: the
+forward scan is the untruncated one (identical outputs, no extra cost), and the backward scan, still
+parallel over the whole sequence, reads a_t set to 0 at the window starts (`window_starts`, counted in
+the graph, so any length works, also one known only at run time). dL/da_t and dL/db_t keep the true
+h_{t-1}, as they do behind a stop_gradient.
 """
 
 from __future__ import annotations
