@@ -10,8 +10,8 @@
 
 Dropout is applied to the connections between layers, never to the recurrent connection (Zaremba,
 Sutskever & Vinyals, 2014), which keeps Keras's fast fused kernels usable. With `tbptt` every recurrent
-layer is swapped for its truncating twin (`zoo.tbptt`), which cuts the gradient of its state every
-`tbptt` steps.
+layer is swapped for its truncating twin (`zoo.tbptt`; zoo.scan's layers are re-created with their own
+`tbptt` argument), which cuts the gradient of its state every `tbptt` steps.
 """
 
 from __future__ import annotations

@@ -52,6 +52,17 @@ to `zoo.dynamics`, whose theory is then the log-mean of 1 - z (f') unit by unit,
 For the through-time instrument's `state` probe each declares `state_width` and `call_with_state_delta`
 (training.instruments.through_time.PerturbableState). The zoo builds them as `min_gru`, `min_lstm`, `lru`
 (docs/zoo.md).
+
+Truncated BPTT (`tbptt=K`, `zoo.tbptt`; Williams & Peng, 1990): the gradient of the state cut every K steps
+from the first step read (from the last for `go_backwards`), the outputs unchanged. It is the scan run
+window by window, each window starting from stop_gradient(the previous window's last state); since the
+recurrence is linear that equals one scan forwards over the whole sequence (the untruncated one: the same
+values, exactly, at the same cost) and a backward scan whose links a_t are 0 where step t starts a window
+(`linear_scan(..., cuts)`, `_cut_links`): lambda_t = g_t there, so no gradient crosses a boundary. Both
+scans stay parallel over the whole sequence; the backward pass does one `where` more per element, and the
+LRU's constant lambda becomes a per-step (batch, time, units) factor in it. The sequential path cuts
+with stop_gradient at the window starts; the state probe's delta scan is cut the same way, so the
+through-time profile of a truncated layer is zero from lag K.
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ import keras
 import tensorflow as tf
 
 from zoo.dynamics import RecurrentStep, register_step
+from zoo.tbptt import check_tbptt, window_starts
 
 SCANS = ("parallel", "sequential")
 
@@ -179,8 +191,7 @@ def _previous(h):
     return tf.concat([tf.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
 
 
-@tf.custom_gradient
-def linear_scan(a, b):
+def linear_scan(a, b, cuts=None):
     """h_t = a_t * h_{t-1} + b_t with h_0 = 0, for every t at once, along axis 1 of (batch, time, units)
     tensors; a may be (units,), constant in time; complex works. A blocked parallel scan (`_blocked_scan`)
     whose gradient is written out as the backward scan of BPTT:
@@ -188,17 +199,37 @@ def linear_scan(a, b):
         lambda_t = dL/dh_t (total) = g_t + conj(a_{t+1}) lambda_{t+1},   dL/db_t = lambda_t,
         dL/da_t = lambda_t conj(h_{t-1})                     (conj: TensorFlow's convention for complex)
 
-    so the tape keeps a and h only, not every intermediate of the scan."""
-    h = _blocked_scan(a, b)
+    so the tape keeps a and h only, not every intermediate of the scan.
 
-    def gradient(g):
-        lam = _backward_scan(a, g)
-        da = lam * tf.math.conj(_previous(h))
-        if a.shape.rank == 1:
-            da = tf.reduce_sum(da, axis=[0, 1])
-        return da, lam
+    Args:
+        cuts: None (full BPTT), or a boolean (time,) that is True at the steps where a truncated-BPTT window
+            starts (`zoo.tbptt.window_starts`): the values are the same, and the backward scan drops the term
+            conj(a_{t+1}) lambda_{t+1} where t + 1 starts a window (`_cut_links`)."""
 
-    return h, gradient
+    @tf.custom_gradient
+    def scan(a, b):
+        h = _blocked_scan(a, b)
+
+        def gradient(g):
+            lam = _backward_scan(_cut_links(a, cuts, b), g)
+            da = lam * tf.math.conj(_previous(h))
+            if a.shape.rank == 1:
+                da = tf.reduce_sum(da, axis=[0, 1])
+            return da, lam
+
+        return h, gradient
+
+    return scan(a, b)
+
+
+def _cut_links(a, cuts, like):
+    """The factors the backward scan carries lambda back with, a_t, set to 0 where step t starts a window
+    (`cuts`, boolean (time,)): lambda_(t-1) then gets nothing from lambda_t, as if h_(t-1) had entered step t
+    through stop_gradient. `like`: a (batch, time, units) tensor whose shape a constant a (units,) takes."""
+    if cuts is None:
+        return a
+    a = tf.broadcast_to(a, tf.shape(like)) if a.shape.rank == 1 else a
+    return tf.where(cuts[:, None], tf.zeros_like(a), a)  # (time, 1) against (batch, time, units)
 
 
 @tf.custom_gradient
@@ -239,17 +270,21 @@ def _gated_scan(forward, derivative):
         lambda = the backward scan of g (`_backward_scan`),   dL/dk_t = derivative(lambda_t, h_(t-1), saved_t)
 
     (dL/da_t = lambda_t h_(t-1) and dL/db_t = lambda_t, through a_t's and b_t's derivatives by hand, from the
-    gates the forward pass saved: the backward pass evaluates no exp). `forward(k)` returns (a, b, saved)."""
+    gates the forward pass saved: the backward pass evaluates no exp). `forward(k)` returns (a, b, saved).
+    The scan takes `cuts` as `linear_scan` does (truncated BPTT: the backward scan's links cut)."""
 
-    @tf.custom_gradient
-    def scan(k):
-        a, b, saved = forward(k)
-        h = _blocked_scan(a, b)
+    def scan(k, cuts=None):
+        @tf.custom_gradient
+        def differentiable(k):
+            a, b, saved = forward(k)
+            h = _blocked_scan(a, b)
 
-        def gradient(g):
-            return derivative(_backward_scan(a, g), _previous(h), *saved)
+            def gradient(g):
+                return derivative(_backward_scan(_cut_links(a, cuts, b), g), _previous(h), *saved)
 
-        return h, gradient
+            return h, gradient
+
+        return differentiable(k)
 
     return scan
 
@@ -334,12 +369,14 @@ def _g(v):
 
 # ------------------------------------------------------------------------------------------- layers
 class _ScanLayer(keras.layers.Layer):
-    """What the three layers share: the two paths, return_sequences, go_backwards, the config."""
+    """What the three layers share: the two paths, return_sequences, go_backwards, tbptt, the config."""
 
-    def __init__(self, units, return_sequences=False, go_backwards=False, scan="parallel", **kwargs):
+    def __init__(self, units, return_sequences=False, go_backwards=False, scan="parallel", tbptt=None, **kwargs):
         super().__init__(**kwargs)
         if scan not in SCANS:
             raise ValueError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}.")
+        check_tbptt(tbptt)
+        self.tbptt = tbptt
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
         self.go_backwards = bool(go_backwards)
@@ -354,12 +391,15 @@ class _ScanLayer(keras.layers.Layer):
 
     def _run(self, inputs, delta=None):
         x = tf.reverse(inputs, axis=[1]) if self.go_backwards else inputs
-        h = self.parallel(x) if self.scan == "parallel" else self.sequential(x)  # (batch, time, units)
+        # Truncated BPTT: the steps where a window starts, counted in reading order (from the end for
+        # go_backwards), so also for a length known only at run time. None: full BPTT.
+        cuts = None if self.tbptt is None else window_starts(tf.shape(x)[1], self.tbptt)
+        h = self.parallel(x, cuts) if self.scan == "parallel" else self.sequential(x, cuts)  # (batch, time, units)
         if delta is not None:
             # The recurrence is linear in h: adding delta_t to h_t (and carrying it on) adds the scan of
-            # delta under the same factors a_t. Exact.
+            # delta under the same factors a_t (its gradient cut at the same windows). Exact.
             d = tf.reverse(delta, axis=[1]) if self.go_backwards else delta
-            h = h + linear_scan(self.coefficients(x)[0], self._state_from_real(tf.cast(d, tf.float32)))
+            h = h + linear_scan(self.coefficients(x)[0], self._state_from_real(tf.cast(d, tf.float32)), cuts)
         y = self.readout(h, x)
         return y if self.return_sequences else y[:, -1]
 
@@ -392,17 +432,21 @@ class _ScanLayer(keras.layers.Layer):
         a, b = self.coefficients(x_t[:, None])
         return a[:, 0] * h + b[:, 0]
 
-    def sequential(self, x):
-        """The reference: one step at a time (tf.scan over time)."""
+    def sequential(self, x, cuts=None):
+        """The reference: one step at a time (tf.scan over time); with `cuts` (truncated BPTT, boolean (time,))
+        the state enters the first step of every window through stop_gradient, as in `zoo.tbptt`'s loops."""
         coefficients = self.coefficients(x)  # tensors (batch, time, ...) of the step's a_t and b_t
         initial = tf.zeros_like(coefficients[1][:, 0])
+        if cuts is None:
+            cuts = tf.zeros([tf.shape(x)[1]], tf.bool)
 
-        def step(h, ab):
-            a, b = ab
+        def step(h, abc):
+            a, b, cut = abc
+            h = tf.where(cut, tf.stop_gradient(h), h)  # the same value; no gradient back across a boundary
             return a * h + b
 
         moved = [tf.transpose(c, [1, 0, 2]) for c in coefficients]
-        states = tf.scan(step, tuple(moved), initializer=initial)
+        states = tf.scan(step, (*moved, cuts), initializer=initial)
         return tf.transpose(states, [1, 0, 2])
 
     def compute_output_shape(self, input_shape):
@@ -412,7 +456,7 @@ class _ScanLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences,
-                "go_backwards": self.go_backwards, "scan": self.scan}
+                "go_backwards": self.go_backwards, "scan": self.scan, "tbptt": self.tbptt}
 
 
 class _GatedScanLayer(_ScanLayer):
@@ -437,6 +481,8 @@ class MinGRU(_GatedScanLayer):
         return_sequences: every step's state (True) or the last one.
         go_backwards: read the sequence from its end.
         scan: "parallel" (blocked scan) or "sequential" (one step at a time; the same numbers).
+        tbptt: truncated BPTT, the gradient of the state cut every `tbptt` steps from the first step read
+            (the same outputs; `zoo.tbptt`); None: full BPTT.
         bias_initializer: of the bias [b_z | b_h] (zeros: z = 0.5 at a zero input).
     """
 
@@ -448,8 +494,8 @@ class MinGRU(_GatedScanLayer):
     def _pre(self, x):
         return tf.matmul(x, self.kernel) + self.bias  # (batch, time, 2 units): [k_z | k_h]
 
-    def parallel(self, x):
-        return _min_gru_scan(self._pre(x))
+    def parallel(self, x, cuts=None):
+        return _min_gru_scan(self._pre(x), cuts)
 
     def coefficients(self, x):
         return _min_gru_coefficients(self._pre(x))
@@ -463,7 +509,7 @@ class MinLSTM(_GatedScanLayer):
 
     Args:
         units: size of the hidden state.
-        return_sequences, go_backwards, scan: as `MinGRU`.
+        return_sequences, go_backwards, scan, tbptt: as `MinGRU`.
         bias_initializer: of the bias [b_f | b_i | b_h] (zeros: f' = i' = 0.5 at a zero input).
     """
 
@@ -475,8 +521,8 @@ class MinLSTM(_GatedScanLayer):
     def _pre(self, x):
         return tf.matmul(x, self.kernel) + self.bias  # (batch, time, 3 units): [k_f | k_i | k_h]
 
-    def parallel(self, x):
-        return _min_lstm_scan(self._pre(x))
+    def parallel(self, x, cuts=None):
+        return _min_lstm_scan(self._pre(x), cuts)
 
     def coefficients(self, x):
         return _min_lstm_coefficients(self._pre(x))
@@ -493,7 +539,7 @@ class LRU(_ScanLayer):
         r_min, r_max: the ring |lambda| is drawn from (Sec. 3.3): 0.9 and 0.999 by default, the paper's
             choice for long-range tasks (memory of ~10 to ~1000 steps at initialisation).
         max_phase: the largest initial phase of lambda (pi / 10 by default, as the paper for long-range tasks).
-        return_sequences, go_backwards, scan: as `MinGRU`.
+        return_sequences, go_backwards, scan, tbptt: as `MinGRU`.
     """
 
     def __init__(self, units, r_min=0.9, r_max=0.999, max_phase=math.pi / 10, **kwargs):
@@ -537,8 +583,8 @@ class LRU(_ScanLayer):
         b = tf.complex(tf.matmul(x, self.b_re), tf.matmul(x, self.b_im))
         return b * tf.complex(gamma, tf.zeros_like(gamma))  # real gamma, as a complex factor
 
-    def parallel(self, x):
-        return linear_scan(self.eigenvalues(), self._drive(x))
+    def parallel(self, x, cuts=None):
+        return linear_scan(self.eigenvalues(), self._drive(x), cuts)
 
     def coefficients(self, x):
         drive = self._drive(x)

@@ -22,11 +22,23 @@ Each class here is the Keras or `zoo.bptt` layer of the same name with its `inne
 `keras.layers.RNN` runs its recurrence through) called once per window; weights, configs, cuDNN or the
 written-out loops stay theirs. `truncated(layer, tbptt)` gives the truncating twin of an unbuilt layer;
 `zoo.build_model(..., tbptt=K)` builds any recurrent model of the zoo with it.
+
+The parallel-scan cells of `zoo.scan` (MinGRU, MinLSTM, LRU) are truncated too, with the same windows,
+and take `tbptt` themselves (no twin class: they are the zoo's own layers). Their recurrence
+h_t = a_t h_{t-1} + b_t is linear, so "the scan run window by window, each window from stop_gradient of
+the last one's final state" has the same values as the one scan over the whole sequence, and a gradient
+that differs from full BPTT's in one place only: the backward scan lambda_t = g_t + a_{t+1} lambda_{t+1}
+drops the term a_{t+1} lambda_{t+1} where step t + 1 starts a window. That is how they run it: the
+forward scan is the untruncated one (identical outputs, no extra cost), and the backward scan, still
+parallel over the whole sequence, reads a_t set to 0 at the window starts (`window_starts`, counted in
+the graph, so any length works, also one known only at run time). dL/da_t and dL/db_t keep the true
+h_{t-1}, as they do behind a stop_gradient.
 """
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops, tree
 
 from zoo import bptt
@@ -55,6 +67,13 @@ def windows(length: int, tbptt: int, backwards: bool = False) -> list[tuple[int,
     if not backwards:
         return forward
     return [(length - end, length - start) for start, end in forward]
+
+
+def window_starts(length, tbptt: int):
+    """A boolean tensor (length,), True at the steps of the reading order where a window starts: 0, tbptt,
+    2 tbptt, ... (the first step of each of `windows(length, tbptt)`, counted in the order the layer reads).
+    `length` may be a tensor known only at run time."""
+    return tf.equal(tf.range(length) % tbptt, 0)
 
 
 class Truncated:
@@ -158,18 +177,22 @@ TRUNCATED = {
 
 def truncated(layer, tbptt: int):
     """The truncating twin of an unbuilt recurrent `layer`: the same config, and its gradient through time
-    cut every `tbptt` steps. A layer that is truncated already gets the new `tbptt`.
+    cut every `tbptt` steps. A layer that is truncated already, or takes `tbptt` itself (zoo.scan's
+    layers), is re-created with the new `tbptt`.
 
     Raises:
         ValueError: a layer without a truncated version here, or one already built (its weights would
             not come along).
     """
     check_tbptt(tbptt)
-    cls = type(layer) if isinstance(layer, Truncated) else TRUNCATED.get(type(layer))
+    # A truncating twin, or a layer that takes tbptt itself (zoo.scan's MinGRU, MinLSTM and LRU).
+    takes_tbptt = isinstance(layer, Truncated) or "tbptt" in layer.get_config()
+    cls = type(layer) if takes_tbptt else TRUNCATED.get(type(layer))
     if cls is None:
         raise ValueError(
             f"{type(layer).__name__} has no truncated-BPTT version (zoo.tbptt truncates keras.layers.SimpleRNN, "
-            "LSTM, GRU and RNN, and zoo.bptt.SimpleRNN, LSTM and GRU); leave tbptt out for this model."
+            "LSTM, GRU and RNN, zoo.bptt.SimpleRNN, LSTM and GRU, and zoo.scan's MinGRU, MinLSTM and LRU); leave "
+            "tbptt out for this model."
         )
     if layer.built:
         raise ValueError(f"truncated() re-creates {layer.name} from its config, so give it before the layer is built.")

@@ -37,8 +37,9 @@ dL_T/d(delta_t) is then exactly dL_T/dh_t. Which layers it reaches (`state_pertu
 The re-run shares the layer's weights; on first use its output is checked against the model's own and
 the probe is dropped (with the reason in `ThroughTimeProbe.unavailable`) if they differ, e.g. for a
 recurrent layer whose cell keeps its hidden state elsewhere than in state[0]. A layer with truncated BPTT
-(`zoo.tbptt`) declares `rnn_over(cell, **options)` and is re-run through it with the same cuts, so both
-probes show the gradient training uses: zero at every step before the window of step T.
+(`zoo.tbptt`) declares `rnn_over(cell, **options)` and is re-run through it with the same cuts (a zoo.scan
+layer with `tbptt` cuts its `call_with_state_delta` itself), so both probes show the gradient training
+uses: zero at every step before the window of step T.
 
 The summary of a profile is the decay rate in decades per step (minus the slope of a least-squares line
 through log10(profile) against the lag) and the first lag at which the norm has fallen below 10^-6 of
