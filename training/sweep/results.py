@@ -147,9 +147,14 @@ NOT_SETTINGS = frozenset({"eval_size", "epoch_size", "manual_dir", "data_dir", "
                           "download"})
 
 
+def setting_words(task_params: dict) -> str:
+    """The task parameters that are settings (not in NOT_SETTINGS), in words ("gap=30 keys=8"); "" if none."""
+    return " ".join(f"{k}={v}" for k, v in (task_params or {}).items() if k not in NOT_SETTINGS)
+
+
 def task_values(run: dict) -> str:
     """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
-    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in NOT_SETTINGS)
+    return setting_words(run["task_params"])
 
 
 # ------------------------------------------------------------------------------- the typed row
