@@ -299,6 +299,9 @@ class RunRow:
     grad_norm_max: float = _field("largest finite global gradient norm (before clipping)", GRADIENTS)
     grad_norm_median: float = _field("median finite global gradient norm (before clipping)", GRADIENTS)
     grad_norm_max_over_median: float = _field("`grad_norm_max` / `grad_norm_median`", GRADIENTS, "ratio")
+    grad_norm_explosion_ratio: float = _field("the largest finite step norm over the median of the steps before "
+                                              "it (`training.core.rules.explosion_ratio`: what decides "
+                                              "\"exploded\")", GRADIENTS, "ratio")
     grad_first_nonfinite_step: int = _field("first step whose gradient norm was NaN/Inf", GRADIENTS, "step")
     grad_clipped_fraction: float = _field("share of steps whose gradient clipping scaled down", GRADIENTS,
                                           "fraction")
@@ -722,6 +725,7 @@ def _gradient_columns(records: dict) -> dict:
             out["grad_norm_max"] = float(finite.max())
             out["grad_norm_median"] = median
             out["grad_norm_max_over_median"] = float(finite.max() / median) if median > 0 else None
+            out["grad_norm_explosion_ratio"] = rules.explosion_ratio(norms.tolist())
         bad = np.nonzero(~np.isfinite(norms))[0]
         out["grad_first_nonfinite_step"] = int(steps["step"].iloc[bad[0]]) if bad.size else None
         if "grad_clipped" in steps:
