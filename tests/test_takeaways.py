@@ -57,6 +57,19 @@ def without(sentence: str, *labels: str) -> str:
     return sentence
 
 
+def parenthesised(text: str, label: str) -> str:
+    """What `text` says in parentheses right after `label` ("lstm (its forget gate ...)"), nested ones kept."""
+    found = re.search(r"(?<![\w\]])" + re.escape(label) + r" \(", text)  # "lstm (", not "min_lstm ("
+    assert found, f"{label!r} with parentheses is not in: {text}"
+    start = found.end()
+    depth = 1
+    for end in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[end], 0)
+        if depth == 0:
+            return text[start:end]
+    raise AssertionError(f"no closing parenthesis after {label!r} in: {text}")
+
+
 def takeaway(key, groups) -> str:
     return experiments.get(key).takeaway(groups).text
 
@@ -223,3 +236,25 @@ def test_the_gate_words_come_from_the_zoo_registry():
                                   .split("; "), (gate.default, 3.0)):
         assert words.startswith(f"{label} (") and f"its {gate.gate} gate" in words
         assert all(w in words for w in _gate_words(bias, 30))
+
+
+@pytest.mark.parametrize("model, setting, bias", [("min_gru", "default", 0.0), ("min_gru", "update_bias_-3", -3.0),
+                                                  ("min_lstm", "default", 0.0), ("min_lstm", "forget_bias_3", 3.0),
+                                                  ("lstm", "forget_bias_3", 3.0), ("gru", "update_bias_3", 3.0)])
+def test_the_gate_sentence_gives_what_a_step_keeps_also_where_the_gate_is_not_it(model, setting, bias):
+    """A minGRU keeps 1 - z (its update gate writes the candidate), a minLSTM the normalised forget gate
+    f / (f + i): the sentence raises what the cell keeps (`zoo.GateBias.kept`) to the gap, not sigma(b)."""
+    gate = zoo.get_model_info(model).gate_bias
+    label = model if setting == "default" else f"{model} [{setting}]"
+    groups = [group(label, model, setting, acc=0.5, gap=100), group("lstm", "lstm", acc=0.95, gap=100)]
+    section = parenthesised(the_sentence(takeaway("long_term", groups), "gate bias"), label)
+    keep = gate.kept(bias)
+    sigma = 1 / (1 + math.exp(-bias))
+    assert f"its {gate.gate} gate starts at sigma({bias:g}) = {sigma:.2f}" in section
+    assert f"{keep:.2f}^100 = {keep ** 100:.0e} of the key survives" in section
+    if gate.keeps:
+        assert f"so a step keeps {keep:.2f} of its state ({gate.keeps})" in section
+    else:
+        assert "a step keeps" not in section and keep == pytest.approx(sigma)
+    if model == "min_gru" and bias == -3.0:
+        assert keep == pytest.approx(1 - sigma) and f"{keep:.2f}^100" != f"{sigma:.2f}^100"  # 0.95, not 0.05
