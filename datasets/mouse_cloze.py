@@ -8,7 +8,8 @@ senses ("The mouse", "My old mouse", ...), so every left context up to the blank
 answers; the right part is written from several templates per sense (the computer's mouse: click; the
 animal: search), which share their first words ("for", "on the", "with"), so that the sense, and the
 answer, is given only by later words. The two senses are drawn with equal probability, and within a
-sense every right part (template and slot words) is equally likely.
+sense every right part (template and slot words) is equally likely (one, "for cheese in the kitchen", is
+written by two templates, so it is drawn twice as often).
 
 Per-step classes over the two answers, scored at one step only (sample weights), as in `future_cloze`:
 
@@ -26,9 +27,16 @@ same for every k (the split is decided by the sentence text), and so are their a
 
 Sequences are padded on the right with `<pad>` to the longest sentence (plus k). Sample weights: T at
 the scored step and 0 elsewhere, so the reported loss is the mean loss at the scored steps (see
-`future_cloze`). There are 12 x 274 = 3,288 distinct sentences, so the held-out sets (about 160
-distinct sentences each) repeat examples; the article's sentence and the animal one above are the first two
-examples of the test split, never drawn for training or validation.
+`future_cloze`). The article's sentence and the animal one above are the first two examples of the test
+split, never drawn for training or validation.
+
+How many sentences there are (`tests/test_datasets_article.py` counts them): 12 left parts x 274 right
+parts written out, 3,276 distinct sentences (the 12 with "for cheese in the kitchen" are written twice).
+Their hash puts 2,951 in training, 158 in validation and 165 in test, and the two forced sentences make
+167 in test. A held-out set of 1,000 examples therefore draws each of its sentences about six times: its
+numbers describe those 158 or 167 sentences, and the intervals over its 1,000 examples are not those of
+1,000 independent sentences. No test or validation sentence is ever a training one (the split is decided
+by the text).
 """
 
 from __future__ import annotations

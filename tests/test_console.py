@@ -79,10 +79,13 @@ def test_gradient_words_name_explosions_nonfinite_steps_and_clipping():
 
     calm = {"grad_norm": 0.5, "grad_norm_mean": 0.52, "grad_norm_median": 0.5, "grad_norm_max": 0.9,
             "grad_nonfinite_steps": 0.0}
-    assert gradient_words(calm) == "grad norm 0.52 mean, 0.9 max"
-    burst = {**calm, "grad_norm_max": 0.5 * EXPLODING_RATIO * 1.01}
-    assert gradient_words(burst).endswith(": exploding")
-    assert "exploding" not in gradient_words({**calm, "grad_norm_max": 0.5 * EXPLODING_RATIO * 0.99})
+    assert gradient_words(calm, [0.5] * 10) == "grad norm 0.52 mean, 0.9 max"
+    for factor, exploded in ((1.01, True), (0.99, False)):  # one step over EXPLODING_RATIO x the steps before it
+        norms = [0.5] * 8 + [0.5 * EXPLODING_RATIO * factor, 0.5]
+        assert gradient_words({**calm, "grad_norm_max": max(norms)}, norms).endswith(": exploding") == exploded
+    # A run that converged: its largest step is its first, thousands of times its median, and nothing exploded.
+    decaying = [10 ** (-5 * i / 99) for i in range(100)]
+    assert "exploding" not in gradient_words({**calm, "grad_norm_max": 1.0, "grad_norm_median": 3e-3}, decaying)
     words = gradient_words({**calm, "grad_nonfinite_steps": 2.0, "grad_clipped_fraction": 0.4})
     assert "NaN/Inf in 2 steps" in words and "clipped in 40% of steps" in words
     assert "clipped" not in gradient_words({**calm, "grad_clipped_fraction": 0.0})

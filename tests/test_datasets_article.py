@@ -74,6 +74,39 @@ def test_splits_are_disjoint_and_decided_by_the_hash_of_the_text(name):
     assert len(texts["test"]) > 50  # distinct held-out sentences, not one repeated
 
 
+def test_the_mouse_sentences_per_split_are_as_documented_and_no_held_out_one_is_drawn_for_training():
+    """Every sentence the templates can write, split by its hash: the counts the module docstring and
+    docs/tasks.md state, 1,000-example held-out sets made of nearly all their split's sentences and no other,
+    and a training stream that draws nearly every training sentence and never one of the others."""
+    import pathlib
+
+    task = datasets.get_task("mouse_cloze")
+    p = task.resolve({})
+    forced = {" ".join(words) for words, _ in task.forced_test(p)}
+    written = [" ".join(mouse_cloze.sentence_words(left, right)) for sense in (0, 1) for right in mouse_cloze.RIGHTS[sense]
+               for left in mouse_cloze.LEFT]
+    by_split = collections.defaultdict(set)
+    for text in set(written) - forced:
+        by_split[split_of_text(text)].add(text)
+    by_split["test"] |= forced
+    counts = {split: len(texts) for split, texts in by_split.items()}
+    stated = (f"{len(written) // len(mouse_cloze.LEFT)} right parts written out, {len(set(written)):,} distinct",
+              f"{counts['train']:,} in training, {counts['validation']} in validation and "
+              f"{counts['test'] - len(forced)} in test", f"make {counts['test']} in test")
+    doc = " ".join(mouse_cloze.__doc__.split())
+    assert all(s in doc for s in stated), (counts, len(set(written)))
+    tasks_md = " ".join((pathlib.Path(__file__).parents[1] / "docs" / "tasks.md").read_text(encoding="utf-8").split())
+    assert (f"`mouse_cloze`: {len(set(written)):,}, of which {counts['train']:,} are training sentences, "
+            f"{counts['validation']} validation and {counts['test'] - len(forced)} test, plus its {len(forced)} forced "
+            f"ones: {counts['test']} in test") in tasks_md
+    for split in ("validation", "test"):
+        held_out = {" ".join(words) for words, _ in drawn("mouse_cloze", split, 1000)}
+        assert held_out <= by_split[split] and len(held_out) > 0.9 * counts[split]  # nearly all, none else
+    train = task.examples("train", 0, p)
+    seen = {" ".join(next(train)[0]) for _ in range(20_000)}
+    assert seen <= by_split["train"] and len(seen) > 0.99 * counts["train"]  # nearly all of them, no held-out one
+
+
 def test_the_article_sentence_is_the_first_test_example_and_reads_as_the_article():
     (x, y), spec = batches("kerala_cloze", "test", 50, eval_size=50)
     assert spec.decode(x[0]) == ARTICLE_KERALA

@@ -68,15 +68,20 @@ def test_a_tie_gets_no_reason_and_a_gradient_less_sweep_no_sentence():
 
 
 def test_an_exploding_loser_is_the_reason_named():
-    rows = [row("gru", 0.9, key=-1.0, grad_norm_max=2.0, grad_norm_median=1.0),
-            row("irnn", 0.3, key=-1.1, grad_norm_max=1e9, grad_norm_median=1.0, model="irnn")]
+    rows = [row("gru", 0.9, key=-1.0, grad_norm_max=2.0, grad_norm_median=1.0, grad_norm_explosion_ratio=2.0),
+            row("irnn", 0.3, key=-1.1, grad_norm_max=1e9, grad_norm_median=1.0, grad_norm_explosion_ratio=1e9,
+                model="irnn")]
     [sentence] = why(findings(rows))
     assert sentence.startswith("Why gru is ahead: irnn had its step norm explode")
-    assert "1e9 times the median" in sentence
+    assert "1e9 times the median of the steps before it" in sentence
     assert "gru did not" in sentence
     # the winner exploding too is no reason: then the key gradient (here 0.1 decade apart) decides, and does not
-    both = [row("gru", 0.9, key=-1.0, grad_norm_max=1e9, grad_norm_median=1.0), rows[1]]
+    both = [row("gru", 0.9, key=-1.0, grad_norm_max=1e9, grad_norm_median=1.0, grad_norm_explosion_ratio=1e9), rows[1]]
     assert not why(findings(both))
+    # a loser that converged (largest step 1e4 x its median, but its first: nothing before it) did not explode
+    converged = [rows[0], row("irnn", 0.3, key=-1.1, grad_norm_max=1.0, grad_norm_median=1e-4,
+                              grad_norm_explosion_ratio=1.2, model="irnn")]
+    assert not any("explode" in s for s in why(findings(converged)))
 
 
 def test_the_table_has_the_gradient_columns_and_their_note():

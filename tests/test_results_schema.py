@@ -2,6 +2,7 @@
 (no training): per-example files become intervals and paired tests, learning curves become "not converged" and steps to solve, a
 producer's degenerate flag keeps a perfect score out of the ranking."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -139,3 +140,19 @@ def test_row_fields_are_named_as_attributes_and_a_misspelt_one_fails_where_it_is
     for misspelt in (lambda: ROW.grad_nrom_max, lambda: group.mean("grad_nrom_max")):
         with pytest.raises(AttributeError, match="RunRow has no field 'grad_nrom_max'"):
             misspelt()
+
+
+def test_the_progress_line_and_the_row_name_a_run_by_the_same_task_values():
+    """One rule (results.NOT_SETTINGS) decides which task values name a run: the sweep's progress line and the
+    report's task_values leave out where data lives and how much is evaluated, and keep every setting."""
+    from training.sweep import runner
+    from training.sweep.experiments import PlannedRun
+
+    params = {"gap": 30, "keys": 8, **{key: f"v_{key}" for key in sorted(results.NOT_SETTINGS)}}
+    run = PlannedRun(id="r", experiment="grid", model="lstm", setting="default", label="lstm", initialization="",
+                     task="recall", task_params=params, seed=0, config={})
+    assert results.task_values({"task_params": params}) == "gap=30 keys=8"
+    assert runner._words(run) == "grid: lstm on recall gap=30 keys=8 seed 0"
+    only_data = {key: 1 for key in results.NOT_SETTINGS}
+    assert results.setting_words(only_data) == ""
+    assert runner._task_words(dataclasses.replace(run, task_params=only_data)) == "recall"

@@ -84,3 +84,43 @@ def test_the_report_and_the_producer_flag_the_same_loss_as_degenerate():
         row = results.RunRow(status="finished", test={"loss": loss}, chance_loss=chance, metric="accuracy")
         report = results._degenerate({}, row, {}).get("degenerate", False)
         assert producer == report == (factor > rules.LOSS_OVER_CHANCE_LIMIT)
+
+
+# ------------------------------------------------------------------------------------------- exploding
+@pytest.mark.parametrize("norms, exploded", [
+    ([1, 1, 1, 1e6, 1], True),                                   # a burst after ordinary steps
+    ([1e6, 1, 1, 1, 1, 1, 1], True),                             # a first step far above the next ones (gain 2)
+    ([1.0] * 50 + [10 ** (k / 5) for k in range(1, 31)], True),  # growing six decades after a calm start
+    ([1.0] * 20 + [1e-4] * 200 + [1e3], True),                   # converged, then a step 1e7 x what came before
+    ([10 ** (-5 * i / 199) for i in range(200)], False),         # converging: 1 ... 1e-5, the first step largest
+    ([1.0] * 5 + [1e-4] * 500, False),                           # converged fast: median 1e-4, max 1, no explosion
+    ([1, 2, 1, 3, 1, 2] * 20, False),                            # noisy but calm
+    ([1, 1, 1, 90, 1], False), ([1, 1, 1, 110, 1], True),        # the threshold: EXPLODING_RATIO x
+    ([float("nan"), 1, 1, 1, 1e6], True),                        # NaN/Inf steps are left out
+    ([0.0, 0.0, 0.0, 0.0, 0.0, 3.0], False),                     # zero gradients are another rule's (degenerate)
+    ([5.0], False), ([], False),
+])
+def test_exploding_is_the_largest_step_against_the_steps_before_it(norms, exploded):
+    assert rules.exploding(rules.explosion_ratio(norms)) == exploded
+    # the rule's old form, the largest step against the run's median, flags the converged runs too
+    finite = [v for v in norms if math.isfinite(v)]
+    if len(finite) > 100 and not exploded and finite[0] == max(finite):
+        assert max(finite) > rules.EXPLODING_RATIO * float(np.median(finite))
+
+
+def test_the_explosion_ratio_is_against_the_median_before_the_largest_step():
+    assert rules.explosion_ratio([2, 4, 6, 8, 10, 12, 900, 1]) == pytest.approx(900 / 7)  # the six before it
+    assert rules.explosion_ratio([2, 4, 6, 600, 1]) == pytest.approx(600 / 3)  # too few before: 2, 4, 6 and 1
+    assert rules.explosion_ratio([1, 2, 3, 600, 700, 800, 1000]) == pytest.approx(1000 / 301.5)  # all six before it
+    assert rules.explosion_ratio([600, 2, 2, 2, 2, 2, 1]) == pytest.approx(300)  # the first 5 others
+    assert rules.exploding(float("inf")) and not rules.exploding(float("nan")) and not rules.exploding(None)
+
+
+def test_the_report_reads_the_explosion_ratio_from_the_step_norms():
+    steps = pd.DataFrame({"step": range(6), "grad_norm": [1.0, 1.0, 1.0, 1e6, 1.0, float("nan")]})
+    out = results._gradient_columns({"steps": steps, "through_time": None})
+    assert out["grad_norm_explosion_ratio"] == pytest.approx(1e6)
+    converged = pd.DataFrame({"step": range(300), "grad_norm": [10 ** (-5 * i / 299) for i in range(300)]})
+    out = results._gradient_columns({"steps": converged, "through_time": None})
+    assert out["grad_norm_max_over_median"] > rules.EXPLODING_RATIO  # the old rule's flag
+    assert not rules.exploding(out["grad_norm_explosion_ratio"])

@@ -198,3 +198,34 @@ def test_every_unidirectional_recurrent_model_has_a_theory(name):
     model = zoo.build_model(name, vocabulary_size=VOCAB, units=4, **written_out)
     theory = dynamics.recurrent_jacobian_theory(model, _tokens())
     assert theory is not None and math.isfinite(theory["decay_radius_decades_per_step"])
+
+
+GATED = [m for m in zoo.list_models() if zoo.get_model_info(m).gate_bias is not None and not zoo.get_model_info(m).base]
+
+
+@pytest.mark.parametrize("name", GATED)
+@pytest.mark.parametrize("bias", [-2.0, 0.0, 3.0])
+def test_the_declared_gate_bias_keeps_what_the_layer_keeps(name, bias):
+    """`GateBias.kept(b)`, which the report's gate sentence uses, is what one step of the built layer keeps
+    of its memory (the last part of its state: an LSTM's cell) at a zero input: the diagonal of that step's
+    Jacobian with the recurrent kernels zeroed (a Keras GRU's candidate then ignores the old state)."""
+    import tensorflow as tf
+
+    gate = zoo.get_model_info(name).gate_bias
+    model = zoo.build_model(name, vocabulary_size=VOCAB, units=4, **{gate.argument: bias})
+    layer = dynamics.first_recurrent_layer(model)
+    for weight in layer.weights:
+        if "recurrent_kernel" in weight.path:
+            weight.assign(np.zeros(weight.shape, weight.dtype))
+    step = dynamics.declared_step(layer)
+    x = tf.zeros((1, int(layer.input.shape[-1])))
+    states = [tf.zeros((1, size)) for size in step.state_sizes]
+    with tf.GradientTape() as tape:
+        tape.watch(states[-1])
+        memory = step.step(x, states)[-1]
+    kept = np.diagonal(tape.batch_jacobian(memory, states[-1]).numpy()[0])
+    np.testing.assert_allclose(kept, gate.kept(bias), rtol=1e-5)
+    if not gate.keeps:  # no words on what a step keeps: the gate itself is
+        assert gate.kept(bias) == pytest.approx(registry.sigmoid(bias))
+    elif bias != 0:  # the words are needed: the gate's value is not what is kept
+        assert gate.kept(bias) != pytest.approx(registry.sigmoid(bias))

@@ -218,7 +218,7 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:
 # ------------------------------------------------------------------------------------------- verdict
 def verdict(run: RunFiles) -> list[str]:
     """Four lines: vanishing, exploding, clipping, learning (each says its rule)."""
-    from training.core.rules import EXPLODING_RATIO, exploding
+    from training.core.rules import EXPLODING_RATIO, REFERENCE_WORDS, exploding, explosion_ratio
 
     lines = []
     names = run.profile_names()
@@ -242,11 +242,12 @@ def verdict(run: RunFiles) -> list[str]:
         nonfinite = len(norms) - len(finite)
         if finite:
             top = max(finite)
-            median = finite[len(finite) // 2] if len(finite) % 2 else 0.5 * (finite[len(finite) // 2 - 1] + finite[len(finite) // 2])
             at = next(r["step"] for r in run.gradients if r.get("grad_norm") == top)
-            words = "EXPLODED" if exploding(top, median) else "no"
-            text = (f"exploding: {words}: largest step norm {_number(top)} (step {int(at)}) against a median of "
-                    f"{_number(median)} (exploded means > {EXPLODING_RATIO:g}x the median)")
+            ratio = explosion_ratio(_finite(norms))  # in step order
+            words = "EXPLODED" if exploding(ratio) else "no"
+            text = (f"exploding: {words}: largest step norm {_number(top)} (step {int(at)})"
+                    + (f", {_number(ratio)}x {REFERENCE_WORDS}" if ratio is not None else "")
+                    + f"; exploded means over {EXPLODING_RATIO:g}x")
         else:
             text = "exploding: every recorded step norm was NaN/Inf"
         if nonfinite:

@@ -18,8 +18,9 @@ Only h_{t-1} U depends on the previous step. Everything else is one large matrix
 steps at once: the input projection x W before the forward loop, and the weight gradients and
 dL/dx after the backward loop. Each loop then holds one small matmul per step (h U forwards,
 dL/da U^T backwards) and the element-wise gate arithmetic, which XLA fuses into few kernels per step.
-This is how PyTorch's and cuDNN's recurrent layers are organised, and on a CPU it trains 1.1-1.7x faster
-than Keras's layers, level with PyTorch's own kernels (numbers and the command: docs/bptt.md).
+This is how PyTorch's and cuDNN's recurrent layers are organised, and on a CPU it trains faster than
+Keras's layers at every measured size, level with PyTorch's own kernels (numbers and the command:
+docs/bptt.md, section "Speed").
 
 `zoo.bptt.SimpleRNN`, `LSTM` and `GRU` subclass Keras's layers of the same names and only replace the
 inner loop, so weights, configs, `Bidirectional`, `initial_state`, `return_state` and `stateful` are
@@ -632,10 +633,9 @@ class GRU(_WrittenOut, keras.layers.GRU):
 
 IMPLEMENTATIONS = ("auto", "keras", "bptt")
 
-# What "auto" picks where TensorFlow sees no GPU, from `python -m training.bench --bptt` on the zoo's idle
-# 2-core CPU machine (docs/bptt.md): the written-out layer was faster than Keras's per training step in
-# wall time for all three at 128, 256 and 512 units in every run (1.07-1.75x at 8fe9c55), and over whole
-# quick-sweep runs at 32 units.
+# What "auto" picks where TensorFlow sees no GPU: the written-out layer wherever `python -m training.bench
+# --bptt` measured it faster than Keras's per training step (the measurements, their machine and commit:
+# docs/bptt.md, section "Speed").
 AUTO_ON_CPU = {"SimpleRNN": "bptt", "LSTM": "bptt", "GRU": "bptt"}
 
 

@@ -12,15 +12,21 @@ Note the paper's z writes (Keras's GRU gate keeps): a negative `update_bias` kee
 
 from zoo.common import recurrent_stack
 from zoo.initializers import GateBias as GateBiasInitializer
-from zoo.registry import CommonArgs, GateBias, reads_backwards, register_model
+from zoo.registry import CommonArgs, GateBias, reads_backwards, register_model, sigmoid
 from zoo.scan import MinGRU, check_scan_gate_bias
+
+
+def retention(update_bias: float) -> float:
+    """The state a step keeps at a zero input: 1 - z = 1 - sigmoid(update_bias) (z writes the candidate)."""
+    return 1.0 - sigmoid(update_bias)
 
 
 @register_model(
     "min_gru",
     display="minGRU",
     family="recurrent",
-    gate_bias=GateBias(argument="update_bias", gate="update", default=0.0, words="update-gate bias"),
+    gate_bias=GateBias(argument="update_bias", gate="update", default=0.0, words="update-gate bias",
+                       keeps="1 - z: its update gate z writes the new candidate", retention=retention),
     default_bias_words="biases 0 (update gate z = 0.5, retention 1 - z = 0.5)",
     recurrent_kernel_words="none (the gates read the input only)",
     sees_future=reads_backwards,

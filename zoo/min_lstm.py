@@ -11,15 +11,24 @@ trained by a log-space parallel scan; the gradient through time is multiplied by
 from zoo.common import recurrent_stack
 from zoo.initializers import GateBias as GateBiasInitializer
 from zoo.initializers import check_gate_bias
-from zoo.registry import CommonArgs, GateBias, reads_backwards, register_model
+from zoo.registry import CommonArgs, GateBias, reads_backwards, register_model, sigmoid
 from zoo.scan import MinLSTM
+
+
+def retention(forget_bias: float) -> float:
+    """The state a step keeps at a zero input: f' = f / (f + i), f = sigmoid(forget_bias), the input gate i at
+    sigmoid(0) (a constant forget bias leaves the input gate's at 0; chrono sets it to minus the forget bias)."""
+    f = sigmoid(forget_bias)
+    return f / (f + sigmoid(0.0))
 
 
 @register_model(
     "min_lstm",
     display="minLSTM",
     family="recurrent",
-    gate_bias=GateBias(argument="forget_bias", gate="forget", default=0.0, words="forget-gate bias"),
+    gate_bias=GateBias(argument="forget_bias", gate="forget", default=0.0, words="forget-gate bias",
+                       keeps="f / (f + i): the forget gate f normalised by the input gate i = sigma(0) = 0.5",
+                       retention=retention),
     default_bias_words="biases 0 (normalised forget gate f' = 0.5)",
     recurrent_kernel_words="none (the gates read the input only)",
     sees_future=reads_backwards,

@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import math
 from typing import Callable
 
 import keras
@@ -104,12 +105,28 @@ class GateBias:
         gate: the gate ("forget").
         default: the builder's default value of `argument` (1.0 for the LSTM: Keras's).
         words: the bias in prose ("forget-gate bias").
+        keeps: what of its state one step keeps, as a formula with a few words, where that is not the gate
+            itself ("1 - z: its update gate z writes the new candidate" for minGRU); "" (the default) when the
+            gate is the fraction kept, as an LSTM's forget gate and Keras's GRU update gate are.
+        retention: the fraction of the state one step keeps at a zero input, from the bias (`kept`); None
+            (the default): the gate itself, sigmoid(bias).
     """
 
     argument: str
     gate: str
     default: float
     words: str
+    keeps: str = ""
+    retention: Callable[[float], float] | None = None
+
+    def kept(self, bias: float) -> float:
+        """The fraction of the state one step keeps at a zero input when the bias is `bias`."""
+        return self.retention(bias) if self.retention is not None else sigmoid(bias)
+
+
+def sigmoid(x: float) -> float:
+    """The logistic function of a number (a gate's value at a zero input, from its bias)."""
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,8 +5,10 @@ numbers a person watches, instead of Keras's bar with every instrument's column.
                  1.02 max | 21,748 tokens/s | 0:13 elapsed, ETA 0:31
 
 The gradient part is the epoch's mean and largest step norm (every step, the numbers of gradients.csv),
-and says what a person must not miss: `exploding` when the largest step norm is more than
-`EXPLODING_RATIO` times the epoch's median, `NaN in N steps` when a step's norm was not finite, and
+and says what a person must not miss: `exploding` when the epoch's largest step norm is more than
+`EXPLODING_RATIO` times the median of the epoch's steps before it (at least its first 5 others:
+`training.core.rules.explosion_ratio`),
+`NaN in N steps` when a step's norm was not finite, and
 `clipped in N% of steps` when clipping is on and changed the gradient.
 
 On a terminal a compact bar is rewritten in place during the epoch (at most a few times a second) and
@@ -23,7 +25,7 @@ import time
 
 import keras
 
-from training.core.rules import EXPLODING_RATIO, exploding  # noqa: F401  (re-exported)
+from training.core.rules import EXPLODING_RATIO, exploding, explosion_ratio  # noqa: F401  (re-exported)
 
 # the numbers shown, in this order, when the logs have them: (key in logs, words)
 WATCHED = (
@@ -34,15 +36,16 @@ WATCHED = (
 )
 
 
-def gradient_words(logs: dict) -> str:
+def gradient_words(logs: dict, step_norms=()) -> str:
     """The console's words on the epoch's gradient, from the recorder's epoch statistics (or Keras's
-    one-step `grad_norm` when the recorder did not add them)."""
+    one-step `grad_norm` when the recorder did not add them); `step_norms`, the epoch's step norms in order,
+    decide "exploding" (`training.core.rules.explosion_ratio`)."""
     if "grad_norm_max" not in logs and "grad_nonfinite_steps" not in logs:
         return f"grad norm {_number(logs['grad_norm'], 3)}" if "grad_norm" in logs else ""
     parts = []
     if "grad_norm_max" in logs:
         text = f"grad norm {_number(logs['grad_norm_mean'], 3)} mean, {_number(logs['grad_norm_max'], 3)} max"
-        if exploding(logs["grad_norm_max"], logs.get("grad_norm_median")):
+        if exploding(explosion_ratio(step_norms)):
             text += ": exploding"
         parts.append(text)
     nonfinite = int(logs.get("grad_nonfinite_steps", 0) or 0)
@@ -97,6 +100,7 @@ class EpochLine(keras.callbacks.Callback):
         self._epoch_start = None
         self._last_draw = 0.0
         self._drawn = False
+        self._norms: list[float] = []  # the epoch's step norms, in order (for the exploding rule)
 
     # ---------------------------------------------------------------------------------- keras hooks
     def on_train_begin(self, logs=None):
@@ -109,10 +113,13 @@ class EpochLine(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._epoch_start = time.perf_counter()
+        self._norms = []
         if self._first_epoch is None:
             self._first_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        if logs and "grad_norm" in logs:  # the step-gradient recorder's, every step
+            self._norms.append(float(logs["grad_norm"]))
         if not self.tty:
             return
         now = time.perf_counter()
@@ -138,7 +145,7 @@ class EpochLine(keras.callbacks.Callback):
         parts = [f"epoch {epoch + 1:>{width}}/{self.epochs}  " + self._metrics(logs, "")]
         if any(k.startswith("val_") for k in logs):
             parts.append("val " + self._metrics(logs, "val_"))
-        parts.append(gradient_words(logs))
+        parts.append(gradient_words(logs, self._norms))
         if "tokens_per_second" in logs:
             parts.append(f"{float(logs['tokens_per_second']):,.0f} tokens/s")
         parts.append(self._time(epoch + 1))

@@ -10,7 +10,9 @@ can be rebuilt without TensorFlow.
                    ZERO_GRADIENT_MIN_STEPS recorded steps or more
     solved         an accuracy of at least SOLVED_ACCURACY (steps to solve: the first curve point there)
     still falling  a line through the last quarter of the validation curve still drops (see `still_falling`)
-    exploding      the largest step norm over EXPLODING_RATIO x the median one (console, `training.inspect`)
+    exploding      the largest step norm over EXPLODING_RATIO x the median of the steps before it, at least
+                   the first EXPLODING_REFERENCE_STEPS others (`explosion_ratio`; the console,
+                   `training.inspect`, the report's gradient reasons)
 """
 
 from __future__ import annotations
@@ -104,11 +106,40 @@ def still_falling(steps, losses) -> bool | None:
                 and predicted_drop > FALLING_OF_FINAL * abs(pairs[-1][1]))
 
 
-# An epoch (or a run) "explodes" when its largest step norm is more than this many times its median step
-# norm: two decades, where an ordinary run's steps stay within one (the console and `training.inspect`).
+# An epoch (or a run) "explodes" when its largest step norm is more than this many times the median of the
+# steps before it: two decades, where an ordinary run's neighbouring steps stay within one.
 EXPLODING_RATIO = 100.0
+# At least this many steps make the median: a largest step earlier than that is compared with the first this
+# many other steps (the steps after it too), since too few come before it.
+EXPLODING_REFERENCE_STEPS = 5
+REFERENCE_WORDS = f"the median of the steps before it (at least the first {EXPLODING_REFERENCE_STEPS} others)"
+EXPLODING_RULE = f"the largest step norm over {EXPLODING_RATIO:g}x {REFERENCE_WORDS}"
 
 
-def exploding(max_norm, median_norm) -> bool:
-    """Whether step norms with this maximum and median exploded (see `EXPLODING_RATIO`)."""
-    return median_norm is not None and max_norm is not None and max_norm > EXPLODING_RATIO * max(median_norm, 1e-30)
+def explosion_ratio(norms) -> float | None:
+    """How many times the largest finite step norm of `norms` (in training order) is the median of the finite
+    norms before it, or, when fewer than EXPLODING_REFERENCE_STEPS come before it, of the first
+    EXPLODING_REFERENCE_STEPS finite norms other than it. None with fewer than two finite norms or a zero median.
+
+    Not the median of the whole run: a run that converged (step norms ~1 at first, ~1e-4 for most of its
+    steps) has a largest step thousands of times its median, and nothing exploded. Against what came before
+    it, a norm that rose (1, 1, 1, 1e6, 1) stands out and one that fell (1 ... 1e-5) does not; a first step far
+    above the next few (a recurrent gain of 2 at initialisation) stands out too. A norm that falls by 100x
+    within its first few steps reads like that first-step spike."""
+    finite = [float(v) for v in norms if v is not None and math.isfinite(float(v))]
+    if len(finite) < 2:
+        return None
+    at = max(range(len(finite)), key=finite.__getitem__)
+    reference = _median((finite[:at] + finite[at + 1:])[:max(at, EXPLODING_REFERENCE_STEPS)])
+    return finite[at] / reference if reference > 0 else None
+
+
+def exploding(ratio) -> bool:
+    """Whether an `explosion_ratio` says the step norms exploded (over EXPLODING_RATIO)."""
+    return ratio is not None and ratio > EXPLODING_RATIO  # NaN: False; a ratio that overflowed to inf: True
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])

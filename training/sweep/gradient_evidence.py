@@ -86,7 +86,7 @@ def _ratio(row):
 TABLE_NOTE = ("Gradient at the key (or the first position): log10 of ||dL_T/dx_t|| there over its value at the "
               "last input, at initialisation and after training (0 = as large as at the last input, -3 = a "
               "thousandth of it); largest step norm: the largest global gradient norm before clipping, and how "
-              f"many times the median step's it was (over {rules.EXPLODING_RATIO:g}x: exploded).")
+              f"many times the median step's it was. Exploded: {rules.EXPLODING_RULE}.")
 
 
 def columns(groups) -> list[tuple[str, callable]]:
@@ -157,9 +157,10 @@ def _exploded(group) -> str | None:
         if r.diverged:
             step = r.diverged_step if r.diverged_step is not None else r.grad_first_nonfinite_step
             return "diverged" + (f" at step {step}" if step is not None else "") + f" (seed {r.seed})"
-        if rules.exploding(r.grad_norm_max, r.grad_norm_median):
+        if rules.exploding(r.grad_norm_explosion_ratio):
             return (f"had its step norm explode (largest {number(r.grad_norm_max, 2)}, "
-                    f"{times(math.log10(_ratio(r)))} times the median step's; seed {r.seed})")
+                    f"{times(math.log10(r.grad_norm_explosion_ratio))} times {rules.REFERENCE_WORDS}; "
+                    f"seed {r.seed})")
     return None
 
 

@@ -147,9 +147,14 @@ NOT_SETTINGS = frozenset({"eval_size", "epoch_size", "manual_dir", "data_dir", "
                           "download"})
 
 
+def setting_words(task_params: dict) -> str:
+    """The task parameters that are settings (not in NOT_SETTINGS), in words ("gap=30 keys=8"); "" if none."""
+    return " ".join(f"{k}={v}" for k, v in (task_params or {}).items() if k not in NOT_SETTINGS)
+
+
 def task_values(run: dict) -> str:
     """The task parameters that tell runs of one experiment apart, in words ("gap=30")."""
-    return " ".join(f"{k}={v}" for k, v in run["task_params"].items() if k not in NOT_SETTINGS)
+    return setting_words(run["task_params"])
 
 
 # ------------------------------------------------------------------------------- the typed row
@@ -294,6 +299,9 @@ class RunRow:
     grad_norm_max: float = _field("largest finite global gradient norm (before clipping)", GRADIENTS)
     grad_norm_median: float = _field("median finite global gradient norm (before clipping)", GRADIENTS)
     grad_norm_max_over_median: float = _field("`grad_norm_max` / `grad_norm_median`", GRADIENTS, "ratio")
+    grad_norm_explosion_ratio: float = _field("the largest finite step norm over the median of the steps before "
+                                              "it (`training.core.rules.explosion_ratio`: what decides "
+                                              "\"exploded\")", GRADIENTS, "ratio")
     grad_first_nonfinite_step: int = _field("first step whose gradient norm was NaN/Inf", GRADIENTS, "step")
     grad_clipped_fraction: float = _field("share of steps whose gradient clipping scaled down", GRADIENTS,
                                           "fraction")
@@ -717,6 +725,7 @@ def _gradient_columns(records: dict) -> dict:
             out["grad_norm_max"] = float(finite.max())
             out["grad_norm_median"] = median
             out["grad_norm_max_over_median"] = float(finite.max() / median) if median > 0 else None
+            out["grad_norm_explosion_ratio"] = rules.explosion_ratio(norms.tolist())
         bad = np.nonzero(~np.isfinite(norms))[0]
         out["grad_first_nonfinite_step"] = int(steps["step"].iloc[bad[0]]) if bad.size else None
         if "grad_clipped" in steps:

@@ -31,7 +31,7 @@ from training.core.runs import remove_staging_leftovers, write_json, write_text
 from training.core.versions import git_commit, machine, versions
 from training.sweep.experiments import PlannedRun
 from training.sweep.plan import check_plan, one_line, run_cost
-from training.sweep.results import SWEEP_FILE, read_sweep
+from training.sweep.results import SWEEP_FILE, read_sweep, setting_words
 
 RUNS_DIR = "runs"
 LOGS_DIR = "logs"
@@ -608,8 +608,8 @@ def _resolved(run) -> dict:
 
 
 def _task_words(run) -> str:
-    values = {k: v for k, v in run.task_params.items() if k not in ("eval_size", "epoch_size", "manual_dir")}
-    return run.task + (" " + " ".join(f"{k}={v}" for k, v in values.items()) if values else "")
+    values = setting_words(run.task_params)  # the one rule of which task values name a run (results.NOT_SETTINGS)
+    return run.task + (" " + values if values else "")
 
 
 def write_sample(run_dir, prompt: str, length: int, seed: int) -> str:

@@ -254,7 +254,7 @@ def _sigmoid(x):
 
 
 def _gate_bias(group):
-    """(gate, its starting bias) of a gated cell at a fixed bias, from the zoo registry (`GateBias`: the
+    """(`zoo.GateBias`, its starting bias) of a gated cell at a fixed bias, from the zoo registry (the
     builder's default, or the value the variant's setting names); None otherwise (no gate, chrono)."""
     try:
         gate = zoo.get_model_info(group.model).gate_bias
@@ -263,14 +263,25 @@ def _gate_bias(group):
     if gate is None:
         return None
     if group.setting == "default":
-        return gate.gate, float(gate.default)
+        return gate, float(gate.default)
     prefix = gate.argument + "_"
     if group.setting.startswith(prefix):
         try:
-            return gate.gate, float(group.setting[len(prefix):])
+            return gate, float(group.setting[len(prefix):])
         except ValueError:
             return None
     return None
+
+
+def gate_words(label: str, gate, bias: float, gap: int) -> str:
+    """`lstm (its forget gate starts at sigma(1) = 0.73, and 0.73^30 = 8e-05 of the key survives the gap)`: the
+    fraction of its state a cell keeps per step at its starting bias, as the zoo declares it (`GateBias.kept`;
+    for minGRU 1 - the update gate, for minLSTM the normalised forget gate), raised to the gap."""
+    keep = gate.kept(bias)
+    words = f"its {gate.gate} gate starts at sigma({bias:g}) = {_sigmoid(bias):.2f}"
+    if gate.keeps:  # the gate is not what a step keeps
+        words += f", so a step keeps {keep:.2f} of its state ({gate.keeps})"
+    return f"{label} ({words}, and {keep:.2f}^{gap} = {keep ** gap:.0e} of the key survives the gap)"
 
 
 def takeaway(groups, load=None) -> Takeaway:
@@ -291,12 +302,7 @@ def takeaway(groups, load=None) -> Takeaway:
             parts.append(f"At chance there: {and_list(chance)}.")
         gated = [g for g in at if _gate_bias(g)]
         if gated:
-            words = []
-            for g in gated:
-                gate, bias = _gate_bias(g)
-                keep = _sigmoid(bias)
-                words.append(f"{g.label} (its {gate} gate starts at sigma({bias:g}) = {keep:.2f}, and "
-                             f"{keep:.2f}^{longest} = {keep ** longest:.0e} of the key survives the gap)")
+            words = [gate_words(g.label, *_gate_bias(g), longest) for g in gated]
             parts.append("A gated cell keeps a fraction of its memory per step set by its gate bias: "
                          + "; ".join(words) + ".")
         for comparison in TAKEAWAY_AT_LONGEST_GAP:
