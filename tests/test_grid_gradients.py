@@ -220,3 +220,19 @@ def test_a_tiny_real_grid_report_shows_the_gradients(tmp_path):
     legend = md.split("**Initializations**")[1].split("###")[0]
     lines = [line for line in legend.splitlines() if line.startswith("- ")]
     assert len(lines) == len(set(lines)) == 2
+
+
+def test_a_table_or_report_that_shows_one_already_leaves_that_gradient_column_or_figure_out(tmp_path):
+    groups = aggregate([row("a", 0.9, key=-0.1)])
+    headers = [c[0] for c in gradient_evidence.columns(groups, without=("init", "step norm"))]
+    assert headers == ["Gradient at key, end (decades)"]
+    [only] = gradient_evidence.columns(groups, without=("init", "step norm"))
+    assert "Largest step norm" not in only[2] and only[2].startswith("Gradient at the key")  # its note, once
+    assert gradient_evidence.columns(groups, without=gradient_evidence.COLUMN_KEYS) == []
+    with pytest.raises(ValueError, match="Unknown gradient column.*known: init, end, step norm"):
+        gradient_evidence.columns(groups, without=("start",))
+    with pytest.raises(ValueError, match="Unknown gradient figure"):
+        gradient_evidence.figures(tmp_path, [], tmp_path, "x", "x", without=("norms",))
+    flags = [("Model", str), ("Flags", str)]
+    assert [c[0] for c in gradient_evidence.with_columns(flags, groups)][-1] == "Flags"
+    assert [c[0] for c in gradient_evidence.with_columns(flags[:1], groups)][-1] == "Largest step norm"
