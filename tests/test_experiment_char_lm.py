@@ -129,10 +129,12 @@ def test_the_table_and_the_figures_show_the_gradients(tmp_path):
     rows = rows_of({"lstm": [1.9], "gru": [1.95]}, keys={"lstm": -0.4, "gru": -2.1})
     for r in rows:
         r.run_dir = _run_folder(tmp_path, r.label, r.key_gradient_decades, [1.0] * 12)
+        r.tt_log10_ratio_final, r.grad_norm_max, r.grad_norm_median = -0.1, 3.0, 1.0
     groups = group_rows(rows)
     table = make_table(char_lm.char_lm_columns(groups), groups)
     cells = dict(zip(table["columns"], table["rows"][0]))
-    assert cells["Gradient at first position, init (decades)"] == "-0.40" and "Largest step norm" in cells
+    assert cells["Gradient at first position, init (decades)"] == "-0.40"
+    assert cells["Gradient at first position, end (decades)"] == "-0.10" and cells["Largest step norm"] == "3 (3x median)"
     out = tmp_path / "report"
     out.mkdir()
     names = [p.name for p, _ in char_lm.char_lm_figures(tmp_path, rows, out, "char_lm")]

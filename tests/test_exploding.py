@@ -46,9 +46,9 @@ def test_the_plan_runs_the_declared_models():
 # ------------------------------------------------------------------------------------- gradients
 def _clipping_groups(unclipped_max, clipped_max=2.0, acc=(0.30, 0.95)):
     return [group("irnn [gain_2]", "irnn", "gain_2", acc=acc[0], gain=2.0, grad_norm_max=unclipped_max,
-                  grad_norm_median=1.0, key_gradient_decades=-1.0),
+                  grad_norm_median=1.0, key_gradient_decades=-1.0, tt_log10_ratio_final=-0.5),
             group("irnn [gain_2] clip", "irnn", "gain_2", acc=acc[1], gain=2.0, clip=1.0, grad_norm_max=clipped_max,
-                  grad_norm_median=1.0, key_gradient_decades=-1.0)]
+                  grad_norm_median=1.0, key_gradient_decades=-1.0, tt_log10_ratio_final=-0.5)]
 
 
 def test_a_clipped_winner_whose_unclipped_partner_exploded_is_explained_by_the_explosion():

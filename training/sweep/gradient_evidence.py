@@ -101,6 +101,9 @@ def columns(groups, without=()) -> list[tuple[str, callable]]:
         groups: the table's groups (their tasks say "key" or "first position").
         without: columns the table already shows an equivalent of, left out: "init" (the gradient at the key at
             initialisation), "end" (after training), "step norm" (the largest step norm against the median's).
+
+    A column no group has a value for (a budget that did not record it: the quick budget's step norms) is
+    left out too; the experiment's Setup says what was recorded.
     """
     unknown = sorted(set(without) - set(COLUMN_KEYS))
     if unknown:
@@ -113,7 +116,7 @@ def columns(groups, without=()) -> list[tuple[str, callable]]:
         "end": (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, "tt_log10_ratio_final")),
         "step norm": ("Largest step norm", step_norm_cell),
     }
-    kept = [k for k in COLUMN_KEYS if k not in without]
+    kept = [k for k in COLUMN_KEYS if k not in without and any(made[k][1](g) != "–" for g in groups)]
     note = " ".join(n for n, shown in ((GRADIENT_NOTE, {"init", "end"} & set(kept)), (STEP_NORM_NOTE,
                                                                                       "step norm" in kept)) if shown)
     out = [made[k] for k in kept]
