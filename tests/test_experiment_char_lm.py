@@ -140,3 +140,16 @@ def test_the_table_and_the_figures_show_the_gradients(tmp_path):
     names = [p.name for p, _ in char_lm.char_lm_figures(tmp_path, rows, out, "char_lm")]
     # after the experiment's own (the first is the summary's), one pair
     assert names[-2:] == ["char_lm_through_time.png", "char_lm_grad_norms.png"] and len(names) > 2
+
+
+def test_the_takeaway_gives_the_gradient_reason_and_the_sizes_beside_its_verdict():
+    seeds = (0.0, 0.01, -0.01)
+    groups = group_rows(rows_of({"lstm": [1.9 + d for d in seeds], "simple_rnn": [2.4 + d for d in seeds]},
+                                parameters={"lstm": 148_546, "simple_rnn": 150_100},
+                                keys={"lstm": -0.4, "simple_rnn": -3.0}))
+    text = char_lm.takeaway(groups).text
+    assert "(148,546 vs 150,100 parameters; matched to --param-budget 150,000" in text
+    assert "Why lstm is ahead: at initialisation the gradient reaching the first position was -0.40" in text
+    close = group_rows(rows_of({"lstm": [1.9 + d for d in seeds], "simple_rnn": [2.4 + d for d in seeds]},
+                               keys={"lstm": -0.4, "simple_rnn": -0.9}))
+    assert "Why" not in char_lm.takeaway(close).text

@@ -262,3 +262,12 @@ def test_one_through_time_and_one_norm_figure_per_task_at_the_value_it_is_compar
     caption = dict((p.name, c) for p, c in made)["long_term_recall_through_time.png"]
     assert caption.startswith("recall gap=100:")  # drawn at the longest gap, where the comparisons are made
     assert {r.task_params["gap"] for r in lt.compared_rows(rows, "recall")} == {100}
+
+
+def test_the_takeaway_names_the_gradient_only_where_it_gives_the_reason():
+    apart = recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.95, "simple_rnn": 0.13})
+    text = experiments.get("long_term").takeaway(group_rows(apart)).text
+    assert "Why lstm is ahead: at initialisation the gradient reaching the key was -0.50" in text
+    close = recall_rows({"lstm": -1.0, "simple_rnn": -1.6}, {"lstm": 0.95, "simple_rnn": 0.13})
+    text = experiments.get("long_term").takeaway(group_rows(close)).text
+    assert "beat simple_rnn" in text and "Why" not in text and "separate" not in text

@@ -35,16 +35,17 @@ def beat_sentence(a, b, where=""):
     return stats.compare(group_result(a), group_result(b), where.strip()).text
 
 
-def verdict_sentences(verdict, a, b) -> list[str]:
+def verdict_sentences(verdict, a, b, reasons_only=False) -> list[str]:
     """A verdict of `a` against `b` (`stats.compare`; its winner named by label) as the report says it: its
     sentence with the parameter counts beside it when they differ (`gradient_evidence.size_note`), then, when
-    one side is ahead, what the two sides' gradients say about why (`gradient_evidence.why_sentence`)."""
+    one side is ahead, what the two sides' gradients say about why (`gradient_evidence.why_sentence`; with
+    `reasons_only`, as a takeaway says it, only a sentence that names a reason)."""
     note = gradient_evidence.size_note(a, b)
     out = [verdict.text.rstrip(".") + f" {note}." if note else verdict.text]
     if verdict.winner is not None:
         winner, loser = (a, b) if verdict.winner == a.label else (b, a)
         why = gradient_evidence.why_sentence(winner, loser)
-        if why:
+        if why and (why.startswith("Why") or not reasons_only):
             out.append(why)
     return out
 

@@ -145,7 +145,8 @@ def takeaway(groups, load=None) -> Takeaway:
             parts.append(f"The unigram baseline (letter frequencies alone) is {num(unigram)} bits/char; this sweep "
                          "holds no bigram or longer baselines.")
     if len(ordered) > 1:
-        parts.append(stats.compare(result(best, load), result(ordered[1], load)).text)
+        parts += verdict_sentences(stats.compare(result(best, load), result(ordered[1], load)), best, ordered[1],
+                                   reasons_only=True)
     scan = comparisons(ok, SCAN_AGAINST_GATED, load)
     if scan:
         lost = [a.label for _, a, v in scan if v.loser == a.label]

@@ -294,7 +294,8 @@ def takeaway(groups, load=None) -> Takeaway:
         for comparison in TAKEAWAY_AT_LONGEST_GAP:
             a, b = comparison.pick(at)
             if a and b:
-                parts.append(stats.compare(result(a, load), result(b, load), f"at gap {longest}").text)
+                parts += verdict_sentences(stats.compare(result(a, load), result(b, load), f"at gap {longest}"), a, b,
+                                           reasons_only=True)
     parts += _kerala_takeaway(groups, load)
     parts += _scan_takeaway(groups, load)
     others = [g for g in groups if g.task not in DISTANCE_TASKS and result(g, load).measures]
@@ -516,7 +517,8 @@ def _kerala_takeaway(groups, load=None) -> list[str]:
     for comparison in AT_MOST_FILLERS[:3]:
         a, b = comparison.pick(at)
         if a and b:
-            parts.append(stats.compare(result(a, load), result(b, load), f"at {most} filler sentences").text)
+            parts += verdict_sentences(stats.compare(result(a, load), result(b, load), f"at {most} filler sentences"),
+                                       a, b, reasons_only=True)
     answered = article_answers(at)
     if answered:
         right = [g.label for g, answers in answered if _is_right(answers)]
