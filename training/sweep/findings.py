@@ -50,11 +50,11 @@ def verdict_sentences(verdict, a, b, reasons_only=False) -> list[str]:
     return out
 
 
-def comparison_sentences(a, b, where="") -> list[str]:
+def comparison_sentences(a, b, where="", reasons_only=False) -> list[str]:
     """`beat_sentence` with what `verdict_sentences` adds: [] if either side is missing."""
     if a is None or b is None:
         return []
-    return verdict_sentences(stats.compare(group_result(a), group_result(b), where.strip()), a, b)
+    return verdict_sentences(stats.compare(group_result(a), group_result(b), where.strip()), a, b, reasons_only)
 
 
 def chance_place(group):
