@@ -210,7 +210,10 @@ def findings_unidirectional(groups, rows) -> list[str]:
             if these:
                 out.append(f"{task}, {_NAMES[direction].lower()}: {_direction_summary(these, None)}; chance "
                            f"{fmt(chance)}.")
-    out += [s for made in comparisons(groups) for s in verdict_sentences(made.verdict, made.a, made.b)]
+    # Where the gradient gives no reason the design does (what a side has read when it answers): no sentence
+    # saying that the sweep cannot tell why, only one that names a reason.
+    out += [s for made in comparisons(groups) for s in verdict_sentences(made.verdict, made.a, made.b,
+                                                                         reasons_only=True)]
     for g, answers in article_answers(groups):
         out.append(f"{shown_label(g)} on the article's sentence ({g.task}): {article_answer_words(g, answers)}.")
     return out + flagged(groups)
