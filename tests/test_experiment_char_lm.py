@@ -14,8 +14,9 @@ from training.sweep.results import RunRow, group_rows
 UNIGRAM = 4.7  # bits/char
 
 
-def rows_of(bits: dict, parameters: dict | None = None, param_budget=150_000):
-    """{spec: [bits per character per seed]} -> rows of finished char-LM runs."""
+def rows_of(bits: dict, parameters: dict | None = None, param_budget=150_000, keys: dict | None = None):
+    """{spec: [bits per character per seed]} -> rows of finished char-LM runs (`keys`: {spec: the gradient at
+    the first position at initialisation, decades}, the same for every seed)."""
     out = []
     for spec, values in bits.items():
         model, _, setting = spec.partition(":")
@@ -25,7 +26,8 @@ def rows_of(bits: dict, parameters: dict | None = None, param_budget=150_000):
                               setting=setting or "default", initialization="init", task="char_lm",
                               task_values="seq_len=64", task_params={"seq_len": 64}, seed=seed, status="finished",
                               metric="bits_per_char", chance=UNIGRAM, test_metric=v, param_budget=param_budget,
-                              parameters=(parameters or {}).get(spec), baselines={"4gram": 2.65}))
+                              parameters=(parameters or {}).get(spec), baselines={"4gram": 2.65},
+                              key_gradient_decades=(keys or {}).get(spec)))
     return out
 
 
@@ -102,3 +104,54 @@ def test_a_model_counts_as_below_a_baseline_only_with_its_whole_interval_below()
     assert "4gram 2.65" in text and "1 of 3 models were below the 4gram (their whole 95% interval): lstm." in text
     one_seed = group_rows(rows_of({"lstm": [2.3], "gru": [2.64]}))  # no interval: none can be counted below
     assert "0 of 2 models were below the 4gram" in char_lm.takeaway(one_seed).text
+
+
+# ------------------------------------------------------------------------------------- gradients
+def test_a_comparison_the_gradient_separates_says_why_and_one_it_does_not_claims_no_reason():
+    seeds = (0.0, 0.01, -0.01)
+    bits = {"lstm": [1.9 + d for d in seeds], "gru": [1.95 + d for d in seeds], "simple_rnn": [2.4 + d for d in seeds]}
+    groups = group_rows(rows_of(bits, parameters={"lstm": 148_546, "gru": 149_001, "simple_rnn": 150_100},
+                                keys={"lstm": -0.4, "gru": -2.1, "simple_rnn": -3.0}))
+    lines = char_lm.findings_char_lm(groups, [r for g in groups for r in g.rows])
+    lstm = next(s for s in lines if s.startswith("lstm (1.9) beat simple_rnn"))
+    assert "(148,546 vs 150,100 parameters; matched to --param-budget 150,000 as closely as whole widths allow)" in lstm
+    after = lines[lines.index(lstm) + 1]
+    assert after.startswith("Why lstm is ahead: at initialisation the gradient reaching the first position was -0.40 "
+                            "decades for lstm against -3.00 for simple_rnn")
+    gru = next(s for s in lines if s.startswith("gru (1.95) beat simple_rnn"))
+    assert lines[lines.index(gru) + 1].startswith("The gradient at the first position does not separate them")
+    assert sum(s.startswith("Why") for s in lines) == 1
+
+
+def test_the_table_and_the_figures_show_the_gradients(tmp_path):
+    from tests.test_grid_gradients import _run_folder
+    from training.sweep.tables import make_table
+
+    rows = rows_of({"lstm": [1.9], "gru": [1.95]}, keys={"lstm": -0.4, "gru": -2.1})
+    for r in rows:
+        r.run_dir = _run_folder(tmp_path, r.label, r.key_gradient_decades, [1.0] * 12)
+        r.tt_log10_ratio_final, r.grad_norm_max, r.grad_norm_median = -0.1, 3.0, 1.0
+    groups = group_rows(rows)
+    table = make_table(char_lm.char_lm_columns(groups), groups)
+    cells = dict(zip(table["columns"], table["rows"][0]))
+    assert cells["Gradient at first position, init (decades)"] == "-0.40"
+    assert cells["Gradient at first position, end (decades)"] == "-0.10"
+    assert cells["Largest step norm"] == "3 (3x median)"
+    out = tmp_path / "report"
+    out.mkdir()
+    names = [p.name for p, _ in char_lm.char_lm_figures(tmp_path, rows, out, "char_lm")]
+    # after the experiment's own (the first is the summary's), one pair
+    assert names[-2:] == ["char_lm_through_time.png", "char_lm_grad_norms.png"] and len(names) > 2
+
+
+def test_the_takeaway_gives_the_gradient_reason_and_the_sizes_beside_its_verdict():
+    seeds = (0.0, 0.01, -0.01)
+    groups = group_rows(rows_of({"lstm": [1.9 + d for d in seeds], "simple_rnn": [2.4 + d for d in seeds]},
+                                parameters={"lstm": 148_546, "simple_rnn": 150_100},
+                                keys={"lstm": -0.4, "simple_rnn": -3.0}))
+    text = char_lm.takeaway(groups).text
+    assert "(148,546 vs 150,100 parameters; matched to --param-budget 150,000" in text
+    assert "Why lstm is ahead: at initialisation the gradient reaching the first position was -0.40" in text
+    close = group_rows(rows_of({"lstm": [1.9 + d for d in seeds], "simple_rnn": [2.4 + d for d in seeds]},
+                               keys={"lstm": -0.4, "simple_rnn": -0.9}))
+    assert "Why" not in char_lm.takeaway(close).text

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import zoo
-from training.sweep import experiments, stats
+from training.sweep import experiments, stats, tables
 from training.sweep.experiments import long_term as lt
 from training.sweep.results import RunRow, group_rows
 
@@ -16,14 +16,15 @@ N = 1000  # test examples: a difference of 0.05 in accuracy is significant, one 
 ARTICLE = "Jane was born in Kerala. Her family moved when she was young. Jane is very fluent in {}"
 
 
-def row(spec, acc, task="kerala_cloze", seed=0, article=None, chance=1 / 16, **params):
-    """One finished run of variant `spec` ("model" or "model:setting") on `task` with `params`."""
+def row(spec, acc, task="kerala_cloze", seed=0, article=None, chance=1 / 16, fields=None, **params):
+    """One finished run of variant `spec` ("model" or "model:setting") on `task` with `params` (and further
+    `RunRow` `fields`: its gradients, parameters, run folder)."""
     model, _, setting = spec.partition(":")
     params = params or ({"fillers": 4} if task == "kerala_cloze" else {"gap": 100})
     label = model if not setting else f"{model} [{setting}]"
-    fields = {}
+    fields = dict(fields or {})
     if article is not None:
-        fields = dict(article_answer=article, article_right="Malayalam", article_sentence=ARTICLE.format(article))
+        fields.update(article_answer=article, article_right="Malayalam", article_sentence=ARTICLE.format(article))
     return RunRow(experiment="long_term", id=f"{label}-{task}-{params}-{seed}", label=label, model=model,
                   setting=setting or "default", initialization="init", task=task,
                   task_values=" ".join(f"{k}={v}" for k, v in params.items()),
@@ -176,3 +177,109 @@ def test_the_quick_budget_runs_the_irnn_and_chrono_on_recall_only_and_says_so():
         note = next(n for n in notes if n.startswith(f"{label} on "))
         assert all(task in note for task in ("adding", "copy_memory", "temporal_order")), note
     assert not any(n.startswith("lstm [forget_bias_3] on") and "adding" in n for n in notes)
+
+
+# ------------------------------------------------------------------------------------- gradients
+def recall_rows(keys: dict, accuracy: dict, gap=100, seeds=1, **fields):
+    """Recall runs at `gap`: {spec: gradient at the key at initialisation (decades)}, {spec: accuracy}."""
+    return [row(spec, accuracy[spec], task="recall", chance=1 / 8, seed=s, gap=gap,
+                fields={"key_gradient_decades": keys[spec] - 0.05 * s, **fields.get(spec, {})})
+            for spec in keys for s in range(seeds)]
+
+
+def why(lines):
+    return [s for s in lines if s.startswith("Why")]
+
+
+def test_a_winner_whose_gradient_at_the_key_is_three_decades_above_the_losers_is_explained_by_it():
+    rows = recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.95, "simple_rnn": 0.13})
+    groups = group_rows(rows)
+    lines = lt.findings_long_term(groups, rows)
+    [sentence] = why(lines)
+    assert sentence.startswith("Why lstm is ahead: at initialisation the gradient reaching the key was -0.50 "
+                               "decades for lstm against -3.50 for simple_rnn")
+    assert "1,000 times more strongly" in sentence
+    verdict = next(s for s in lines if s.startswith("lstm (0.95) beat simple_rnn"))
+    assert lines.index(sentence) == lines.index(verdict) + 1  # right after the verdict it explains
+    # the same with three seeds each: the intervals over the seeds are named
+    rows = recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.95, "simple_rnn": 0.13}, seeds=3)
+    [sentence] = why(lt.findings_long_term(group_rows(rows), rows))
+    assert "3 and 3 seeds, 95% intervals" in sentence
+
+
+def test_gradients_within_one_decade_give_no_reason():
+    rows = recall_rows({"lstm": -1.0, "simple_rnn": -1.6}, {"lstm": 0.95, "simple_rnn": 0.13})
+    lines = lt.findings_long_term(group_rows(rows), rows)
+    assert not why(lines)
+    assert any(s.startswith("The gradient at the key does not separate them") for s in lines)
+    # a tie is explained by nothing, and runs without profiles get no gradient sentence at all
+    tie = recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.5, "simple_rnn": 0.5})
+    assert not any("gradient" in s.lower() for s in lt.findings_long_term(group_rows(tie), tie) if "tie" not in s)
+    bare = [row("lstm", 0.95, task="recall", chance=1 / 8, gap=100), row("simple_rnn", 0.13, task="recall",
+                                                                         chance=1 / 8, gap=100)]
+    assert not any("gradient" in s for s in lt.findings_long_term(group_rows(bare), bare))
+
+
+def test_the_cloze_and_the_other_tasks_get_the_why_sentence_and_the_parameter_counts_too():
+    keys = {"lstm": {"key_gradient_decades": -0.2, "parameters": 9_160},
+            "simple_rnn": {"key_gradient_decades": -4.0, "parameters": 2_504}}
+    rows = [row("lstm", 0.9, fields=keys["lstm"]), row("simple_rnn", 0.07, fields=keys["simple_rnn"])]
+    lines = lt.findings_long_term(group_rows(rows), rows)
+    verdict = next(s for s in lines if " beat " in s and "at 4 filler sentences" in s)
+    assert "(9,160 vs 2,504 parameters; `--param-budget N` compares at equal size)" in verdict
+    [sentence] = why(lines)
+    assert "the gradient reaching the first position was -0.20" in sentence  # the cloze has no key at the start
+    # adding (a loss; three seeds: a t-test over them): the lower MSE wins, and the gradient says why
+    adding = [row(spec, mse + d, task="adding", chance=1 / 6, seed=s, length=50,
+                  fields={**keys[spec], "key_gradient_decades": keys[spec]["key_gradient_decades"] + d})
+              for spec, mse in (("lstm", 0.01), ("simple_rnn", 0.17)) for s, d in enumerate((0.0, 0.002, -0.002))]
+    for r in adding:
+        r.metric = "mse"
+    lines = lt.findings_long_term(group_rows(adding), adding)
+    assert any(s.startswith("lstm (0.01) beat simple_rnn (0.17) on adding") for s in lines)
+    [sentence] = why(lines)
+    assert sentence.startswith("Why lstm is ahead: at initialisation the gradient reaching the first position")
+
+
+def test_the_table_shows_each_runs_gradient_at_the_key_at_init_and_at_the_end_and_its_largest_step_norm():
+    rows = recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.95, "simple_rnn": 0.13},
+                       lstm={"tt_log10_ratio_final": 0.2, "grad_norm_max": 3.0, "grad_norm_median": 0.5})
+    groups = group_rows(rows)
+    table = tables.make_table(experiments.get("long_term").columns(groups), groups)
+    cells = {r[table["columns"].index("Model")]: dict(zip(table["columns"], r)) for r in table["rows"]}
+    assert cells["lstm"]["Gradient at key, init (decades)"] == "-0.50"
+    assert cells["lstm"]["Gradient at key, end (decades)"] == "+0.20"
+    assert cells["lstm"]["Largest step norm"] == "3 (6x median)"
+    assert cells["simple_rnn"]["Gradient at key, end (decades)"] == "–"
+    assert table["columns"][-1] == "Flags" and len(set(table["columns"])) == len(table["columns"])
+    assert any(n.startswith("Gradient at the key") for n in table["notes"])
+
+
+def test_one_through_time_and_one_norm_figure_per_task_at_the_value_it_is_compared_at(tmp_path):
+    from tests.test_grid_gradients import _run_folder
+
+    rows = []
+    for gap in (50, 100):
+        rows += recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.95, "simple_rnn": 0.13}, gap=gap,
+                            lstm={"run_dir": _run_folder(tmp_path, f"l{gap}", -0.5, [1.0] * 12)},
+                            simple_rnn={"run_dir": _run_folder(tmp_path, f"s{gap}", -3.5, [2.0] * 12)})
+    rows += [row("lstm", 0.9, fields={"run_dir": _run_folder(tmp_path, "k", -0.2, [1.0] * 12)})]
+    out = tmp_path / "report"
+    out.mkdir()
+    made = lt.long_term_figures(tmp_path, rows, out, "long_term")
+    names = [p.name for p, _ in made]
+    assert names.count("long_term_recall_through_time.png") == 1 and "long_term_recall_grad_norms.png" in names
+    assert "long_term_kerala_cloze_through_time.png" in names and "long_term_kerala_cloze_grad_norms.png" in names
+    assert names[0] == "long_term_recall_gap.png"  # the summary's figure is still the first
+    caption = dict((p.name, c) for p, c in made)["long_term_recall_through_time.png"]
+    assert caption.startswith("recall gap=100:")  # drawn at the longest gap, where the comparisons are made
+    assert {r.task_params["gap"] for r in lt.compared_rows(rows, "recall")} == {100}
+
+
+def test_the_takeaway_names_the_gradient_only_where_it_gives_the_reason():
+    apart = recall_rows({"lstm": -0.5, "simple_rnn": -3.5}, {"lstm": 0.95, "simple_rnn": 0.13})
+    text = experiments.get("long_term").takeaway(group_rows(apart)).text
+    assert "Why lstm is ahead: at initialisation the gradient reaching the key was -0.50" in text
+    close = recall_rows({"lstm": -1.0, "simple_rnn": -1.6}, {"lstm": 0.95, "simple_rnn": 0.13})
+    text = experiments.get("long_term").takeaway(group_rows(close)).text
+    assert "beat simple_rnn" in text and "Why" not in text and "separate" not in text

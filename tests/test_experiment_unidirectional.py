@@ -18,14 +18,14 @@ N = 1000  # test examples: a difference of 0.05 in accuracy is significant, one 
 CHANCE = {"future_cloze": 0.25, "mouse_cloze": 0.5}
 
 
-def row(spec, direction, acc, task="mouse_cloze", seed=0, article=None):
-    """One finished run of variant `spec` ("model" or "model:setting") answering `direction`."""
+def row(spec, direction, acc, task="mouse_cloze", seed=0, article=None, **fields):
+    """One finished run of variant `spec` ("model" or "model:setting") answering `direction` (further `RunRow`
+    `fields`: its gradients, parameters)."""
     model, _, setting = spec.partition(":")
     params = {"eval_size": N, **({"answer_delay": 2} if direction == uni.LATE else {})}
     label = model if not setting else f"{model} [{setting}]"
-    fields = {}
     if article is not None:
-        fields = dict(article_answer=article, article_right="click",
+        fields.update(article_answer=article, article_right="click",
                       article_sentence=f"The mouse is used to {article} for the easy use of computers")
     return RunRow(experiment="unidirectional", id=f"{label}-{task}-{direction}-{seed}", label=label, model=model,
                   setting=setting or "default", initialization="init", task=task,
@@ -201,3 +201,45 @@ def test_the_mechanism_is_explained_once_however_many_tasks_show_it():
     rows += [row("bidirectional_gru", uni.SEES, 0.99, task) for task in CHANCE]
     text = uni.takeaway(group_rows(rows)).text
     assert text.count("can only guess") == 1 and "As on future_cloze, no causal model" in text
+
+
+# ------------------------------------------------------------------------------------- gradients
+def test_a_winner_whose_gradient_at_the_first_position_is_decades_above_is_explained_under_its_shown_name():
+    rows = [row("gru", uni.CAUSAL, 0.5, key_gradient_decades=-3.2, parameters=9_000),
+            row("gru", uni.LATE, 0.99, key_gradient_decades=-0.2, parameters=9_000),
+            row("bidirectional_gru", uni.SEES, 0.99, key_gradient_decades=-2.9, parameters=18_000)]
+    groups = group_rows(rows)
+    lines = uni.findings_unidirectional(groups, rows)
+    why = [s for s in lines if s.startswith("Why")]
+    assert ("Why gru answering late is ahead: at initialisation the gradient reaching the first position was "
+            "-0.20 decades for gru answering late against -3.20 for gru (one seed each") in why[0]
+    assert len(why) == 1  # the bidirectional GRU's -2.9 is within one decade of the causal GRU's -3.2
+    assert not any(s.startswith("The gradient") for s in lines)  # the design says why it is ahead, not the gradient
+    verdict = next(s for s in lines if s.startswith("bidirectional_gru (0.99) beat gru"))
+    assert "(18,000 vs 9,000 parameters; `--param-budget N` compares at equal size)" in verdict
+    late = next(s for s in lines if s.startswith("gru answering late (0.99) beat gru"))
+    assert "parameters" not in late  # the same model: the same size
+
+
+def test_the_table_and_figures_show_the_gradients_once_per_task(tmp_path):
+    from tests.test_grid_gradients import _run_folder
+    from training.sweep.tables import make_table
+
+    rows = []
+    for task in ("future_cloze", "mouse_cloze"):
+        for spec, direction, key in (("gru", uni.CAUSAL, -3.0), ("bidirectional_gru", uni.SEES, -0.5)):
+            rows.append(row(spec, direction, 0.9, task=task, key_gradient_decades=key, tt_log10_ratio_final=key / 2,
+                            grad_norm_max=2.0, grad_norm_median=1.0,
+                            run_dir=_run_folder(tmp_path, f"{task}-{spec}", key, [1.0] * 12)))
+    groups = group_rows(rows)
+    table = make_table(uni.unidirectional_columns(groups), groups)
+    assert {"Gradient at first position, init (decades)", "Gradient at first position, end (decades)",
+            "Largest step norm"} <= set(table["columns"])
+    assert table["columns"][-1] == "Flags"
+    out = tmp_path / "report"
+    out.mkdir()
+    names = [p.name for p, _ in uni.unidirectional_figures(tmp_path, rows, out, "unidirectional")]
+    assert names[0] == "unidirectional_accuracy.png"
+    for task in ("future_cloze", "mouse_cloze"):
+        assert names.count(f"unidirectional_{task}_through_time.png") == 1
+        assert names.count(f"unidirectional_{task}_grad_norms.png") == 1

@@ -97,5 +97,37 @@ def test_declared_decay_comparisons_are_made_where_the_sweep_holds_both_and_say_
 def test_the_theory_after_training_column_shows_only_when_a_run_recorded_it():
     with_final = group_rows(rows_of({"lru": (0.015, 0.001, 0.005, 0.001)}))
     without = group_rows(rows_of({"lstm": (0.05, 0.04, 0.05, None)}))
-    assert "Theory after training" in [name for name, _ in vanishing.through_time_columns(with_final)]
-    assert "Theory after training" not in [name for name, _ in vanishing.through_time_columns(without)]
+    assert "Theory after training" in [c[0] for c in vanishing.through_time_columns(with_final)]
+    assert "Theory after training" not in [c[0] for c in vanishing.through_time_columns(without)]
+
+
+# ------------------------------------------------------------------------------------- gradients
+def test_the_table_adds_the_key_gradient_at_the_end_and_the_step_norm_but_not_a_second_init_column():
+    from training.sweep.tables import make_table
+
+    rows = rows_of({"lstm": (0.05, 0.04, 0.05, None), "simple_rnn:gain_0.5": (0.30, 0.30, 0.28, None)}, seeds=1)
+    rows[0].tt_log10_ratio_final, rows[0].grad_norm_max, rows[0].grad_norm_median = -1.25, 8.0, 0.1
+    groups = group_rows(rows)
+    table = make_table(vanishing.through_time_columns(groups), groups)
+    columns = table["columns"]
+    assert "Key gradient at init" in columns and not any("init (decades)" in c for c in columns)  # shown once
+    cells = dict(zip(columns, table["rows"][0]))
+    assert cells["Gradient at key, end (decades)"] == "-1.25" and cells["Largest step norm"] == "8 (80x median)"
+    assert columns[-1] == "Flags"
+    assert any(n.startswith("Gradient at the key") for n in table["notes"])
+    assert any("Largest step norm: the largest global gradient norm" in n for n in table["notes"])
+
+
+def test_the_figures_add_the_norm_trace_and_no_second_through_time_profile(tmp_path):
+    from tests.test_grid_gradients import _run_folder
+
+    rows = rows_of({"lstm": (0.05, 0.04, 0.05, None), "simple_rnn:gain_0.5": (0.30, 0.30, 0.28, None)}, seeds=1)
+    for r, (key, norms) in zip(rows, ((-2.5, [1.0] * 12), (-15.0, [0.5, 3.0] * 6))):
+        r.run_dir = _run_folder(tmp_path, r.label.replace(" ", "_"), key, norms)
+    out = tmp_path / "report"
+    out.mkdir()
+    names = [p.name for p, _ in vanishing.through_time_figures(tmp_path, rows, out, "vanishing")]
+    assert "vanishing_grad_norms.png" in names and "vanishing_profiles.png" in names
+    assert "vanishing_through_time.png" not in names  # the profiles above are that figure
+    assert names[0] == "vanishing_key_gradient.png"  # the summary's figure is still the first
+    assert (out / "vanishing_grad_norms.png").read_bytes()[:4] == b"\x89PNG"

@@ -225,3 +225,24 @@ def test_a_tiny_real_grid_report_shows_the_gradients(tmp_path):
     legend = md.split("**Initializations**")[1].split("###")[0]
     lines = [line for line in legend.splitlines() if line.startswith("- ")]
     assert len(lines) == len(set(lines)) == 2
+
+
+def test_a_table_or_report_that_shows_one_already_leaves_that_gradient_column_or_figure_out(tmp_path):
+    groups = aggregate([row("a", 0.9, key=-0.1, tt_log10_ratio_final=0.1, grad_norm_max=2.0, grad_norm_median=1.0),
+                        row("b", 0.3)])
+    headers = [c[0] for c in gradient_evidence.columns(groups, without=("init", "step norm"))]
+    assert headers == ["Gradient at key, end (decades)"]
+    [only] = gradient_evidence.columns(groups, without=("init", "step norm"))
+    assert "Largest step norm" not in only[2] and only[2].startswith("Gradient at the key")  # its note, once
+    assert gradient_evidence.columns(groups, without=gradient_evidence.COLUMN_KEYS) == []
+    with pytest.raises(ValueError, match="Unknown gradient column.*known: init, end, step norm"):
+        gradient_evidence.columns(groups, without=("start",))
+    with pytest.raises(ValueError, match="Unknown gradient figure"):
+        gradient_evidence.figures(tmp_path, [], tmp_path, "x", "x", without=("norms",))
+    flags = [("Model", str), ("Flags", str)]
+    assert [c[0] for c in gradient_evidence.with_columns(flags, groups)][-1] == "Flags"
+    assert [c[0] for c in gradient_evidence.with_columns(flags[:1], groups)][-1] == "Largest step norm"
+    # a column no run has a value for (a budget that did not record it) is not shown as a column of dashes
+    unrecorded = aggregate([row("a", 0.9, key=-0.1), row("b", 0.3, key=-2.0)])
+    assert [c[0] for c in gradient_evidence.columns(unrecorded)] == ["Gradient at key, init (decades)"]
+    assert gradient_evidence.columns(aggregate([row("a", 0.9)])) == []

@@ -9,7 +9,7 @@ runs significantly below chance, degenerate runs and runs whose loss was still f
 
 from __future__ import annotations
 
-from training.sweep import evidence, results, stats
+from training.sweep import evidence, gradient_evidence, results, stats
 from training.sweep.tables import number
 
 
@@ -33,6 +33,28 @@ def beat_sentence(a, b, where=""):
     if a is None or b is None:
         return None
     return stats.compare(group_result(a), group_result(b), where.strip()).text
+
+
+def verdict_sentences(verdict, a, b, reasons_only=False) -> list[str]:
+    """A verdict of `a` against `b` (`stats.compare`; its winner named by label) as the report says it: its
+    sentence with the parameter counts beside it when they differ (`gradient_evidence.size_note`), then, when
+    one side is ahead, what the two sides' gradients say about why (`gradient_evidence.why_sentence`; with
+    `reasons_only`, as a takeaway says it, only a sentence that names a reason)."""
+    note = gradient_evidence.size_note(a, b)
+    out = [verdict.text.rstrip(".") + f" {note}." if note else verdict.text]
+    if verdict.winner is not None:
+        winner, loser = (a, b) if verdict.winner == a.label else (b, a)
+        why = gradient_evidence.why_sentence(winner, loser)
+        if why and (why.startswith("Why") or not reasons_only):
+            out.append(why)
+    return out
+
+
+def comparison_sentences(a, b, where="", reasons_only=False) -> list[str]:
+    """`beat_sentence` with what `verdict_sentences` adds: [] if either side is missing."""
+    if a is None or b is None:
+        return []
+    return verdict_sentences(stats.compare(group_result(a), group_result(b), where.strip()), a, b, reasons_only)
 
 
 def chance_place(group):

@@ -4,10 +4,11 @@ Every run of a sweep records its global gradient norm at every step (`gradients.
 through time ||dL_T/dx_t|| at initialisation and after training (`gradient_through_time.npz`). This module
 turns them into what a report shows beside the test metric:
 
-    columns(groups)          table columns: the gradient reaching the key (or the first position) at
+    columns(groups, without) table columns: the gradient reaching the key (or the first position) at
                              initialisation and at the end, in decades relative to the last input, and the
-                             largest step norm against the median one
-    figures(folder, rows, out_dir, name, words)
+                             largest step norm against the median one (`with_columns` puts them before a
+                             table's flags; `without` leaves out those a table already shows)
+    figures(folder, rows, out_dir, name, words, without)
                              the through-time profiles (init dashed, end solid) and the global step norm
                              per step (log scale, clip threshold and NaN/Inf steps marked)
     why_sentence(winner, loser)
@@ -15,8 +16,9 @@ turns them into what a report shows beside the test metric:
                              separates the two (`separates`); a sentence that claims nothing otherwise
     size_note(a, b)          "(17,024 vs 8,960 parameters; ...)" when the two differ in size
 
-An experiment module calls them from its columns, figures and findings (the grid does:
-`training.sweep.experiments.grid`); the rules are here, once.
+Every experiment module calls them from its columns, figures and findings; a comparison's sentences come
+from `training.sweep.findings.comparison_sentences` (the verdict, `size_note` beside it, then `why_sentence`
+when one side is ahead). The rules are here, once.
 
 The rule for "the gradient separates them" (`separates`): the two variants' gradients at the key at
 initialisation differ by at least `SEPARATING_DECADES` (a factor of 10), and, where both have several
@@ -83,41 +85,79 @@ def _ratio(row):
     return None
 
 
-TABLE_NOTE = ("Gradient at the key (or the first position): log10 of ||dL_T/dx_t|| there over its value at the "
-              "last input, at initialisation and after training (0 = as large as at the last input, -3 = a "
-              "thousandth of it); largest step norm: the largest global gradient norm before clipping, and how "
-              f"many times the median step's it was. Exploded: {rules.EXPLODING_RULE}.")
+GRADIENT_NOTE = ("Gradient at the key (or the first position): log10 of ||dL_T/dx_t|| there over its value at the "
+                 "last input, at initialisation and after training (0 = as large as at the last input, -3 = a "
+                 "thousandth of it).")
+STEP_NORM_NOTE = ("Largest step norm: the largest global gradient norm before clipping, and how many times the "
+                  f"median step's it was. Exploded: {rules.EXPLODING_RULE}.")
+TABLE_NOTE = GRADIENT_NOTE + " " + STEP_NORM_NOTE
+COLUMN_KEYS = ("init", "end", "step norm")  # what `columns(groups, without=...)` can leave out
 
 
-def columns(groups) -> list[tuple[str, callable]]:
-    """The gradient columns of a summary table: (header, cell of a group[, the note under the table])."""
+def columns(groups, without=()) -> list[tuple[str, callable]]:
+    """The gradient columns of a summary table: (header, cell of a group[, the note under the table]).
+
+    Args:
+        groups: the table's groups (their tasks say "key" or "first position").
+        without: columns the table already shows an equivalent of, left out: "init" (the gradient at the key at
+            initialisation), "end" (after training), "step norm" (the largest step norm against the median's).
+
+    A column no group has a value for (a budget that did not record it: the quick budget's step norms) is
+    left out too; the experiment's Setup says what was recorded.
+    """
+    unknown = sorted(set(without) - set(COLUMN_KEYS))
+    if unknown:
+        raise ValueError(f"Unknown gradient column(s) {', '.join(unknown)}; known: {', '.join(COLUMN_KEYS)}.")
     tasks = {g.task for g in groups}
     where = "key" if tasks and tasks <= set(KEY_AT_START) else "key / first position" if tasks & set(KEY_AT_START) \
         else "first position"
-    return [
-        (f"Gradient at {where}, init (decades)", lambda g: decades_cell(g, "key_gradient_decades"), TABLE_NOTE),
-        (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, "tt_log10_ratio_final")),
-        ("Largest step norm", step_norm_cell),
-    ]
+    made = {
+        "init": (f"Gradient at {where}, init (decades)", lambda g: decades_cell(g, "key_gradient_decades")),
+        "end": (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, "tt_log10_ratio_final")),
+        "step norm": ("Largest step norm", step_norm_cell),
+    }
+    kept = [k for k in COLUMN_KEYS if k not in without and any(made[k][1](g) != "–" for g in groups)]
+    note = " ".join(n for n, shown in ((GRADIENT_NOTE, {"init", "end"} & set(kept)), (STEP_NORM_NOTE,
+                                                                                      "step norm" in kept)) if shown)
+    out = [made[k] for k in kept]
+    return [out[0] + (note,)] + out[1:] if out else []
+
+
+def with_columns(table_columns, groups, without=()) -> list[tuple]:
+    """An experiment's summary-table columns with the gradient `columns` (less those in `without`) inserted
+    before the last, the flags, when the table ends with them (else after it)."""
+    added = columns(groups, without)
+    if table_columns and table_columns[-1][0] == "Flags":
+        return list(table_columns[:-1]) + added + list(table_columns[-1:])
+    return list(table_columns) + added
 
 
 # ---------------------------------------------------------------------------------------- figures
-def figures(folder, rows, out_dir, name, words) -> list[tuple]:
+FIGURE_KEYS = ("through_time", "grad_norms")  # what `figures(..., without=...)` can leave out
+
+
+def figures(folder, rows, out_dir, name, words, without=()) -> list[tuple]:
     """[(path, caption)] of the through-time profiles and the step-norm trace of `rows` (one task value),
     written as `<out_dir>/<name>_through_time.png` and `<name>_grad_norms.png`; a figure whose data no run
-    recorded is left out."""
+    recorded is left out, and so is one the report already draws (`without`: "through_time", "grad_norms")."""
     from training.sweep import figures as fig
 
+    unknown = sorted(set(without) - set(FIGURE_KEYS))
+    if unknown:
+        raise ValueError(f"Unknown gradient figure(s) {', '.join(unknown)}; known: {', '.join(FIGURE_KEYS)}.")
     key = " The key is the first position: the longest lag." if rows and rows[0].task in KEY_AT_START else ""
-    pairs = [
-        (fig.through_time_profiles(folder, rows, out_dir / f"{name}_through_time.png"),
-         f"{words}: gradient through time, ||dL_T/dx_t|| against the lag relative to its value at the last input "
-         f"(dashed at initialisation, solid after training; first seed of each variant).{key}"),
-        (fig.gradient_norm_traces(folder, rows, out_dir / f"{name}_grad_norms.png", f"{words}: global gradient norm "
-                                  "per step"),
-         f"{words}: global gradient norm at every training step before clipping (log scale; dotted after "
-         "clipping, the clip threshold dashed, NaN/Inf steps marked on the top edge; first seed of each variant)."),
-    ]
+    pairs = []
+    if "through_time" not in without:
+        pairs.append((fig.through_time_profiles(folder, rows, out_dir / f"{name}_through_time.png"),
+                      f"{words}: gradient through time, ||dL_T/dx_t|| against the lag relative to its value at the "
+                      "last input (dashed at initialisation, solid after training; first seed of each variant)."
+                      f"{key}"))
+    if "grad_norms" not in without:
+        pairs.append((fig.gradient_norm_traces(folder, rows, out_dir / f"{name}_grad_norms.png",
+                                               f"{words}: global gradient norm per step"),
+                      f"{words}: global gradient norm at every training step before clipping (log scale; dotted "
+                      "after clipping, the clip threshold dashed, NaN/Inf steps marked on the top edge; first seed "
+                      "of each variant)."))
     return [(p, c) for p, c in pairs if p is not None]
 
 

@@ -9,11 +9,12 @@ code.
 
 from __future__ import annotations
 
-from training.sweep import stats
+from training.sweep import gradient_evidence, stats
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import SAMPLE_PROMPT, Comparison, describe, make_runs, train_settings, variant
 from training.sweep.figures import figure_list, metric_bars, validation_curves
-from training.sweep.findings import chance_place, flagged, fmt, group_result, shown_words, value_of
+from training.sweep.findings import (chance_place, flagged, fmt, group_result, shown_words, value_of,
+    verdict_sentences)
 from training.sweep.tables import MODEL, PARAMETERS, baseline_of, cell, mean, metric_cell, tail_columns
 from training.sweep.takeaways import Takeaway, and_list, mean_of, num, result, with_interval
 
@@ -109,7 +110,8 @@ def findings_char_lm(groups, rows) -> list[str]:
     above = [g.label for g in ok if chance_place(g) in ("at", "below")]
     if above:
         out.append(f"Not significantly below the unigram baseline: {', '.join(above)}.")
-    out += [verdict.text for _, _, verdict in comparisons(ok, AGAINST_SIMPLE_RNN + SCAN_AGAINST_GATED)]
+    for comparison, a, verdict in comparisons(ok, AGAINST_SIMPLE_RNN + SCAN_AGAINST_GATED):
+        out += verdict_sentences(verdict, a, comparison.pick(ok)[1])
     fastest = max(ok, key=lambda g: mean(g, "tokens_per_second") or 0)
     out.append(f"Fastest in tokens per second: {fastest.label} ({fmt(mean(fastest, 'tokens_per_second'))}).")
     return out + flagged(groups)
@@ -144,7 +146,8 @@ def takeaway(groups, load=None) -> Takeaway:
             parts.append(f"The unigram baseline (letter frequencies alone) is {num(unigram)} bits/char; this sweep "
                          "holds no bigram or longer baselines.")
     if len(ordered) > 1:
-        parts.append(stats.compare(result(best, load), result(ordered[1], load)).text)
+        parts += verdict_sentences(stats.compare(result(best, load), result(ordered[1], load)), best, ordered[1],
+                                   reasons_only=True)
     scan = comparisons(ok, SCAN_AGAINST_GATED, load)
     if scan:
         lost = [a.label for _, a, v in scan if v.loser == a.label]
@@ -170,18 +173,19 @@ def char_lm_figures(folder, rows, out_dir, key):
         (metric_bars(rows, out_dir / f"{key}_test.png", "Tiny Shakespeare: test bits per character", folder=folder),
          "Test bits per character of every model with its 95% interval (where the runs stored per-example "
          "losses)."),
+        *gradient_evidence.figures(folder, rows, out_dir, key, "Tiny Shakespeare"),
     )
 
 
 def char_lm_columns(groups) -> list[tuple[str, callable]]:
     baselines = [name for name in ("bigram", "trigram", "4gram") if any(g.mean(baseline_of(name)) is not None
                                                                         for g in groups)]
-    return MODEL + PARAMETERS + [
+    return gradient_evidence.with_columns(MODEL + PARAMETERS + [
         ("Validation bits/char (last)", lambda g: cell(g, lambda r: r.validation.get("bits_per_char"), 3)),
         ("Test bits/char [95% CI]", metric_cell),
         ("Test nats/char", lambda g: cell(g, lambda r: r.test.get("nll"), 3)),
-    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, baseline_of(name), 3)) for name in baselines] \
-        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + tail_columns()
+    ] + [(f"{name} bits/char", lambda g, name=name: cell(g, baseline_of(name), 3)) for name in baselines]
+        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + tail_columns(), groups)
 
 
 EXPERIMENT = register(Definition(

@@ -5,12 +5,12 @@ gain of 1.0 / 1.5 / 2.0, with and without clipping: which runs diverge, and whic
 
 from __future__ import annotations
 
-from training.sweep import stats
+from training.sweep import gradient_evidence, stats
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import (PlannedRun, SOLVE, default_variant, gained_variant, make_config,
     run_id)
 from training.sweep.figures import figure_list, gradient_norms, metric_bars, step_losses
-from training.sweep.findings import beat_sentence, flagged, fmt
+from training.sweep.findings import comparison_sentences, flagged, fmt
 from training.sweep.tables import (MODEL, cell, chance_column, diverged_cell, mean, percent_cell, tail_columns,
     test_column)
 from training.sweep.takeaways import Takeaway, and_list, has_learned, mean_of, num, result, with_interval
@@ -173,7 +173,10 @@ def _exploding_setting(groups) -> list[str]:
     for a, b in clipping_pairs(groups):
         if _isdiverged_cell(a) and not _isdiverged_cell(b):
             out.append(f"{a.model} at gain {a.gain:g} diverged without clipping and stayed finite with clipping.")
-        out.append("With against without clipping: " + beat_sentence(b, a))
+        # The two differ in clipping alone and start from the same weights, so their gradients at initialisation
+        # are the same: only a reason (the unclipped step norm exploding) is worth a sentence.
+        verdict, *why = comparison_sentences(b, a, reasons_only=True)
+        out += ["With against without clipping: " + verdict, *why]
     return out
 
 
@@ -238,6 +241,15 @@ def _diverged(group) -> bool:
 
 
 def exploding_figures(folder, rows, out_dir, key):
+    """Step norms, step losses and the test metric of every run, then per setting (the IRNN on adding, the
+    SGD gain sweep on recall) the gradient through time (`gradient_evidence.figures`; its norm trace is the
+    first figure here)."""
+    through_time = []
+    for setting in dict.fromkeys(r.group or r.task for r in rows):
+        mine = [r for r in rows if (r.group or r.task) == setting]
+        name = "_".join(dict.fromkeys(r.task for r in mine))
+        through_time += gradient_evidence.figures(folder, mine, out_dir, f"{key}_{name}", setting,
+                                                  without=("grad_norms",))
     return figure_list(
         (gradient_norms(folder, rows, out_dir / f"{key}_norms.png"),
          "Global gradient norm at every step before clipping (solid) and after (dotted), log axis; triangles on "
@@ -249,11 +261,14 @@ def exploding_figures(folder, rows, out_dir, key):
         (metric_bars(rows, out_dir / f"{key}_test.png", "Test metric after training", folder=folder),
          "Test metric of every setting with its 95% interval; hollow markers are degenerate runs (their number "
          "is not a learned solution)."),
+        *through_time,
     )
 
 
 def exploding_columns(groups) -> list[tuple[str, callable]]:
-    return MODEL + [
+    """Step norms, clipping and divergence, then the gradient at the key (or first position) at
+    initialisation and at the end (`gradient_evidence`; its largest step norm is "Max ‖g‖" and "Max / median")."""
+    return gradient_evidence.with_columns(MODEL + [
         ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
         ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
         ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
@@ -261,7 +276,7 @@ def exploding_columns(groups) -> list[tuple[str, callable]]:
         ("Diverged at step", lambda g: diverged_cell(g)),
         ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
         ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
-    ] + test_column(groups) + chance_column(groups) + tail_columns()
+    ] + test_column(groups) + chance_column(groups) + tail_columns(), groups, without=("step norm",))
 
 
 EXPERIMENT = register(Definition(

@@ -15,7 +15,8 @@ from training.sweep import experiments, gradient_evidence, results, stats, table
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import Experiment, Variant, default_variant, make_runs
 from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
-from training.sweep.findings import chance_place, flagged, fmt, group_result, shown_words, value_of
+from training.sweep.findings import (chance_place, comparison_sentences, flagged, fmt, group_result, shown_words,
+    value_of)
 from training.sweep.takeaways import Takeaway, result, with_interval
 
 
@@ -177,20 +178,6 @@ def findings_grid(groups, rows) -> list[str]:
     return out + flagged(groups)
 
 
-def comparison_sentences(a, b, where) -> list[str]:
-    """The verdict of `a` against `b` with the parameter counts beside it when they differ, then, when one
-    is ahead, what the gradients say about why (`gradient_evidence.why_sentence`)."""
-    verdict = stats.compare(group_result(a), group_result(b), where)
-    note = gradient_evidence.size_note(a, b)
-    out = [verdict.text.rstrip(".") + f" {note}." if note else verdict.text]
-    if verdict.winner is not None:
-        winner, loser = (a, b) if verdict.winner == a.label else (b, a)
-        why = gradient_evidence.why_sentence(winner, loser)
-        if why:
-            out.append(why)
-    return out
-
-
 # ---------------------------------------------------------------------------------------- grids
 def takeaway(groups, load=None) -> Takeaway:
     """A grid of models x tasks: per task, the best model and whether it is significantly ahead."""
@@ -257,8 +244,7 @@ def _swept_params(rows) -> list[str]:
 
 def grid_columns(groups):
     """The columns of any task (`tables.variant_task_columns`) with the gradient columns before the flags."""
-    columns = tables.variant_task_columns(groups)
-    return columns[:-1] + gradient_evidence.columns(groups) + columns[-1:]
+    return gradient_evidence.with_columns(tables.variant_task_columns(groups), groups)
 
 
 EXPERIMENT = register(Definition(

@@ -20,13 +20,13 @@ import zoo
 
 from training.core import rules
 from training.core.rules import SOLVED_ACCURACY
-from training.sweep import evidence, results, stats, tables
+from training.sweep import evidence, gradient_evidence, results, stats, tables
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import (SOLVE, Comparison, copy_solve, default_variant, describe, make_runs,
-                                                 train_settings, variant)
+                                                 pick, train_settings, variant)
 from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
-from training.sweep.findings import (beat_sentence, chance_place, flagged, fmt, group_result,
-    shown_words, value_of)
+from training.sweep.findings import (chance_place, comparison_sentences, flagged, fmt, group_result,
+    shown_words, value_of, verdict_sentences)
 from training.sweep.tables import group_gap, mean, metric_cell, number, steps_to_solve_cell, table_notes
 from training.sweep.takeaways import Takeaway, and_list, gap_of, has_learned, num, result, with_interval
 
@@ -209,15 +209,15 @@ def findings_long_term(groups, rows) -> list[str]:
         out.append(f"At the longest gap ({longest}) the best was {shown_words(best)}; {n_at} of {len(at)} variants were "
                    "at chance.")
         for comparison in AT_LONGEST_GAP:
-            sentence = beat_sentence(*comparison.pick(at), f"at gap {longest}")
-            if sentence:
-                out.append(sentence)
+            out += comparison_sentences(*comparison.pick(at), f"at gap {longest}")
         timed = [g for g in recall if any(r.steps_to_solve is not None for r in g.rows)]
         if timed:
             out.append(f"Steps until the validation accuracy first reached {SOLVED_ACCURACY}: " + "; ".join(
                 f"{g.label} gap {group_gap(g)}: {steps_to_solve_cell(g)}" for g in timed) + ".")
     out += findings_kerala(groups)
-    out += [verdict.text for _, _, verdict in scan_comparisons(groups)]
+    for comparison, a, verdict in scan_comparisons(groups):
+        b = pick([g for g in groups if (g.task, g.task_values) == (a.task, a.task_values)], comparison.b)
+        out += verdict_sentences(verdict, a, b)
     for task in dict.fromkeys(g.task for g in groups if g.task not in DISTANCE_TASKS):
         mine = [g for g in groups if g.task == task and group_result(g).measures]
         if not mine:
@@ -237,9 +237,7 @@ def findings_long_term(groups, rows) -> list[str]:
         else:
             out.append(f"Significantly better than the baseline: {', '.join(better) if better else 'none'}.")
         for comparison in ON_OTHER_TASKS:
-            sentence = beat_sentence(*comparison.pick(mine), f"on {task}")
-            if sentence:
-                out.append(sentence)
+            out += comparison_sentences(*comparison.pick(mine), f"on {task}")
     return out + flagged(groups)
 
 
@@ -308,7 +306,8 @@ def takeaway(groups, load=None) -> Takeaway:
         for comparison in TAKEAWAY_AT_LONGEST_GAP:
             a, b = comparison.pick(at)
             if a and b:
-                parts.append(stats.compare(result(a, load), result(b, load), f"at gap {longest}").text)
+                parts += verdict_sentences(stats.compare(result(a, load), result(b, load), f"at gap {longest}"), a, b,
+                                           reasons_only=True)
     parts += _kerala_takeaway(groups, load)
     parts += _scan_takeaway(groups, load)
     others = [g for g in groups if g.task not in DISTANCE_TASKS and result(g, load).measures]
@@ -350,7 +349,28 @@ def long_term_figures(folder, rows, out_dir, key):
     pairs.append((validation_curves(folder, recall, out_dir / f"{key}_recall_curves.png",
                                     "Recall: validation accuracy against the training step"),
                   "Learning curves on recall (validation accuracy at every evaluation), with the chance line."))
+    for task in dict.fromkeys(r.task for r in rows):  # one pair per task, where its comparisons are made
+        mine = compared_rows(rows, task)
+        words = " ".join(x for x in (task, mine[0].task_values) if x)
+        pairs += gradient_evidence.figures(folder, mine, out_dir, f"{key}_{task}", words)
     return figure_list(*pairs)
+
+
+def compared_rows(rows, task) -> list:
+    """The rows of `task` at the task value the findings compare the variants at: recall's longest gap, the
+    cloze's most filler sentences, else the last task value the sweep planned."""
+    mine = [r for r in rows if r.task == task]
+    if task in DISTANCE_TASKS:
+        knob = "gap" if task == "recall" else "fillers"
+        far = max(r.task_params.get(knob) or 0 for r in mine)
+        return [r for r in mine if (r.task_params.get(knob) or 0) == far]
+    last = list(dict.fromkeys(r.task_values for r in mine))[-1]
+    return [r for r in mine if r.task_values == last]
+
+
+def long_term_columns(groups) -> list[tuple]:
+    """The columns of any task (`tables.variant_task_columns`) with the gradient columns before the flags."""
+    return gradient_evidence.with_columns(tables.variant_task_columns(groups), groups)
 
 
 def recall_gap_tables(groups) -> list[tuple[str, dict]]:
@@ -387,7 +407,7 @@ def recall_gap_table(groups) -> dict | None:
 
 EXPERIMENT = register(Definition(
     "long_term", "Long-term dependencies", BUDGETS, plan,
-    columns=tables.variant_task_columns, findings=findings_long_term, figures=long_term_figures,
+    columns=long_term_columns, findings=findings_long_term, figures=long_term_figures,
     extra_tables=recall_gap_tables, takeaway=takeaway))
 
 
@@ -478,9 +498,7 @@ def findings_kerala(groups) -> list[str]:
     out.append(f"At {most} filler sentences the best was {shown_words(best)}; {n_at} of {len(at)} variants were at "
                "chance.")
     for comparison in AT_MOST_FILLERS:
-        sentence = beat_sentence(*comparison.pick(at), f"at {most} filler sentences")
-        if sentence:
-            out.append(sentence)
+        out += comparison_sentences(*comparison.pick(at), f"at {most} filler sentences")
     for g, answers in article_answers(at):
         out.append(f"{g.label} on the article's own sentence at {most} filler sentences: "
                    f"{article_answer_words(answers)}.")
@@ -511,7 +529,8 @@ def _kerala_takeaway(groups, load=None) -> list[str]:
     for comparison in AT_MOST_FILLERS[:3]:
         a, b = comparison.pick(at)
         if a and b:
-            parts.append(stats.compare(result(a, load), result(b, load), f"at {most} filler sentences").text)
+            parts += verdict_sentences(stats.compare(result(a, load), result(b, load), f"at {most} filler sentences"),
+                                       a, b, reasons_only=True)
     answered = article_answers(at)
     if answered:
         right = [g.label for g, answers in answered if _is_right(answers)]

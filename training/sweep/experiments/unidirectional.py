@@ -17,11 +17,11 @@ import dataclasses
 
 import numpy as np
 
-from training.sweep import stats
+from training.sweep import gradient_evidence, results, stats
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import SOLVE, Comparison, describe, make_runs, pick, train_settings, variant
 from training.sweep.figures import figure_list, metric_bars
-from training.sweep.findings import flagged, fmt, group_result, shown_words, value_of
+from training.sweep.findings import flagged, fmt, group_result, shown_words, value_of, verdict_sentences
 from training.sweep.tables import MODEL, PARAMETERS, chance_column, tail_columns, test_column
 from training.sweep.takeaways import Takeaway, and_list, num, result
 
@@ -112,11 +112,21 @@ def shown_label(group) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Made:
-    """One declared comparison made on one task: the verdict of `stats.compare` (a against b)."""
+    """One declared comparison made on one task: the verdict of `stats.compare` (a against b), and the two
+    groups under the names the verdict gives them (`shown_label`)."""
 
     comparison: Comparison
     task: str
     verdict: stats.Verdict
+    a: results.VariantGroup | None = None
+    b: results.VariantGroup | None = None
+
+
+def shown(group, result) -> results.VariantGroup:
+    """`group` under its `shown_label` (with `result`, relabelled the same): the gradient sentences name it as
+    the verdict does."""
+    label = shown_label(group)
+    return results.VariantGroup([dataclasses.replace(r, label=label) for r in group.rows], result)
 
 
 def comparisons(groups, load=None, declared=COMPARISONS) -> list[Made]:
@@ -131,7 +141,7 @@ def comparisons(groups, load=None, declared=COMPARISONS) -> list[Made]:
                 continue
             ra = dataclasses.replace(result(a, load), label=shown_label(a))
             rb = dataclasses.replace(result(b, load), label=shown_label(b))
-            out.append(Made(comparison, task, stats.compare(ra, rb, f"on {task}")))
+            out.append(Made(comparison, task, stats.compare(ra, rb, f"on {task}"), shown(a, ra), shown(b, rb)))
     return out
 
 
@@ -200,7 +210,10 @@ def findings_unidirectional(groups, rows) -> list[str]:
             if these:
                 out.append(f"{task}, {_NAMES[direction].lower()}: {_direction_summary(these, None)}; chance "
                            f"{fmt(chance)}.")
-    out += [made.verdict.text for made in comparisons(groups)]
+    # Where the gradient gives no reason the design does (what a side has read when it answers): no sentence
+    # saying that the sweep cannot tell why, only one that names a reason.
+    out += [s for made in comparisons(groups) for s in verdict_sentences(made.verdict, made.a, made.b,
+                                                                         reasons_only=True)]
     for g, answers in article_answers(groups):
         out.append(f"{shown_label(g)} on the article's sentence ({g.task}): {article_answer_words(g, answers)}.")
     return out + flagged(groups)
@@ -262,6 +275,8 @@ def unidirectional_figures(folder, rows, out_dir, key):
                       "after the cue) with its 95% interval; the marker shape says whether the model sees the future "
                       "(bidirectional, unmasked attention) or answers late. The grey band is the range a guesser "
                       "scores."))
+    for task in dict.fromkeys(r.task for r in rows):  # every direction of a task in one pair
+        pairs += gradient_evidence.figures(folder, [r for r in rows if r.task == task], out_dir, f"{key}_{task}", task)
     return figure_list(*pairs)
 
 
@@ -273,8 +288,8 @@ def _sees(group) -> str:
 
 
 def unidirectional_columns(groups) -> list[tuple[str, callable]]:
-    return MODEL + [("Sees the future", _sees)] + PARAMETERS + test_column(groups) + chance_column(groups) \
-        + tail_columns()
+    return gradient_evidence.with_columns(MODEL + [("Sees the future", _sees)] + PARAMETERS + test_column(groups)
+                                          + chance_column(groups) + tail_columns(), groups)
 
 
 def article_tables(groups) -> list[tuple[str, dict]]:

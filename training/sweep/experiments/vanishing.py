@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from training.sweep import gradient_evidence
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import SOLVE, Comparison, describe, make_runs, train_settings, variant
 from training.sweep.figures import decay_rates, figure_list, key_gradient_against_accuracy, through_time_profiles
@@ -270,6 +271,9 @@ def takeaway(groups, load=None) -> Takeaway:
 
 
 def through_time_figures(folder, rows, out_dir, key):
+    """The key gradient against accuracy, the through-time profiles, the decay rates, and the step-norm trace
+    (`gradient_evidence.figures`; its through-time figure is the profiles drawn here)."""
+    words = " ".join(x for x in (rows[0].task, rows[0].task_values) if x) if rows else "recall"
     return figure_list(
         (key_gradient_against_accuracy(folder, rows, out_dir / f"{key}_key_gradient.png"),
          "Each point is one variant: how much of the gradient reached the key at initialisation (relative to "
@@ -283,11 +287,14 @@ def through_time_figures(folder, rows, out_dir, key):
          "Decay rate of the gradient through time (decades per step of lag): measured at initialisation "
          "(filled), after training (hollow) and, where stored, predicted from the recurrent Jacobian (cross; for a "
          "parallel-scan cell its slowest unit's retention, again from the learned weights at the end: plus)."),
+        *gradient_evidence.figures(folder, rows, out_dir, key, words, without=("through_time",)),
     )
 
 
 def through_time_columns(groups) -> list[tuple[str, callable]]:
-    return MODEL + PARAMETERS + [
+    """Decay rates, theory, the key gradient at initialisation (as a ratio: "Key gradient at init") and,
+    from `gradient_evidence`, the key gradient at the end and the largest step norm."""
+    return gradient_evidence.with_columns(MODEL + PARAMETERS + [
         ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
         ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
         ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
@@ -295,7 +302,7 @@ def through_time_columns(groups) -> list[tuple[str, callable]]:
          if any(mean(g, "theory_predicted_decay_final") is not None for g in groups) else []) + [
         ("Key gradient at init", lambda g: power_cell(g, "key_gradient_decades")),
         ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
-    ] + test_column(groups) + chance_column(groups) + tail_columns()
+    ] + test_column(groups) + chance_column(groups) + tail_columns(), groups, without=("init",))
 
 
 EXPERIMENT = register(Definition(
