@@ -177,6 +177,8 @@ def test_the_quick_budget_runs_the_irnn_and_chrono_on_recall_only_and_says_so():
         note = next(n for n in notes if n.startswith(f"{label} on "))
         assert all(task in note for task in ("adding", "copy_memory", "temporal_order")), note
     assert not any(n.startswith("lstm [forget_bias_3] on") and "adding" in n for n in notes)
+    # the gradient at the key (the report's reason for the gate biases) is recorded on recall, only there
+    assert {r.task for r in planned.runs if r.config["through_time"]} == {"recall"}
 
 
 # ------------------------------------------------------------------------------------- gradients

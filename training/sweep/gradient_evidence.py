@@ -34,6 +34,7 @@ import math
 from training.core import rules
 from training.sweep import stats
 from training.sweep.evidence import number
+from training.sweep.results import ROW
 
 SEPARATING_DECADES = 1.0  # gradients at the key closer than a factor of 10 are not called a reason
 
@@ -112,8 +113,8 @@ def columns(groups, without=()) -> list[tuple[str, callable]]:
     where = "key" if tasks and tasks <= set(KEY_AT_START) else "key / first position" if tasks & set(KEY_AT_START) \
         else "first position"
     made = {
-        "init": (f"Gradient at {where}, init (decades)", lambda g: decades_cell(g, "key_gradient_decades")),
-        "end": (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, "tt_log10_ratio_final")),
+        "init": (f"Gradient at {where}, init (decades)", lambda g: decades_cell(g, ROW.key_gradient_decades)),
+        "end": (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, ROW.tt_log10_ratio_final)),
         "step norm": ("Largest step norm", step_norm_cell),
     }
     kept = [k for k in COLUMN_KEYS if k not in without and any(made[k][1](g) != "–" for g in groups)]

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from training.sweep import evidence, results, stats
+from training.sweep.results import ROW
 
 
 def aggregate(rows, load_examples=None) -> list[results.VariantGroup]:
@@ -98,7 +99,8 @@ def lag_cell(group, field) -> str:
     has = [r for r in group.rows if r.tt_decay_init is not None]
     if not has:
         return "–"
-    vs = [getattr(r, field) for r in has]
+    read = results.field_reader(field)
+    vs = [read(r) for r in has]
     if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in vs):
         return "never"
     return ", ".join("never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)) for v in vs)
@@ -115,17 +117,17 @@ def metric_header(groups, prefix="Test"):
 
 def shared_chance(groups):
     """The chance value when every group has the same one (then it goes in the notes, not a column)."""
-    values_ = {round(mean(g, "chance"), 12) for g in groups if mean(g, "chance") is not None}
+    values_ = {round(mean(g, ROW.chance), 12) for g in groups if mean(g, ROW.chance) is not None}
     return values_.pop() if len(values_) == 1 else None
 
 
 # Each kind of experiment (a module of training.sweep.experiments) names one of these: groups -> [(header, cell of a group)].
 MODEL = [("Model", lambda g: g.label)]
-PARAMETERS = [("Parameters", lambda g: integer_cell(g, "parameters"))]
+PARAMETERS = [("Parameters", lambda g: integer_cell(g, ROW.parameters))]
 
 
 def chance_column(groups):
-    return [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, "chance", 3))]
+    return [] if shared_chance(groups) is not None else [("Chance", lambda g: cell(g, ROW.chance, 3))]
 
 
 def test_column(groups):
@@ -138,7 +140,7 @@ def variant_task_columns(groups) -> list[tuple[str, callable]]:
         ("Metric", lambda g: results.METRIC_WORDS.get(g.metric, g.metric)),
         ("Test [95% CI]", metric_cell),
         ("Steps to solve", steps_to_solve_cell),
-    ] + [("Chance", lambda g: cell(g, "chance", 3))] + tail_columns()
+    ] + [("Chance", lambda g: cell(g, ROW.chance, 3))] + tail_columns()
 
 
 def baseline_of(name):

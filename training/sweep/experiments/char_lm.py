@@ -16,6 +16,7 @@ from training.sweep.figures import figure_list, metric_bars, validation_curves
 from training.sweep.findings import (chance_place, flagged, fmt, group_result, shown_words, value_of,
     verdict_sentences)
 from training.sweep.tables import MODEL, PARAMETERS, baseline_of, cell, mean, metric_cell, tail_columns
+from training.sweep.results import ROW
 from training.sweep.takeaways import Takeaway, and_list, mean_of, num, result, with_interval
 
 SCAN = ["min_gru", "min_lstm", "lru"]  # linear recurrences trained by a parallel scan (zoo/scan.py)
@@ -112,8 +113,8 @@ def findings_char_lm(groups, rows) -> list[str]:
         out.append(f"Not significantly below the unigram baseline: {', '.join(above)}.")
     for comparison, a, verdict in comparisons(ok, AGAINST_SIMPLE_RNN + SCAN_AGAINST_GATED):
         out += verdict_sentences(verdict, a, comparison.pick(ok)[1])
-    fastest = max(ok, key=lambda g: mean(g, "tokens_per_second") or 0)
-    out.append(f"Fastest in tokens per second: {fastest.label} ({fmt(mean(fastest, 'tokens_per_second'))}).")
+    fastest = max(ok, key=lambda g: mean(g, ROW.tokens_per_second) or 0)
+    out.append(f"Fastest in tokens per second: {fastest.label} ({fmt(mean(fastest, ROW.tokens_per_second))}).")
     return out + flagged(groups)
 
 
@@ -185,7 +186,7 @@ def char_lm_columns(groups) -> list[tuple[str, callable]]:
         ("Test bits/char [95% CI]", metric_cell),
         ("Test nats/char", lambda g: cell(g, lambda r: r.test.get("nll"), 3)),
     ] + [(f"{name} bits/char", lambda g, name=name: cell(g, baseline_of(name), 3)) for name in baselines]
-        + [("Unigram bits/char", lambda g: cell(g, "chance", 3))] + tail_columns(), groups)
+        + [("Unigram bits/char", lambda g: cell(g, ROW.chance, 3))] + tail_columns(), groups)
 
 
 EXPERIMENT = register(Definition(

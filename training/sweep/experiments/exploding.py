@@ -13,6 +13,7 @@ from training.sweep.figures import figure_list, gradient_norms, metric_bars, ste
 from training.sweep.findings import comparison_sentences, flagged, fmt
 from training.sweep.tables import (MODEL, cell, chance_column, diverged_cell, mean, percent_cell, tail_columns,
     test_column)
+from training.sweep.results import ROW
 from training.sweep.takeaways import Takeaway, and_list, has_learned, mean_of, num, result, with_interval
 
 BUDGETS = {
@@ -126,7 +127,7 @@ def _setting_of(group) -> str:
 
 
 def _exploding_setting(groups) -> list[str]:
-    with_grads = [g for g in groups if mean(g, "grad_norm_median") is not None or
+    with_grads = [g for g in groups if mean(g, ROW.grad_norm_median) is not None or
                   any(r.grad_steps_recorded for r in g.rows)]
     out = []
     if not with_grads:
@@ -144,7 +145,7 @@ def _exploding_setting(groups) -> list[str]:
                        f"NaN/Inf): {details}.")
         else:
             out.append(f"{words.capitalize()}, none of the {len(mine)} settings diverged.")
-    spikes = [g for g in with_grads if mean(g, "grad_norm_max") is not None]
+    spikes = [g for g in with_grads if mean(g, ROW.grad_norm_max) is not None]
     for model in dict.fromkeys(g.model for g in spikes):
         mine = [g for g in spikes if g.model == model and not g.clip]
         if not mine:
@@ -153,21 +154,21 @@ def _exploding_setting(groups) -> list[str]:
         for g in mine:
             if _isdiverged_cell(g):  # a median over the few steps before NaN says nothing
                 parts.append(f"gain {g.gain:g}: diverged at step {diverged_cell(g)}, largest finite norm "
-                             f"{fmt(mean(g, 'grad_norm_max'))}")
+                             f"{fmt(mean(g, ROW.grad_norm_max))}")
             else:
-                parts.append(f"gain {g.gain:g}: max {fmt(mean(g, 'grad_norm_max'))}, "
-                             f"{fmt(mean(g, 'grad_norm_max_over_median'))}x its median")
+                parts.append(f"gain {g.gain:g}: max {fmt(mean(g, ROW.grad_norm_max))}, "
+                             f"{fmt(mean(g, ROW.grad_norm_max_over_median))}x its median")
         text = f"{model} without clipping — " + "; ".join(parts) + "."
-        finite = [g for g in mine if not _isdiverged_cell(g) and mean(g, "grad_norm_max_over_median") is not None]
+        finite = [g for g in mine if not _isdiverged_cell(g) and mean(g, ROW.grad_norm_max_over_median) is not None]
         if len(finite) > 1:
-            top = max(finite, key=lambda g: mean(g, "grad_norm_max_over_median"))
+            top = max(finite, key=lambda g: mean(g, ROW.grad_norm_max_over_median))
             text += (" Among the runs that stayed finite, the largest spike relative to the median was at gain "
                      f"{top.gain:g}.")
         out.append(text)
-    clipped = [g for g in groups if g.clip and mean(g, "grad_clipped_fraction") is not None]
+    clipped = [g for g in groups if g.clip and mean(g, ROW.grad_clipped_fraction) is not None]
     if clipped:
         for clip in dict.fromkeys(g.clip for g in clipped):
-            parts = ", ".join(f"{g.model} gain {g.gain:g}: {100 * mean(g, 'grad_clipped_fraction'):.0f}%"
+            parts = ", ".join(f"{g.model} gain {g.gain:g}: {100 * mean(g, ROW.grad_clipped_fraction):.0f}%"
                               for g in clipped if g.clip == clip)
             out.append(f"Share of steps whose gradient global_clipnorm={clip:g} scaled down — {parts}.")
     for a, b in clipping_pairs(groups):
@@ -194,14 +195,14 @@ def takeaway(groups, load=None) -> Takeaway:
 
     unclipped = [g for g in groups if not g.clip]
     diverged = [g for g in unclipped if _diverged(g)]
-    finite = [g for g in unclipped if not _diverged(g) and mean_of(g, "grad_norm_max") is not None]
+    finite = [g for g in unclipped if not _diverged(g) and mean_of(g, ROW.grad_norm_max) is not None]
     if diverged:
         parts.append(f"Without clipping {len(diverged)} of {len(unclipped)} settings diverged (loss or weights "
                      f"NaN/Inf): {and_list(name(g) for g in diverged)}.")
     if finite:
-        top = max(finite, key=lambda g: mean_of(g, "grad_norm_max"))
-        ratio = mean_of(top, "grad_norm_max_over_median")
-        parts.append(f"The largest gradient norm of a run that stayed finite was {num(mean_of(top, 'grad_norm_max'))} "
+        top = max(finite, key=lambda g: mean_of(g, ROW.grad_norm_max))
+        ratio = mean_of(top, ROW.grad_norm_max_over_median)
+        parts.append(f"The largest gradient norm of a run that stayed finite was {num(mean_of(top, ROW.grad_norm_max))} "
                      f"({name(top)}: {top.initialization})"
                      + (f", {num(ratio)} times its median step." if ratio else "."))
     if diverged or finite:
@@ -269,13 +270,13 @@ def exploding_columns(groups) -> list[tuple[str, callable]]:
     """Step norms, clipping and divergence, then the gradient at the key (or first position) at
     initialisation and at the end (`gradient_evidence`; its largest step norm is "Max ‖g‖" and "Max / median")."""
     return gradient_evidence.with_columns(MODEL + [
-        ("Max ‖g‖", lambda g: cell(g, "grad_norm_max", 3)),
-        ("Max / median", lambda g: cell(g, "grad_norm_max_over_median", 3)),
-        ("Max ‖g‖ applied", lambda g: cell(g, "grad_norm_clipped_max", 3)),
-        ("Steps clipped", lambda g: percent_cell(g, "grad_clipped_fraction")),
+        ("Max ‖g‖", lambda g: cell(g, ROW.grad_norm_max, 3)),
+        ("Max / median", lambda g: cell(g, ROW.grad_norm_max_over_median, 3)),
+        ("Max ‖g‖ applied", lambda g: cell(g, ROW.grad_norm_clipped_max, 3)),
+        ("Steps clipped", lambda g: percent_cell(g, ROW.grad_clipped_fraction)),
         ("Diverged at step", lambda g: diverged_cell(g)),
-        ("Hidden-state norm", lambda g: cell(g, "hidden_state_norm_max", 2)),
-        ("Last step loss", lambda g: cell(g, "final_step_loss", 3)),
+        ("Hidden-state norm", lambda g: cell(g, ROW.hidden_state_norm_max, 2)),
+        ("Last step loss", lambda g: cell(g, ROW.final_step_loss, 3)),
     ] + test_column(groups) + chance_column(groups) + tail_columns(), groups, without=("step norm",))
 
 

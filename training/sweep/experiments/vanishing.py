@@ -21,6 +21,7 @@ from training.sweep.figures import decay_rates, figure_list, key_gradient_agains
 from training.sweep.findings import chance_place, find_group, flagged, fmt, group_result, shown_words, value_of
 from training.sweep.tables import (MODEL, PARAMETERS, cell, chance_column, lag_cell, mean, power_cell,
     tail_columns, test_column)
+from training.sweep.results import ROW
 from training.sweep.takeaways import Takeaway, and_list, gap_of, has_learned, mean_of, num, power_words, result
 
 
@@ -104,7 +105,7 @@ def plan(s: dict, budget):
 
 # ------------------------------------------------------------------------------ how the report shows it
 def findings_through_time(groups, rows) -> list[str]:
-    have = [g for g in groups if mean(g, "tt_decay_init") is not None]
+    have = [g for g in groups if mean(g, ROW.tt_decay_init) is not None]
     out = []
     if not have:
         return ["No gradient-through-time records were found in these runs (the recorder was off or absent), "
@@ -113,32 +114,32 @@ def findings_through_time(groups, rows) -> list[str]:
     out.append(f"Decay rates are minus the slope of log10 ||dL_T/dx_t|| (probe: {probe}) against the lag, "
                "in decades per step: 1 means the gradient shrinks tenfold per step back in time, 0 flat, "
                "negative growing.")
-    fastest = max(have, key=lambda g: mean(g, "tt_decay_init"))
-    slowest = min(have, key=lambda g: mean(g, "tt_decay_init"))
+    fastest = max(have, key=lambda g: mean(g, ROW.tt_decay_init))
+    slowest = min(have, key=lambda g: mean(g, ROW.tt_decay_init))
     out.append(f"At initialisation the gradient fell fastest for {fastest.label} "
-               f"({fmt(mean(fastest, 'tt_decay_init'))} decades/step; "
-               f"{_lag_words(fastest, 'tt_lag_1e6_init')}) and slowest for {slowest.label} "
-               f"({fmt(mean(slowest, 'tt_decay_init'))} decades/step).")
+               f"({fmt(mean(fastest, ROW.tt_decay_init))} decades/step; "
+               f"{_lag_words(fastest, ROW.tt_lag_1e6_init)}) and slowest for {slowest.label} "
+               f"({fmt(mean(slowest, ROW.tt_decay_init))} decades/step).")
     for model in dict.fromkeys(g.model for g in have):
         d, c = find_group(have, model, "default"), find_group(have, model, KERNEL_CHANGE)
         if d and c:
-            a, b = mean(c, "tt_decay_init"), mean(d, "tt_decay_init")
+            a, b = mean(c, ROW.tt_decay_init), mean(d, ROW.tt_decay_init)
             out.append(f"{d.label}: with the glorot-uniform recurrent kernel the gradient fell "
                        f"{_faster(a, b)} at initialisation than with the default ({fmt(a)} vs {fmt(b)} "
                        "decades/step).")
     for comparison in DECAY_AT_INIT:
         a, b = comparison.pick(have)
         if a and b:
-            x, y = mean(a, "tt_decay_init"), mean(b, "tt_decay_init")
+            x, y = mean(a, ROW.tt_decay_init), mean(b, ROW.tt_decay_init)
             out.append(f"At initialisation the {a.label}'s gradient fell {_faster(x, y)} than the {b.label}'s "
                        f"({fmt(x)} vs {fmt(y)} decades/step).")
     out += theory_sentences(have)
-    trained = [g for g in have if mean(g, "tt_decay_final") is not None]
+    trained = [g for g in have if mean(g, ROW.tt_decay_final) is not None]
     if trained:
-        change = max(trained, key=lambda g: abs(mean(g, "tt_decay_final") - mean(g, "tt_decay_init")))
-        step = int(mean(change, "tt_final_step") or 0)
+        change = max(trained, key=lambda g: abs(mean(g, ROW.tt_decay_final) - mean(g, ROW.tt_decay_init)))
+        step = int(mean(change, ROW.tt_final_step) or 0)
         out.append(f"After training ({step} steps) the decay rate changed most for {change.label}: from "
-                   f"{fmt(mean(change, 'tt_decay_init'))} to {fmt(mean(change, 'tt_decay_final'))} decades/step.")
+                   f"{fmt(mean(change, ROW.tt_decay_init))} to {fmt(mean(change, ROW.tt_decay_final))} decades/step.")
     out += _accuracy_summary(groups)
     return out + flagged(groups)
 
@@ -171,8 +172,8 @@ def theory_sentences(groups) -> list[str]:
         lags = lags_to_key(g)
         parts = []
         for when, predicted, measured in (
-                ("at initialisation", mean(g, "theory_predicted_decay"), mean(g, "tt_decay_init")),
-                ("after training", mean(g, "theory_predicted_decay_final"), mean(g, "tt_decay_final"))):
+                ("at initialisation", mean(g, ROW.theory_predicted_decay), mean(g, ROW.tt_decay_init)),
+                ("after training", mean(g, ROW.theory_predicted_decay_final), mean(g, ROW.tt_decay_final))):
             verdict = agreement(predicted, measured, lags)
             if verdict is None:
                 continue
@@ -212,48 +213,48 @@ def _accuracy_summary(groups) -> list[str]:
 
 # ------------------------------------------------------------------------------------ vanishing
 def takeaway(groups, load=None) -> Takeaway:
-    have = [g for g in groups if mean_of(g, "key_gradient_decades") is not None and result(g, load).measures]
+    have = [g for g in groups if mean_of(g, ROW.key_gradient_decades) is not None and result(g, load).measures]
     if not have:
         return Takeaway("Vanishing gradients: no gradient-through-time records in this sweep",
                         "This sweep holds no gradient-through-time profiles, so how the gradient fell with the "
                         "lag cannot be shown; the table gives the test accuracies only.")
     gap = gap_of(have[0])
     where = f", {gap} distractors before the query" if gap is not None else ""
-    ordered = sorted(have, key=lambda g: mean_of(g, "key_gradient_decades"))
+    ordered = sorted(have, key=lambda g: mean_of(g, ROW.key_gradient_decades))
     worst, best = ordered[0], ordered[-1]
     parts = [f"At initialisation, the gradient of the loss with respect to the key (the first input{where}) "
-             f"was {power_words(mean_of(best, 'key_gradient_decades'))} "
+             f"was {power_words(mean_of(best, ROW.key_gradient_decades))} "
              f"times its value at the last input for {best.label} ({best.initialization}) and "
-             f"{power_words(mean_of(worst, 'key_gradient_decades'))} times for {worst.label} ({worst.initialization})."]
-    if mean_of(worst, "key_gradient_decades") < -3:
+             f"{power_words(mean_of(worst, ROW.key_gradient_decades))} times for {worst.label} ({worst.initialization})."]
+    if mean_of(worst, ROW.key_gradient_decades) < -3:
         parts.append("Backpropagation multiplies the gradient by one recurrent Jacobian per step; when their norms "
                      "stay below 1 the product shrinks geometrically with the gap, so the optimizer barely "
                      "sees the key: the gradient vanishes.")
-    theory = [g for g in have if mean_of(g, "theory_predicted_decay") is not None and mean_of(g, "tt_decay_init")
+    theory = [g for g in have if mean_of(g, ROW.theory_predicted_decay) is not None and mean_of(g, ROW.tt_decay_init)
               is not None]
     if theory:
-        verdicts = [(g, agreement(mean_of(g, "theory_predicted_decay"), mean_of(g, "tt_decay_init"), lags_to_key(g)))
+        verdicts = [(g, agreement(mean_of(g, ROW.theory_predicted_decay), mean_of(g, ROW.tt_decay_init), lags_to_key(g)))
                     for g in theory]
         agreed = [g for g, v in verdicts if v]
         apart = [g for g, v in verdicts if v is False]
-        g = max(theory, key=lambda x: mean_of(x, "tt_decay_init"))
+        g = max(theory, key=lambda x: mean_of(x, ROW.tt_decay_init))
         sentence = (f"Theory {'agrees' if g in agreed else 'does not agree'} for the fastest decay: for {g.label} "
-                    f"the theory at initialisation predicts {num(mean_of(g, 'theory_predicted_decay'))} decades "
-                    f"per step, measured {num(mean_of(g, 'tt_decay_init'))}")
+                    f"the theory at initialisation predicts {num(mean_of(g, ROW.theory_predicted_decay))} decades "
+                    f"per step, measured {num(mean_of(g, ROW.tt_decay_init))}")
         sentence += (f"; within a factor of 10 at the key for {len(agreed)} of {len(verdicts)} variants"
                      + (f" (not for {and_list(x.label for x in apart)})" if apart else "") + ".")
         parts.append(sentence)
         scan = [x for x in theory if x.model in SCAN]
         if scan:
             parts.append("For the parallel-scan cells the rate is set by their parametrisation, not hoped for: "
-                         + "; ".join(f"{x.label} retains {num(10 ** -mean_of(x, 'theory_predicted_decay'))} of its "
-                                     f"slowest unit per step ({num(mean_of(x, 'theory_predicted_decay'))} decades, "
-                                     f"measured {num(mean_of(x, 'tt_decay_init'))})" for x in scan) + ".")
+                         + "; ".join(f"{x.label} retains {num(10 ** -mean_of(x, ROW.theory_predicted_decay))} of its "
+                                     f"slowest unit per step ({num(mean_of(x, ROW.theory_predicted_decay))} decades, "
+                                     f"measured {num(mean_of(x, ROW.tt_decay_init))})" for x in scan) + ".")
     learned = [g for g in have if has_learned(g, load)]
     failed = [g for g in have if has_learned(g, load) is False]
     if learned and failed:
-        low_win = min(mean_of(g, "key_gradient_decades") for g in learned)
-        high_fail = max(mean_of(g, "key_gradient_decades") for g in failed)
+        low_win = min(mean_of(g, ROW.key_gradient_decades) for g in learned)
+        high_fail = max(mean_of(g, ROW.key_gradient_decades) for g in failed)
         if low_win > high_fail:
             parts.append(f"It decided the outcome: every variant that learned recall ({len(learned)}: "
                          f"{and_list(g.label for g in learned)}) started with at least {power_words(low_win)} times the "
@@ -295,13 +296,13 @@ def through_time_columns(groups) -> list[tuple[str, callable]]:
     """Decay rates, theory, the key gradient at initialisation (as a ratio: "Key gradient at init") and,
     from `gradient_evidence`, the key gradient at the end and the largest step norm."""
     return gradient_evidence.with_columns(MODEL + PARAMETERS + [
-        ("Decay at init (decades/step)", lambda g: cell(g, "tt_decay_init", 3)),
-        ("Theory at init", lambda g: cell(g, "theory_predicted_decay", 3)),
-        ("Decay after training", lambda g: cell(g, "tt_decay_final", 3)),
-    ] + ([("Theory after training", lambda g: cell(g, "theory_predicted_decay_final", 3))]
-         if any(mean(g, "theory_predicted_decay_final") is not None for g in groups) else []) + [
-        ("Key gradient at init", lambda g: power_cell(g, "key_gradient_decades")),
-        ("Lag to 1e-6 at init", lambda g: lag_cell(g, "tt_lag_1e6_init")),
+        ("Decay at init (decades/step)", lambda g: cell(g, ROW.tt_decay_init, 3)),
+        ("Theory at init", lambda g: cell(g, ROW.theory_predicted_decay, 3)),
+        ("Decay after training", lambda g: cell(g, ROW.tt_decay_final, 3)),
+    ] + ([("Theory after training", lambda g: cell(g, ROW.theory_predicted_decay_final, 3))]
+         if any(mean(g, ROW.theory_predicted_decay_final) is not None for g in groups) else []) + [
+        ("Key gradient at init", lambda g: power_cell(g, ROW.key_gradient_decades)),
+        ("Lag to 1e-6 at init", lambda g: lag_cell(g, ROW.tt_lag_1e6_init)),
     ] + test_column(groups) + chance_column(groups) + tail_columns(), groups, without=("init",))
 
 
