@@ -167,14 +167,14 @@ def test_every_variant_shows_its_answer_to_the_article_sentence_with_its_seeds()
     groups = group_rows(rows)
     answered = dict((g.label, answers) for g, answers in uni.article_answers(groups))
     assert set(answered) == {"gru", "bidirectional_gru"}
-    assert [(a, n) for a, _, _, n in answered["gru"]] == [("click", 2), ("search", 1)]  # most frequent first
-    words = uni.article_answer_words(None, answered["gru"])
-    assert '"The mouse is used to click for the easy use of computers" (right, 2 of 3 seeds)' in words
-    assert "search for the easy use of computers\" (wrong; right: click, 1 of 3 seeds)" in words
+    assert [(a, seeds) for a, _, _, seeds in answered["gru"]] == [("click", [0, 2]), ("search", [1])]  # most first
+    words = uni.article_answer_words(answered["gru"])  # the words long_term's kerala_cloze uses (_common)
+    assert '"The mouse is used to click for the easy use of computers" (right; seeds 0 and 2)' in words
+    assert "search for the easy use of computers\" (wrong, click is right; seed 1)" in words
     [(intro, table)] = uni.article_tables(groups)
     assert [r[0] for r in table["rows"]] == ["gru", "bidirectional_gru"] and len(table["columns"]) == 3
     findings = uni.findings_unidirectional(groups, rows)
-    assert any(s.startswith("bidirectional_gru on the article's sentence") and "(right, 3 of 3 seeds)" in s
+    assert any(s.startswith("bidirectional_gru on the article's sentence") and "(right; seeds 0, 1 and 2)" in s
                for s in findings)
     assert uni.article_tables(group_rows([row("lstm", uni.CAUSAL, 0.5)])) == []
 

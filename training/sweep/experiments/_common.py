@@ -16,6 +16,7 @@ initialization of Tallec & Ollivier, 2018): `variant("lstm:chrono")`, `init_vari
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import pathlib
@@ -24,6 +25,7 @@ import re
 import zoo
 from training.core.config import RunConfig
 from training.core.rules import SOLVED_ACCURACY
+from training.sweep.takeaways import and_list
 
 # Tiny Shakespeare for char_lm: None is TFDS's own folder (~/tensorflow_datasets), downloaded once where there
 # is a network; `--corpus-dir` (a folder holding input.txt, TFDS's manual_dir) serves a machine without one.
@@ -440,3 +442,34 @@ def filter_models(experiments: list[Experiment], models) -> list[Experiment]:
         if runs:
             out.append(dataclasses.replace(e, runs=runs))
     return out
+
+
+# ------------------------------------------------------------------ the article's own sentence
+def article_answers(groups) -> list[tuple]:
+    """Per variant of a cloze made of the article's sentences: (group, [(answer, sentence, right, seeds)]), the
+    answers its seeds gave to the article's own sentence (`RunRow.article_answer`, recorded by each run), the
+    most frequent first, with the seeds that gave each. Variants whose runs recorded none are left out. Shared
+    by every experiment that trains such a cloze (long_term's kerala_cloze, unidirectional's mouse_cloze)."""
+    out = []
+    for g in groups:
+        by_answer: dict[tuple, list] = collections.defaultdict(list)
+        for r in sorted(g.rows, key=lambda r: r.seed):
+            if r.article_sentence:
+                by_answer[(r.article_answer, r.article_sentence, r.article_right)].append(r.seed)
+        if by_answer:
+            ranked = sorted(by_answer.items(), key=lambda item: (-len(item[1]), item[1][0]))
+            out.append((g, [(a, sentence, right, seeds) for (a, sentence, right), seeds in ranked]))
+    return out
+
+
+def seed_words(seeds) -> str:
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {and_list(str(s) for s in seeds)}"
+
+
+def article_answer_words(answers) -> str:
+    """`"Jane ... fluent in Malayalam" (right; seeds 0 and 2); "... Tamil" (wrong, Malayalam is right; seed 1)`."""
+    parts = []
+    for answer, sentence, right, seeds in answers:
+        mark = "right" if answer == right else f"wrong, {right} is right"
+        parts.append(f"\"{sentence}\" ({mark}; {seed_words(seeds)})")
+    return "; ".join(parts)

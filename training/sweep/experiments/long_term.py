@@ -10,7 +10,6 @@ code.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import json
@@ -22,8 +21,8 @@ from training.core import rules
 from training.core.rules import SOLVED_ACCURACY
 from training.sweep import evidence, gradient_evidence, results, stats, tables
 from training.sweep.experiments import Definition, register
-from training.sweep.experiments._common import (SOLVE, Comparison, copy_solve, default_variant, describe, make_runs,
-                                                 pick, train_settings, variant)
+from training.sweep.experiments._common import (SOLVE, Comparison, article_answer_words, article_answers, copy_solve,
+                                                 default_variant, describe, make_runs, pick, train_settings, variant)
 from training.sweep.figures import figure_list, metric_against, metric_bars, validation_curves
 from training.sweep.findings import (chance_place, comparison_sentences, flagged, fmt, group_result,
     shown_words, value_of, verdict_sentences)
@@ -434,38 +433,6 @@ def _most_fillers(groups) -> tuple:
     """(the largest filler count of the cloze groups, the groups at it)."""
     most = max(fillers_of(g) for g in groups)
     return most, [g for g in groups if fillers_of(g) == most]
-
-
-def article_answers(groups) -> list[tuple]:
-    """Per variant of a cloze made of the article's sentences: (group, [(answer, sentence, right, seeds)]), the
-    answers its seeds gave to the article's own sentence (`RunRow.article_answer`, recorded by each run), the
-    most frequent first, with the seeds that gave each. Variants whose runs recorded none are left out.
-
-    Written to be shared by every experiment that trains such a cloze (unidirectional's mouse_cloze counts
-    its seeds the same way)."""
-    out = []
-    for g in groups:
-        by_answer: dict[tuple, list] = collections.defaultdict(list)
-        for r in sorted(g.rows, key=lambda r: r.seed):
-            if r.article_sentence:
-                by_answer[(r.article_answer, r.article_sentence, r.article_right)].append(r.seed)
-        if by_answer:
-            ranked = sorted(by_answer.items(), key=lambda item: (-len(item[1]), item[1][0]))
-            out.append((g, [(a, sentence, right, seeds) for (a, sentence, right), seeds in ranked]))
-    return out
-
-
-def _seed_words(seeds) -> str:
-    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {and_list(str(s) for s in seeds)}"
-
-
-def article_answer_words(answers) -> str:
-    """`"Jane ... fluent in Malayalam" (right; seeds 0 and 2); "... Tamil" (wrong, Malayalam is right; seed 1)`."""
-    parts = []
-    for answer, sentence, right, seeds in answers:
-        mark = "right" if answer == right else f"wrong, {right} is right"
-        parts.append(f"\"{sentence}\" ({mark}; {_seed_words(seeds)})")
-    return "; ".join(parts)
 
 
 def _is_right(answers) -> bool:

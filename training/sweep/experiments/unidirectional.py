@@ -12,14 +12,14 @@ is taken from); the report names no model in its code.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 
 import numpy as np
 
 from training.sweep import gradient_evidence, results, stats
 from training.sweep.experiments import Definition, register
-from training.sweep.experiments._common import SOLVE, Comparison, describe, make_runs, pick, train_settings, variant
+from training.sweep.experiments._common import (SOLVE, Comparison, article_answer_words, article_answers, describe,
+                                                 make_runs, pick, train_settings, variant)
 from training.sweep.figures import figure_list, metric_bars
 from training.sweep.findings import flagged, fmt, group_result, shown_words, value_of, verdict_sentences
 from training.sweep.tables import MODEL, PARAMETERS, chance_column, tail_columns, test_column
@@ -145,29 +145,6 @@ def comparisons(groups, load=None, declared=COMPARISONS) -> list[Made]:
     return out
 
 
-def article_answers(groups) -> list[tuple]:
-    """Per variant of a cloze made of the article's sentences: (group, [(answer, sentence, right, seeds)]),
-    the answers its seeds gave to the article's own sentence (`RunRow.article_answer`: recorded by each run),
-    most frequent first. Variants whose runs recorded none are left out."""
-    out = []
-    for g in groups:
-        answered = [(r.article_answer, r.article_sentence, r.article_right) for r in g.rows if r.article_sentence]
-        if answered:
-            counts = collections.Counter(answered)
-            out.append((g, [(a, s, right, n) for (a, s, right), n in counts.most_common()]))
-    return out
-
-
-def article_answer_words(group, answers) -> str:
-    """`"The mouse is used to click for ..." (right, 3 of 3 seeds)`: a variant's answers in words."""
-    seeds = sum(n for *_, n in answers)
-    parts = []
-    for answer, sentence, right, n in answers:
-        mark = "right" if answer == right else f"wrong; right: {right}"
-        parts.append(f"\"{sentence}\" ({mark}" + (f", {n} of {seeds} seeds" if seeds > 1 else "") + ")")
-    return "; ".join(parts)
-
-
 # ------------------------------------------------------------------------------ how the report shows it
 _NAMES = {CAUSAL: "Causal models at the blank", LATE: "The same causal models answering after the cue",
           SEES: "Models that see the future"}
@@ -215,7 +192,7 @@ def findings_unidirectional(groups, rows) -> list[str]:
     out += [s for made in comparisons(groups) for s in verdict_sentences(made.verdict, made.a, made.b,
                                                                          reasons_only=True)]
     for g, answers in article_answers(groups):
-        out.append(f"{shown_label(g)} on the article's sentence ({g.task}): {article_answer_words(g, answers)}.")
+        out.append(f"{shown_label(g)} on the article's sentence ({g.task}): {article_answer_words(answers)}.")
     return out + flagged(groups)
 
 
@@ -297,7 +274,7 @@ def article_tables(groups) -> list[tuple[str, dict]]:
     answered = article_answers(groups)
     if not answered:
         return []
-    rows = [[g.label, _sees(g), article_answer_words(g, answers)] for g, answers in answered]
+    rows = [[g.label, _sees(g), article_answer_words(answers)] for g, answers in answered]
     table = {"columns": ["Model", "Sees the future", "The article's sentence, as the model filled it"],
              "rows": rows, "align": ["left", "left", "left"],
              "notes": ["One sentence is one guess; the test accuracy above says how often a model is right."]}
