@@ -31,30 +31,57 @@ def test_inspect_writes_the_figures_and_a_verdict_from_the_same_rules(exploding_
         figure = exploding_run / "inspect" / name
         assert figure.is_file() and figure.stat().st_size > 10_000, name  # a drawn figure, not an empty canvas
         assert str(figure) in out
-    lines = {line.split(":")[0]: line for line in out.splitlines() if ":" in line and not line.startswith(" ")}
+    verdict = out.splitlines()[-3:]  # three lines, after the figures
+    lines = {line.split(":")[0]: line for line in verdict}
+    assert list(lines) == ["vanishing", "exploding", "learning"], verdict
     assert "EXPLODED" in lines["exploding"] and "(step 0)" in lines["exploding"]
-    assert "global_clipnorm=100" in lines["clipping"] and "% of steps" in lines["clipping"]
-    assert lines["clipping"].split("in ")[1] != "0% of steps"
-    assert lines["vanishing"].startswith("vanishing: no") and "learning" in lines
+    assert "global_clipnorm=100 changed the gradient in" in lines["exploding"] and "% of steps" in lines["exploding"]
+    assert not lines["exploding"].endswith("in 0% of steps")
+    assert lines["vanishing"].startswith("vanishing: no")
 
 
 def test_the_verdict_follows_its_thresholds(exploding_run):
+    from training.core import rules
+
     run = inspect_command.RunFiles(exploding_run)
     # Take the explosion out: every step as ordinary as the median one.
     median = sorted(r["grad_norm"] for r in run.gradients)[len(run.gradients) // 2]
     run.gradients = [{**r, "grad_norm": median} for r in run.gradients]
     assert inspect_command.verdict(run)[1].startswith("exploding: no")
-    # A profile whose first position gets 1e-7 of the last token's gradient has vanished.
+    # The report's rule (training.core.rules.VANISHED_DECADES): a first position that gets 10^-3.5 of the last
+    # token's gradient at the end has vanished, one that gets 10^-2.5 has not.
     name = run.profile_names()[0]
-    run.profiles[name][-1][0] = run.profiles[name][-1][-1] * 1e-7
     run.profiles = {k: v for k, v in run.profiles.items() if k in (name, "steps", "epochs", "time", "lag")}
-    assert inspect_command.verdict(run)[0].startswith("vanishing: VANISHED")
-    # The learning line against the chance loss.
-    run.metadata = {**run.metadata, "status": "finished", "test": {"loss": 0.5 * run.chance_loss},
-                    "degenerate": {"flag": False}}
-    assert inspect_command.verdict(run)[3].startswith("learning: yes")
-    run.metadata["test"] = {"loss": 0.95 * run.chance_loss}
-    assert inspect_command.verdict(run)[3].startswith("learning: NO")
+    for decades, words in ((rules.VANISHED_DECADES - 0.5, "vanishing: VANISHED"), (rules.VANISHED_DECADES + 0.5,
+                                                                                     "vanishing: no")):
+        run.profiles[name][-1][0] = run.profiles[name][-1][-1] * 10 ** decades
+        assert inspect_command.verdict(run)[0].startswith(words), (decades, inspect_command.verdict(run)[0])
+    # The learning line tests the test MSE against chance as the report does (z on the standard error of the
+    # run's 64 per-example losses, test_examples.npz): half the chance MSE is ahead, 0.99 of it is not.
+    chance = run.metadata["chance"]["loss"]
+    run.metadata = {**run.metadata, "status": "finished", "degenerate": {"flag": False}}
+    run.metadata["test"] = {"mse": 0.5 * chance}
+    assert inspect_command.verdict(run)[2].startswith("learning: yes"), inspect_command.verdict(run)[2]
+    run.metadata["test"] = {"mse": 0.99 * chance}
+    assert inspect_command.verdict(run)[2].startswith("learning: NO"), inspect_command.verdict(run)[2]
+    run.metadata["degenerate"] = {"flag": True, "reason": "hidden state over 1e6"}
+    assert inspect_command.verdict(run)[2].startswith("learning: DEGENERATE: hidden state over 1e6")
+
+
+def test_an_accuracy_is_tested_against_chance_and_solved_named(tmp_path):
+    """recall (chance 1/8) on 1,000 test examples: 0.13 is not ahead of chance by the exact binomial test,
+    0.2 is, and 0.95 is solved (rules.SOLVED_ACCURACY)."""
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({"model": "lstm", "task": "recall"}))
+    run = inspect_command.RunFiles(tmp_path)
+    run.metadata = {"status": "finished", "chance": {"loss": 2.079, "accuracy": 0.125},
+                    "test_examples": {"n": 1000, "tokens": 1000}}
+    for accuracy, words in ((0.13, "learning: NO:"), (0.2, "learning: yes:"), (0.95, "learning: yes:")):
+        run.metadata["test"] = {"accuracy": accuracy, "loss": 1.0}
+        line = inspect_command.verdict(run)[2]
+        assert line.startswith(words), line
+        assert ("solved" in line) == (accuracy >= 0.9), line
 
 
 def test_inspect_refuses_a_folder_that_is_no_run(tmp_path, capsys):

@@ -11,6 +11,8 @@ can be rebuilt without TensorFlow.
     solved         an accuracy of at least SOLVED_ACCURACY (steps to solve: the first curve point there)
     still falling  a line through the last quarter of the validation curve still drops (see `still_falling`)
     exploding      the largest step norm over EXPLODING_RATIO x the median one (console, `training.inspect`)
+    vanished       the gradient at the key (or the first position) under 10^VANISHED_DECADES of the
+                   gradient at the last input (`training.inspect`; the vanishing takeaway's sentence)
 """
 
 from __future__ import annotations
@@ -112,3 +114,16 @@ EXPLODING_RATIO = 100.0
 def exploding(max_norm, median_norm) -> bool:
     """Whether step norms with this maximum and median exploded (see `EXPLODING_RATIO`)."""
     return median_norm is not None and max_norm is not None and max_norm > EXPLODING_RATIO * max(median_norm, 1e-30)
+
+
+# The gradient "vanished" when what reaches the key (or the first position) is under 10^VANISHED_DECADES of
+# what reaches the last input: three decades, where the vanishing takeaway says "the gradient vanishes" (in
+# the quick sweep every variant that learned recall had at least 10^-1.2 at the key, every one at chance
+# at most 10^-4.1).
+VANISHED_DECADES = -3.0
+
+
+def vanished(decades) -> bool:
+    """Whether a log10 ratio of the gradient at the key to the gradient at the last input has vanished (see
+    `VANISHED_DECADES`); None or NaN: no."""
+    return decades is not None and math.isfinite(decades) and decades < VANISHED_DECADES
