@@ -97,6 +97,16 @@ def test_inspect_help_imports_no_tensorflow():
     assert "--saved-models" in done.stdout
 
 
+def test_inspect_reads_a_run_without_tensorflow(exploding_run):
+    """docs/training.md: inspect reads the run folder only; its verdict's rules (stats, datasets' registry)
+    import no TensorFlow either."""
+    code = ("import sys\nfrom training import inspect\nassert inspect.main([sys.argv[1]]) == 0\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'")
+    done = subprocess.run([sys.executable, "-c", code, str(exploding_run)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("learning: ")
+
+
 def test_every_file_a_run_writes_is_in_the_run_folder_table_of_the_docs(exploding_run):
     """docs/training.md's table of `saved_models/<run>/` names every file and folder a real run (trained, then
     inspected) holds."""
