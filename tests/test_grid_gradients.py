@@ -220,3 +220,32 @@ def test_a_tiny_real_grid_report_shows_the_gradients(tmp_path):
     legend = md.split("**Initializations**")[1].split("###")[0]
     lines = [line for line in legend.splitlines() if line.startswith("- ")]
     assert len(lines) == len(set(lines)) == 2
+
+
+def test_the_metric_figure_names_two_models_of_one_architecture_apart(tmp_path, monkeypatch):
+    """A grid of lstm and bidirectional_lstm draws both in the lstm panel of the metric-against-gap figure:
+    with the same initialization their legend must not say "default" twice (the label tells them apart),
+    while one model's two initializations are still named by the initialization."""
+    from training.sweep import figures
+
+    def at(label, gap, model=None, setting="default"):
+        r = row(label, 0.5, model=model, seed=0)
+        r.task_params, r.task_values, r.setting = {"gap": gap}, f"gap={gap}", setting
+        return r
+
+    legends, lines = [], []
+
+    def keep(fig, path):
+        legends.append([t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+                        if not t.get_text().startswith("chance")])
+        lines.append([len(c.lines[0].get_xdata()) for ax in fig.axes for c in ax.containers])  # errorbar series
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    rows = [at("lstm", g) for g in (10, 30)] + [at("bidirectional_lstm", g, "bidirectional_lstm") for g in (10, 30)]
+    figures.metric_against(rows, "gap", tmp_path / "a.png", "t", "gap")
+    assert legends[-1] == ["lstm", "bidirectional_lstm"], legends[-1]
+    assert lines[-1] == [2, 2], lines[-1]  # each line goes through both gaps
+    rows = [at("lstm", g) for g in (10, 30)] + [at("lstm [chrono]", g, "lstm", "chrono") for g in (10, 30)]
+    figures.metric_against(rows, "gap", tmp_path / "b.png", "t", "gap")
+    assert legends[-1] == ["default", "chrono"], legends[-1]
