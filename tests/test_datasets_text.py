@@ -183,6 +183,23 @@ def test_offline_without_a_copy_fails_fast_and_names_the_option(tmp_path, monkey
     assert not (tmp_path / "tiny_shakespeare" / "1.0.0").exists()
 
 
+def test_train_offline_names_its_own_flag_for_a_copy(tmp_path, monkeypatch, capsys):
+    """`training.train` passes datasets' sentence on with its own flag (`--task-param manual_dir=FOLDER`,
+    not `python -m datasets`' bare `manual_dir=FOLDER`), exit 2, and no run folder made."""
+    from training import train
+
+    monkeypatch.setattr(corpus_module, "network_reachable", lambda url, **kwargs: False)
+    corpus_module.read_tfds_corpus.cache_clear()
+    root = tmp_path / "runs"
+    argv = ["--model", "lstm", "--task", "char_lm", "--task-param", f"data_dir={tmp_path / 'tfds'}", "--units", "8",
+            "--epochs", "1", "--steps-per-epoch", "1", "--saved-models", str(root)]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pass it as --task-param manual_dir=FOLDER" in err and "no network" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not root.exists() or not any(root.iterdir())
+
+
 def test_download_false_fails_at_once_without_probing(tmp_path):
     start = time.perf_counter()
     with pytest.raises(ValueError, match=r"cannot be downloaded \(download=False\); put input.txt in a folder"):

@@ -67,6 +67,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict(base)
 
 
+# How datasets' sentence for a corpus it cannot have says to pass a copy (`python -m datasets` syntax).
+CORPUS_PHRASE = "as manual_dir=FOLDER"
+
+
 @command
 def main(argv=None) -> int:
     parser = build_parser()
@@ -113,6 +117,10 @@ def main(argv=None) -> int:
             )
     except OSError as e:  # before the run folder exists (a run's own errors come as RunError)
         raise UsageError(os_error_sentence(e, flag="--saved-models")) from None
+    except ValueError as e:  # datasets' sentence names its own KEY=VALUE syntax; this command's flag is another
+        if CORPUS_PHRASE not in str(e):
+            raise
+        raise UsageError(str(e).replace(CORPUS_PHRASE, "as --task-param manual_dir=FOLDER")) from None
     _print_summary(result)
     if result.get("run_dir") and result["status"] == "finished" and not options.get("quiet"):
         _print_filled_blanks(result["run_dir"])
