@@ -68,6 +68,23 @@ def test_the_verdict_follows_its_thresholds(exploding_run):
     assert inspect_command.verdict(run)[2].startswith("learning: DEGENERATE: hidden state over 1e6")
 
 
+def test_a_diverged_profile_is_judged_at_its_last_finite_checkpoint(exploding_run):
+    """A diverged run's last through-time profile is NaN: the vanishing line says which checkpoint it read
+    instead of calling 10^-inf "no"; a NaN step is counted in the singular."""
+    import math
+
+    run = inspect_command.RunFiles(exploding_run)
+    name = run.profile_names()[0]
+    run.profiles = {k: v.copy() for k, v in run.profiles.items()}
+    run.profiles[name][-1][:] = math.nan
+    line = inspect_command.verdict(run)[0]
+    assert "inf" not in line and "the last finite profile" in line, line
+    run.profiles[name][:] = math.nan
+    assert inspect_command.verdict(run)[0].startswith("vanishing: not measurable")
+    run.gradients = [{**run.gradients[0], "grad_norm": math.nan}] + run.gradients[1:]
+    assert "NaN/Inf in 1 recorded step;" in inspect_command.verdict(run)[1] + ";"
+
+
 def test_an_accuracy_is_tested_against_chance_and_solved_named(tmp_path):
     """recall (chance 1/8) on 1,000 test examples: 0.13 is not ahead of chance by the exact binomial test,
     0.2 is, and 0.95 is solved (rules.SOLVED_ACCURACY)."""

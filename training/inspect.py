@@ -122,6 +122,9 @@ def _plt():
     return plt
 
 
+FEW_STEPS = 30  # up to this many recorded steps, each is marked (a line between NaN gaps can be one point)
+
+
 def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
     rows = run.gradients
     if not rows:
@@ -133,11 +136,12 @@ def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | No
     after = [r.get("grad_norm_clipped") for r in rows]
     finite = _finite(before + after) or [1.0]
     top = max(finite) * 3
-    ax.plot(steps, [_shown(v, True) for v in before], lw=1.2, label="before clipping")
+    marker = dict(marker="o", ms=3) if len(steps) <= FEW_STEPS else {}  # a lone finite step is still drawn
+    ax.plot(steps, [_shown(v, True) for v in before], lw=1.2, label="before clipping", **marker)
     clip = run.clip
     if clip and any(isinstance(v, float) for v in after):
         ax.plot(steps, [_shown(v, True) for v in after], lw=1.0, ls="--",
-                label="after clipping (applied)")
+                label="after clipping (applied)", **marker)
     if clip and clip[0] == "global_clipnorm":
         ax.axhline(clip[1], color="0.3", ls=":", lw=1, label=f"global_clipnorm = {clip[1]:g}")
     bad = [s for s, v in zip(steps, before) if math.isnan(_shown(v))]
@@ -150,7 +154,7 @@ def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | No
     ax.legend(fontsize=8)
     for key in [k for k in rows[0] if k.startswith("grad_norm/")]:
         values = [r.get(key) for r in rows]
-        layers.plot(steps, [_shown(v, True) for v in values], lw=1, label=key[len("grad_norm/"):])
+        layers.plot(steps, [_shown(v, True) for v in values], lw=1, label=key[len("grad_norm/"):], **marker)
     layers.set_yscale("log")
     layers.set_xlabel("training step")
     layers.set_title("Per layer (before clipping)")
@@ -227,14 +231,24 @@ def _vanishing_line(run: RunFiles) -> str:
         return "vanishing: not measured (the run recorded no through-time profile)"
     name = "embedding" if "embedding" in names else names[0]
     matrix = run.profiles[name]
-    ratios = []
-    for index in (0, len(matrix) - 1):
+    def ratio(index):  # log10 of the first position's gradient over the last token's; None: 0 or NaN there
         first, last = float(matrix[index][0]), float(matrix[index][-1])
-        ratios.append(math.log10(first / last) if first > 0 and last > 0 else -math.inf)
-    words = "VANISHED" if vanished(ratios[-1]) else "no"
-    return (f"vanishing: {words}: the first position gets 10^{ratios[0]:.1f} of the last token's gradient at "
-            f"initialisation, 10^{ratios[-1]:.1f} at the end ({name}; vanished means under "
-            f"10^{VANISHED_DECADES:.0f} at the end)")
+        return math.log10(first / last) if first > 0 and last > 0 and math.isfinite(first / last) else None
+
+    start = ratio(0)
+    measured = [(i, ratio(i)) for i in range(len(matrix)) if ratio(i) is not None]
+    rule = f"{name}; vanished means under 10^{VANISHED_DECADES:.0f} at the end"
+    if not measured:
+        return f"vanishing: not measurable: the profile holds 0 or NaN at every checkpoint ({rule})"
+    index, end = measured[-1]
+    if index == len(matrix) - 1:
+        when = "at the end"
+    else:  # a diverged run's last profile is NaN: judge the last one that was measured
+        when = f"at step {int(run.profiles['steps'][index])}, the last finite profile"
+    words = "VANISHED" if vanished(end) else "no"
+    at_start = "n/a" if start is None else f"10^{start:.1f}"
+    return (f"vanishing: {words}: the first position gets {at_start} of the last token's gradient at "
+            f"initialisation, 10^{end:.1f} {when} ({rule})")
 
 
 def _gradient_line(run: RunFiles) -> str:
@@ -256,7 +270,7 @@ def _gradient_line(run: RunFiles) -> str:
         else:
             text = "exploding: every recorded step norm was NaN/Inf"
         if nonfinite:
-            text += f"; NaN/Inf in {nonfinite} recorded steps"
+            text += f"; NaN/Inf in {nonfinite} recorded step{'s' if nonfinite > 1 else ''}"
         if run.summary.get("diverged"):
             text += f"; DIVERGED at step {run.summary.get('diverged_step')}: {run.summary.get('divergence_cause')}"
     else:
