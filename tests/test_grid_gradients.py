@@ -249,3 +249,19 @@ def test_the_metric_figure_names_two_models_of_one_architecture_apart(tmp_path, 
     rows = [at("lstm", g) for g in (10, 30)] + [at("lstm [chrono]", g, "lstm", "chrono") for g in (10, 30)]
     figures.metric_against(rows, "gap", tmp_path / "b.png", "t", "gap")
     assert legends[-1] == ["default", "chrono"], legends[-1]
+
+
+def test_a_warning_names_which_task_value_of_a_shared_label():
+    """Flags of one model at two gaps name the gap ("lstm on recall gap=8"), not "lstm, lstm"; a label met
+    once stays bare."""
+    from training.sweep.findings import flagged
+
+    def at(label, gap, **fields):
+        r = row(label, 0.5, **fields)
+        r.task_params, r.task_values = {"gap": gap}, f"gap={gap}"
+        return r
+
+    rows = [at("lstm", 4, loss_still_falling=True), at("lstm", 8, loss_still_falling=True),
+            at("gru", 4, loss_still_falling=True), at("gru", 8, loss_still_falling=False)]
+    [sentence] = [s for s in flagged(aggregate(rows)) if s.startswith("Not converged")]
+    assert sentence.endswith(": lstm on recall gap=4, lstm on recall gap=8, gru."), sentence
