@@ -138,7 +138,9 @@ def test_tiny_shakespeare_offline_from_the_shared_copy(name, tiny_shakespeare_di
     corpus_module.read_tfds_corpus.cache_clear()
     params = {"data_dir": str(tmp_path / "tfds"), "manual_dir": str(tiny_shakespeare_dir)}
     ds, spec = datasets.load_task(name, "validation", 32, **params)
-    said = capfd.readouterr().err  # preparing says where it writes
+    printed = capfd.readouterr()
+    said = printed.err  # preparing says where it writes, once, on stderr
+    assert "Downloading and preparing" not in printed.out + said and "Unknown size" not in printed.out + said
     assert f"Preparing TFDS dataset 'tiny_shakespeare' from the copy in {tiny_shakespeare_dir}" in said
     assert str(tmp_path / "tfds" / "tiny_shakespeare") in said
     assert "tiny_shakespeare (TFDS" in spec.description
