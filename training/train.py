@@ -121,7 +121,7 @@ def main(argv=None) -> int:
         if CORPUS_PHRASE not in str(e):
             raise
         raise UsageError(str(e).replace(CORPUS_PHRASE, "as --task-param manual_dir=FOLDER")) from None
-    _print_summary(result)
+    _print_summary(result, inspect_hint=not options.get("quiet"))
     if result.get("run_dir") and result["status"] == "finished" and not options.get("quiet"):
         _print_filled_blanks(result["run_dir"])
     return 0 if result["status"] in ("finished",) else 1
@@ -162,7 +162,9 @@ def _print_filled_blanks(run_dir) -> None:
         print_filled_blanks(run)
 
 
-def _print_summary(result: dict) -> None:
+def _print_summary(result: dict, inspect_hint: bool = True) -> None:
+    """The run's last lines: where it was saved (the last line under --quiet), then the command that draws
+    its gradients (`training.inspect`)."""
     status = result["status"]
     if result.get("run_dir") is None:
         print(f"dry run OK: {result['model']} on {result['task']}, {result['parameters']:,} parameters, one step ran; nothing saved.")
@@ -179,7 +181,7 @@ def _print_summary(result: dict) -> None:
     else:
         print(f"Saved {result['model']} on {result['task']} to {where} (test: {shown}; "
               f"{result.get('tokens_per_second', 0):,.0f} tokens/s, {result['wall_seconds']:.1f} s)")
-    if status in ("finished", "diverged"):
+    if inspect_hint and status in ("finished", "diverged"):
         print(f"Its gradients and learning curve, drawn: python -m training.inspect {where}")
 
 
