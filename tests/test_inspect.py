@@ -68,6 +68,17 @@ def test_the_verdict_follows_its_thresholds(exploding_run):
     assert inspect_command.verdict(run)[2].startswith("learning: DEGENERATE: hidden state over 1e6")
 
 
+def test_the_learning_curve_of_an_exploding_loss_is_drawn_on_a_log_scale(exploding_run, tmp_path, monkeypatch):
+    """One step's loss at 1e11 (an IRNN under Adam at 1e-2) flattened the rest of the curve onto zero."""
+    scales = []
+    monkeypatch.setattr(inspect_command, "_save", lambda fig, path: scales.append(fig.axes[0].get_yscale()) or path)
+    run = inspect_command.RunFiles(exploding_run)
+    inspect_command.learning_curve_figure(run, tmp_path / "a.png")
+    run.gradients = [{**r, "step_loss": 1e11 if i == 1 else r["step_loss"]} for i, r in enumerate(run.gradients)]
+    inspect_command.learning_curve_figure(run, tmp_path / "b.png")
+    assert scales == ["linear", "log"]
+
+
 def test_a_diverged_profile_is_judged_at_its_last_finite_checkpoint(exploding_run):
     """A diverged run's last through-time profile is NaN: the vanishing line says which checkpoint it read
     instead of calling 10^-inf "no"; a NaN step is counted in the singular."""

@@ -185,6 +185,9 @@ def through_time_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | Non
     return _save(fig, path)
 
 
+WIDE_LOSSES = 100.0  # losses spanning more than this factor are drawn on a log scale
+
+
 def learning_curve_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
     if not run.history and not run.curve:
         return None
@@ -202,8 +205,13 @@ def learning_curve_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | N
         ax.plot([r["step"] for r in run.history], [r["val_loss"] for r in run.history], "o-", label="validation loss")
     if run.chance_loss:
         ax.axhline(run.chance_loss, color="0.3", ls=(0, (4, 3)), lw=1.2, label=f"chance {run.chance_loss:.3g}")
+    drawn = _finite([float(y) for line in ax.get_lines() for y in line.get_ydata()])
+    if drawn and min(drawn) > 0 and max(drawn) > WIDE_LOSSES * min(drawn):
+        ax.set_yscale("log")  # an exploding step's loss (1e11) would flatten the rest of the curve onto 0
+        ax.set_ylabel("loss (log scale)")
+    else:
+        ax.set_ylabel("loss")
     ax.set_xlabel("training step")
-    ax.set_ylabel("loss")
     ax.set_title("Learning curve")
     ax.legend(fontsize=8)
     return _save(fig, path)
