@@ -239,6 +239,7 @@ def _vanishing_line(run: RunFiles) -> str:
         return "vanishing: not measured (the run recorded no through-time profile)"
     name = "embedding" if "embedding" in names else names[0]
     matrix = run.profiles[name]
+
     def ratio(index):  # log10 of the first position's gradient over the last token's; None: 0 or NaN there
         first, last = float(matrix[index][0]), float(matrix[index][-1])
         return math.log10(first / last) if first > 0 and last > 0 and math.isfinite(first / last) else None
