@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_config_flags(p)
     g = p.add_argument_group("run options")
     g.add_argument("--config", help="JSON file of settings, as a run's config.json (flags override it; default: none)")
-    g.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch (default: none: a new run)")
+    g.add_argument("--resume", metavar="RUN",
+                   help="continue an interrupted run from its last completed epoch (default: none: a new run)")
     g.add_argument("--dry-run", action="store_true", dest="dry_run", help="build everything and run one step; save nothing")
     g.add_argument("--export", action="store_true", help="also write a TensorFlow SavedModel to <run>/export")
     g.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/ in the checkout)")

@@ -41,7 +41,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default:" in text.lower() or action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+        if "default:" in text.lower() or action.default is None or action.default is False \
+                or action.default == argparse.SUPPRESS \
                 or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
