@@ -22,8 +22,10 @@ against the builders TFDS ships with.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import io
 import pathlib
 import re
 import sys
@@ -268,7 +270,10 @@ def prepare_tfds(builder, name: str, manual_dir: str | None = None, download: bo
     print(f"Preparing TFDS dataset {name!r} from {source} into {builder.data_dir} (once: later runs read it "
           f"from there; data_dir= chooses another folder).", file=sys.stderr, flush=True)
     try:
-        builder.download_and_prepare(download_config=config)
+        # TFDS's own two lines ("Downloading and preparing dataset Unknown size ... to", "... downloaded and
+        # prepared to") go to stdout, into a table that `python -m datasets` is printing: the line above says it.
+        with contextlib.redirect_stdout(io.StringIO()):
+            builder.download_and_prepare(download_config=config)
     except NonMatchingChecksumError:
         raise ValueError(
             f"a file for TFDS dataset {name!r} in {manual} is not the one TFDS expects (its checksum differs); "

@@ -18,7 +18,7 @@ from training.core import flags
 from training.core.config import GRID_DEFAULTS, RunConfig
 
 TRAINING_COMMANDS = ("train", "evaluate", "generate", "compare", "report", "bench", "bench_gradients",
-                     "through_time", "inspect", "tutorials")
+                     "through_time", "inspect", "tutorials", "sweep.hparams", "sweep.schema")  # every one the docs show
 # `python -m datasets` runs the package's __init__ first: the registry and every task's parameters, no TensorFlow.
 DATASETS_COMMANDS = ("datasets.__main__", "datasets.bench")
 
@@ -63,10 +63,12 @@ def _check_options(result: dict) -> None:
         assert option["help"].strip(), f"{result['prog']} {name} has no help text"
         for flag in option["flags"]:
             assert flag in result["text"], f"{result['prog']} --help does not list {flag}"
-        silent_default = option["default"] in ("None", "False", "'==SUPPRESS=='") or option["kind"] in (
-            "_StoreTrueAction", "BooleanOptionalAction")
-        if not silent_default:
-            assert "default" in option["help"], f"{result['prog']} {name} does not show its default"
+        # Every option that takes a value says what it is when left out: a None or SUPPRESS default too (the
+        # flags generated from RunConfig parse to SUPPRESS and show RunConfig's default); only a switch that
+        # is off unless given and a positional argument need not. "default:" itself: `--strategy`'s "One of
+        # default, mirrored." names a choice, not its default.
+        if option["flags"] and option["kind"] != "_StoreTrueAction":
+            assert "default:" in option["help"].lower(), f"{result['prog']} {name} does not show its default"
 
 
 @pytest.mark.parametrize("command", TRAINING_COMMANDS)

@@ -125,3 +125,21 @@ def test_console_line_says_how_often_clipping_changed_the_gradient(capsys, tmp_p
     clipped = sum(float(r["grad_clipped"]) > 0 for r in rows)
     assert 0 < clipped <= 20
     assert f"clipped in {100 * clipped / 20:.0f}% of steps" in line, line
+
+
+def test_a_run_ends_with_the_inspect_command_and_quiet_with_its_folder(capsys, tmp_path):
+    """`training.train` ends with the command that draws the run (issue 22); --quiet prints the one line
+    that says where the run was saved, as its help says."""
+    from training import train
+
+    argv = ["--model", "lstm", "--task", "recall", "--task-param", "gap=4", "--task-param", "eval_size=32", "--units",
+            "4", "--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2", "--no-tensorboard"]
+    assert train.main([*argv, "--saved-models", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (run,) = (tmp_path / "a").iterdir()
+    assert out[-2].startswith("Saved lstm on recall to ") and str(run) in out[-2]
+    assert out[-1].endswith(f"python -m training.inspect {run}"), out
+    assert train.main([*argv, "--saved-models", str(tmp_path / "b"), "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (run,) = (tmp_path / "b").iterdir()
+    assert len(out) == 1 and out[0].startswith("Saved lstm on recall to ") and str(run) in out[0], out

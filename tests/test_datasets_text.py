@@ -138,7 +138,9 @@ def test_tiny_shakespeare_offline_from_the_shared_copy(name, tiny_shakespeare_di
     corpus_module.read_tfds_corpus.cache_clear()
     params = {"data_dir": str(tmp_path / "tfds"), "manual_dir": str(tiny_shakespeare_dir)}
     ds, spec = datasets.load_task(name, "validation", 32, **params)
-    said = capfd.readouterr().err  # preparing says where it writes
+    printed = capfd.readouterr()
+    said = printed.err  # preparing says where it writes, once, on stderr
+    assert "Downloading and preparing" not in printed.out + said and "Unknown size" not in printed.out + said
     assert f"Preparing TFDS dataset 'tiny_shakespeare' from the copy in {tiny_shakespeare_dir}" in said
     assert str(tmp_path / "tfds" / "tiny_shakespeare") in said
     assert "tiny_shakespeare (TFDS" in spec.description
@@ -181,6 +183,23 @@ def test_offline_without_a_copy_fails_fast_and_names_the_option(tmp_path, monkey
     assert "manual_dir=" in message and str(tmp_path / "downloads" / "manual") in message
     assert "input.txt" in message and "no network" in message
     assert not (tmp_path / "tiny_shakespeare" / "1.0.0").exists()
+
+
+def test_train_offline_names_its_own_flag_for_a_copy(tmp_path, monkeypatch, capsys):
+    """`training.train` passes datasets' sentence on with its own flag (`--task-param manual_dir=FOLDER`,
+    not `python -m datasets`' bare `manual_dir=FOLDER`), exit 2, and no run folder made."""
+    from training import train
+
+    monkeypatch.setattr(corpus_module, "network_reachable", lambda url, **kwargs: False)
+    corpus_module.read_tfds_corpus.cache_clear()
+    root = tmp_path / "runs"
+    argv = ["--model", "lstm", "--task", "char_lm", "--task-param", f"data_dir={tmp_path / 'tfds'}", "--units", "8",
+            "--epochs", "1", "--steps-per-epoch", "1", "--saved-models", str(root)]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pass it as --task-param manual_dir=FOLDER" in err and "no network" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not root.exists() or not any(root.iterdir())
 
 
 def test_download_false_fails_at_once_without_probing(tmp_path):

@@ -246,3 +246,48 @@ def test_a_table_or_report_that_shows_one_already_leaves_that_gradient_column_or
     unrecorded = aggregate([row("a", 0.9, key=-0.1), row("b", 0.3, key=-2.0)])
     assert [c[0] for c in gradient_evidence.columns(unrecorded)] == ["Gradient at key, init (decades)"]
     assert gradient_evidence.columns(aggregate([row("a", 0.9)])) == []
+
+
+def test_the_metric_figure_names_two_models_of_one_architecture_apart(tmp_path, monkeypatch):
+    """A grid of lstm and bidirectional_lstm draws both in the lstm panel of the metric-against-gap figure:
+    with the same initialization their legend must not say "default" twice (the label tells them apart),
+    while one model's two initializations are still named by the initialization."""
+    from training.sweep import figures
+
+    def at(label, gap, model=None, setting="default"):
+        r = row(label, 0.5, model=model, seed=0)
+        r.task_params, r.task_values, r.setting = {"gap": gap}, f"gap={gap}", setting
+        return r
+
+    legends, lines = [], []
+
+    def keep(fig, path):
+        legends.append([t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+                        if not t.get_text().startswith("chance")])
+        lines.append([len(c.lines[0].get_xdata()) for ax in fig.axes for c in ax.containers])  # errorbar series
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    rows = [at("lstm", g) for g in (10, 30)] + [at("bidirectional_lstm", g, "bidirectional_lstm") for g in (10, 30)]
+    figures.metric_against(rows, "gap", tmp_path / "a.png", "t", "gap")
+    assert legends[-1] == ["lstm", "bidirectional_lstm"], legends[-1]
+    assert lines[-1] == [2, 2], lines[-1]  # each line goes through both gaps
+    rows = [at("lstm", g) for g in (10, 30)] + [at("lstm [chrono]", g, "lstm", "chrono") for g in (10, 30)]
+    figures.metric_against(rows, "gap", tmp_path / "b.png", "t", "gap")
+    assert legends[-1] == ["default", "chrono"], legends[-1]
+
+
+def test_a_warning_names_which_task_value_of_a_shared_label():
+    """Flags of one model at two gaps name the gap ("lstm on recall gap=8"), not "lstm, lstm"; a label met
+    once stays bare."""
+    from training.sweep.findings import flagged
+
+    def at(label, gap, **fields):
+        r = row(label, 0.5, **fields)
+        r.task_params, r.task_values = {"gap": gap}, f"gap={gap}"
+        return r
+
+    rows = [at("lstm", 4, loss_still_falling=True), at("lstm", 8, loss_still_falling=True),
+            at("gru", 4, loss_still_falling=True), at("gru", 8, loss_still_falling=False)]
+    [sentence] = [s for s in flagged(aggregate(rows)) if s.startswith("Not converged")]
+    assert sentence.endswith(": lstm on recall gap=4, lstm on recall gap=8, gru."), sentence

@@ -154,6 +154,28 @@ def test_quick_budget_reaches_the_conclusions_of_the_standard_budget(tmp_path):
     assert not failed, "quick budget lost these conclusions:\n" + "\n".join(failed)
 
 
-if __name__ == "__main__":  # python tests/test_quick_conclusions.py <sweep folder>: print every check
-    for text, ok in conclusions(load_rows(sys.argv[1])):
+def main(argv=None) -> int:
+    """python tests/test_quick_conclusions.py <sweep folder>: print every check, ok or FAIL."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python tests/test_quick_conclusions.py",
+                                description="Print every qualitative check of a quick sweep, ok or FAIL.")
+    p.add_argument("sweep", help="the folder of a quick sweep (what `make demo` printed, above its report/)")
+    args = p.parse_args(argv)
+    if not (pathlib.Path(args.sweep) / "sweep.json").is_file():
+        print(f"error: {args.sweep} holds no sweep.json; pass the folder `make demo` printed.", file=sys.stderr)
+        return 2
+    for text, ok in conclusions(load_rows(args.sweep)):
         print("ok  " if ok else "FAIL", text)
+    return 0
+
+
+def test_the_printing_command_answers_help_and_a_wrong_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0 and "usage: python tests/test_quick_conclusions.py" in capsys.readouterr().out
+    assert main([str(tmp_path)]) == 2 and "holds no sweep.json" in capsys.readouterr().err
+
+
+if __name__ == "__main__":
+    sys.exit(main())

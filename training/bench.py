@@ -48,16 +48,16 @@ def main(argv=None) -> int:
     p.add_argument("--units", nargs="+", type=int,
                    help="widths timed (default: 128 256; --bptt: 128 256 512; --lengths: one width, 256)")
     p.add_argument("--steps", type=int,
-                   help="steps per timed fit, the first 3 dropped (default 40; --bptt: 20); --lengths: timed steps "
-                        "per arm and repeat, after one untimed step per length (default 3)")
+                   help="steps per timed fit, the first 3 dropped (default: 40; --bptt: 20); --lengths: timed steps "
+                        "per arm and repeat, after one untimed step per length (default: 3)")
     p.add_argument("--repeats", type=int,
-                   help="timed fits per arm; the median is reported (default 7; --bptt: 5; --lengths: 3)")
+                   help="timed fits per arm; the median is reported (default: 7; --bptt: 5; --lengths: 3)")
     p.add_argument("--bptt", action="store_true",
                    help="time zoo.bptt's written-out recurrent layers against Keras's (default: off)")
     p.add_argument("--lengths",
                    help="comma-separated sequence lengths: time the parallel-scan cells against the sequential ones "
                         "at each (e.g. 100,300,1000,3000; default: off)")
-    p.add_argument("--batch", type=int, help="with --lengths: sequences per batch (default 16)")
+    p.add_argument("--batch", type=int, help="with --lengths: sequences per batch (default: 16)")
     p.add_argument("--peer", choices=["pytorch"],
                    help="with --bptt: also the same model in PyTorch, if importable (with and without oneDNN); default: none")
     p.add_argument("--json", help="also write the rows to this JSON file (default: none)")

@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quick: ~14 minutes on 2 CPU cores (make demo); standard: every variant; full: the real "
                         "numbers, hours; smoke: a pipeline check")
     g.add_argument("--experiments", type=_csv_list(str),
-                   help="only these experiments of the suite, comma-separated keys (--plan lists them)")
-    g.add_argument("--only-models", type=_csv_list(str), dest="only_models", help="only the runs of these models")
+                   help="only these experiments of the suite, comma-separated keys (--plan lists them) (default: all)")
+    g.add_argument("--only-models", type=_csv_list(str), dest="only_models",
+                   help="only the runs of these models (default: all)")
     g.add_argument("--corpus-dir", dest="corpus_dir",
                    help="folder holding Tiny Shakespeare's input.txt, for a machine without a network (TFDS "
                         "manual_dir of char_lm); default: TFDS's own copy in ~/tensorflow_datasets, downloaded once")
@@ -114,14 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "A grid trains with: " + ", ".join(f"{k} {v if v is not None else 'the whole split'}"
                                                                 for k, v in GRID_DEFAULTS.items())
                              + " unless told otherwise (training.core.config.GRID_DEFAULTS).")
-    g.add_argument("--grid", help="JSON file of one grid or {\"experiments\": [grids]}")
-    g.add_argument("--models", type=_csv_list(str), help="zoo models, comma-separated")
-    g.add_argument("--tasks", type=_csv_list(str), help="tasks, comma-separated")
+    g.add_argument("--grid", help="JSON file of one grid or {\"experiments\": [grids]} (default: none: the suite, "
+                                  "or the grid --models/--tasks give)")
+    g.add_argument("--models", type=_csv_list(str), help="zoo models, comma-separated (default: none: the suite)")
+    g.add_argument("--tasks", type=_csv_list(str), help="tasks, comma-separated (default: none: the suite)")
     g.add_argument("--task-param", type=_key_values, action="append", dest="task_params", metavar="KEY=V1,V2",
                    help="task parameter for every task of the grid, or TASK.KEY=... for one task; several values "
-                   "are swept (repeatable)")
+                   "are swept (repeatable; default: the task's own values)")
     g.add_argument("--model-param", type=_key_values, action="append", dest="model_params", metavar="KEY=VALUE",
-                   help="builder argument for every model of the grid (repeatable)")
+                   help="builder argument for every model of the grid (repeatable; default: the builder's own values)")
     g.add_argument("--steps", type=int, metavar="N",
                    help=f"optimizer steps per run (default: {GRID_DEFAULTS['steps']})")
     g.add_argument("--epochs", type=int, metavar="N",
@@ -144,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(one Ray task each, on --address or a local instance; `make ray`). Default: local for "
                         "--jobs 1, else processes")
     g.add_argument("--address", help="Ray cluster for --executor ray: auto, HOST:6379 or ray://HOST:10001 "
-                                     "(--output must then be on storage every node mounts; docs/sweeps-at-scale.md)")
+                                     "(--output must then be on storage every node mounts; docs/sweeps-at-scale.md; "
+                                     "default: a local instance)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
     return p
 

@@ -1,14 +1,15 @@
 """`python -m training.inspect <run>`: a run explains itself.
 
 Reads one run folder (what `training.train` or a sweep wrote; no model is built, TensorFlow is not
-imported), writes its figures into `<run>/inspect/` and prints them, then a verdict of four lines:
+imported), writes its figures into `<run>/inspect/` and prints them, then a verdict of three lines, each
+by the rule the report uses (`training.core.rules`, `training.sweep.stats`):
 
     vanishing   how much of the last token's gradient reaches the first position, at initialisation and
                 at the end (the through-time profile, `gradient_through_time.npz`)
     exploding   the largest global step norm against the median one, NaN/Inf steps, divergence
-                (`gradients.csv`, `gradients_summary.json`)
-    clipping    how often clipping changed the gradient, and at which threshold
-    learning    the test loss against the task's chance loss; degenerate and diverged runs named
+                (`gradients.csv`, `gradients_summary.json`), and how often clipping changed the gradient
+    learning    the test metric against the task's chance value, tested as the report tests it; solved,
+                degenerate and diverged runs named
 
 The figures:
 
@@ -32,10 +33,6 @@ import sys
 
 from training.core.boundary import UsageError, command
 from training.core.preflight import os_error_sentence
-
-# The verdict's rules, each stated where it is printed.
-VANISHED_LOG10 = -6.0  # the first position gets at most 10^-6 of the last token's gradient: vanished
-LEARNED_FRACTION = 0.9  # a test loss under 0.9 x the chance loss: learned something the chance line cannot
 
 
 def _read_csv(path: pathlib.Path) -> list[dict]:
@@ -125,6 +122,9 @@ def _plt():
     return plt
 
 
+FEW_STEPS = 30  # up to this many recorded steps, each is marked (a line between NaN gaps can be one point)
+
+
 def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
     rows = run.gradients
     if not rows:
@@ -136,11 +136,12 @@ def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | No
     after = [r.get("grad_norm_clipped") for r in rows]
     finite = _finite(before + after) or [1.0]
     top = max(finite) * 3
-    ax.plot(steps, [_shown(v, True) for v in before], lw=1.2, label="before clipping")
+    marker = dict(marker="o", ms=3) if len(steps) <= FEW_STEPS else {}  # a lone finite step is still drawn
+    ax.plot(steps, [_shown(v, True) for v in before], lw=1.2, label="before clipping", **marker)
     clip = run.clip
     if clip and any(isinstance(v, float) for v in after):
         ax.plot(steps, [_shown(v, True) for v in after], lw=1.0, ls="--",
-                label="after clipping (applied)")
+                label="after clipping (applied)", **marker)
     if clip and clip[0] == "global_clipnorm":
         ax.axhline(clip[1], color="0.3", ls=":", lw=1, label=f"global_clipnorm = {clip[1]:g}")
     bad = [s for s, v in zip(steps, before) if math.isnan(_shown(v))]
@@ -153,7 +154,7 @@ def gradient_norm_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | No
     ax.legend(fontsize=8)
     for key in [k for k in rows[0] if k.startswith("grad_norm/")]:
         values = [r.get(key) for r in rows]
-        layers.plot(steps, [_shown(v, True) for v in values], lw=1, label=key[len("grad_norm/"):])
+        layers.plot(steps, [_shown(v, True) for v in values], lw=1, label=key[len("grad_norm/"):], **marker)
     layers.set_yscale("log")
     layers.set_xlabel("training step")
     layers.set_title("Per layer (before clipping)")
@@ -184,6 +185,9 @@ def through_time_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | Non
     return _save(fig, path)
 
 
+WIDE_LOSSES = 100.0  # losses spanning more than this factor are drawn on a log scale
+
+
 def learning_curve_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
     if not run.history and not run.curve:
         return None
@@ -201,8 +205,13 @@ def learning_curve_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | N
         ax.plot([r["step"] for r in run.history], [r["val_loss"] for r in run.history], "o-", label="validation loss")
     if run.chance_loss:
         ax.axhline(run.chance_loss, color="0.3", ls=(0, (4, 3)), lw=1.2, label=f"chance {run.chance_loss:.3g}")
+    drawn = _finite([float(y) for line in ax.get_lines() for y in line.get_ydata()])
+    if drawn and min(drawn) > 0 and max(drawn) > WIDE_LOSSES * min(drawn):
+        ax.set_yscale("log")  # an exploding step's loss (1e11) would flatten the rest of the curve onto 0
+        ax.set_ylabel("loss (log scale)")
+    else:
+        ax.set_ylabel("loss")
     ax.set_xlabel("training step")
-    ax.set_ylabel("loss")
     ax.set_title("Learning curve")
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -217,25 +226,44 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:
 
 # ------------------------------------------------------------------------------------------- verdict
 def verdict(run: RunFiles) -> list[str]:
-    """Four lines: vanishing, exploding, clipping, learning (each says its rule)."""
+    """Three lines: vanishing, exploding (with how often clipping changed the gradient), learning; each
+    says its rule, which is the report's (`training.core.rules`, `training.sweep.stats.chance_position`)."""
+    return [_vanishing_line(run), _gradient_line(run), _learning_line(run)]
+
+
+def _vanishing_line(run: RunFiles) -> str:
+    from training.core.rules import VANISHED_DECADES, vanished
+
+    names = run.profile_names()
+    if not names:
+        return "vanishing: not measured (the run recorded no through-time profile)"
+    name = "embedding" if "embedding" in names else names[0]
+    matrix = run.profiles[name]
+
+    def ratio(index):  # log10 of the first position's gradient over the last token's; None: 0 or NaN there
+        first, last = float(matrix[index][0]), float(matrix[index][-1])
+        return math.log10(first / last) if first > 0 and last > 0 and math.isfinite(first / last) else None
+
+    start = ratio(0)
+    measured = [(i, ratio(i)) for i in range(len(matrix)) if ratio(i) is not None]
+    rule = f"{name}; vanished means under 10^{VANISHED_DECADES:.0f} at the end"
+    if not measured:
+        return f"vanishing: not measurable: the profile holds 0 or NaN at every checkpoint ({rule})"
+    index, end = measured[-1]
+    if index == len(matrix) - 1:
+        when = "at the end"
+    else:  # a diverged run's last profile is NaN: judge the last one that was measured
+        when = f"at step {int(run.profiles['steps'][index])}, the last finite profile"
+    words = "VANISHED" if vanished(end) else "no"
+    at_start = "n/a" if start is None else f"10^{start:.1f}"
+    return (f"vanishing: {words}: the first position gets {at_start} of the last token's gradient at "
+            f"initialisation, 10^{end:.1f} {when} ({rule})")
+
+
+def _gradient_line(run: RunFiles) -> str:
+    """The largest step norm against the median (exploded?), NaN/Inf steps, divergence, and clipping."""
     from training.core.rules import EXPLODING_RATIO, REFERENCE_WORDS, exploding, explosion_ratio
 
-    lines = []
-    names = run.profile_names()
-    if names:
-        name = "embedding" if "embedding" in names else names[0]
-        matrix = run.profiles[name]
-        ratios = []
-        for index in (0, len(matrix) - 1):
-            first, last = float(matrix[index][0]), float(matrix[index][-1])
-            ratios.append(math.log10(first / last) if first > 0 and last > 0 else -math.inf)
-        vanished = ratios[-1] <= VANISHED_LOG10
-        lines.append(
-            f"vanishing: {'VANISHED' if vanished else 'no'}: the first position gets 10^{ratios[0]:.1f} of the last "
-            f"token's gradient at initialisation, 10^{ratios[-1]:.1f} at the end ({name}; vanished means "
-            f"<= 10^{VANISHED_LOG10:.0f})")
-    else:
-        lines.append("vanishing: not measured (the run recorded no through-time profile)")
     norms = [r.get("grad_norm") for r in run.gradients]
     if norms:
         finite = sorted(_finite(norms))
@@ -251,39 +279,92 @@ def verdict(run: RunFiles) -> list[str]:
         else:
             text = "exploding: every recorded step norm was NaN/Inf"
         if nonfinite:
-            text += f"; NaN/Inf in {nonfinite} recorded steps"
+            text += f"; NaN/Inf in {nonfinite} recorded step{'s' if nonfinite > 1 else ''}"
         if run.summary.get("diverged"):
             text += f"; DIVERGED at step {run.summary.get('diverged_step')}: {run.summary.get('divergence_cause')}"
-        lines.append(text)
     else:
-        lines.append("exploding: not measured (the run recorded no step gradients)")
+        text = "exploding: not measured (the run recorded no step gradients)"
     clip = run.clip
     if clip is None:
-        lines.append("clipping: off")
-    else:
-        fraction = run.summary.get("clipped_fraction")
-        lines.append(f"clipping: {clip[0]}={clip[1]:g} changed the gradient in "
-                     f"{'n/a' if fraction is None else f'{100 * fraction:.0f}%'} of steps")
-    lines.append(_learning_line(run))
-    return lines
+        return text + "; clipping off"
+    fraction = run.summary.get("clipped_fraction")
+    return (text + f"; {clip[0]}={clip[1]:g} changed the gradient in "
+            f"{'n/a' if fraction is None else f'{100 * fraction:.0f}%'} of steps")
+
+
+def _metric(task: str) -> str:
+    """The metric the report judges the task by (the registered task's `primary_metric`; accuracy for a task
+    this checkout does not know, as `training.sweep.results.primary_metric`). `import datasets` imports no
+    TensorFlow."""
+    import datasets
+
+    try:
+        return datasets.get_task(task).primary_metric
+    except ValueError:
+        return "accuracy"
+
+
+def _on_metric_scale(metric: str, chance: dict):
+    """The chance value in the metric's own unit (bits/char, perplexity ...), None when unknown."""
+    from training.core.rules import LN2
+
+    if metric == "accuracy":
+        return chance.get("accuracy")
+    loss = chance.get("loss")
+    if loss is None:
+        return None
+    return loss / LN2 if metric == "bits_per_char" else math.exp(loss) if metric == "perplexity" else loss
+
+
+def _test_examples(run: RunFiles):
+    name = (run.metadata.get("test_examples") or {}).get("file") or "test_examples.npz"
+    if not (run.path / name).is_file():
+        return None
+    import numpy as np
+
+    try:
+        with np.load(run.path / name) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError):
+        return None
 
 
 def _learning_line(run: RunFiles) -> str:
+    """Above chance by the report's test (`stats.chance_position`: the exact binomial test of an accuracy,
+    else z on the run's standard error, 5% level), solved where the report says so, degenerate as the
+    training loop flagged it."""
+    from training.core import rules
+    from training.sweep import stats
+
     meta = run.metadata
     status = meta.get("status", "unknown")
     test = meta.get("test") if isinstance(meta.get("test"), dict) else None
-    chance = run.chance_loss
     if status == "diverged" or test is None:
         return f"learning: no test result (status {status})"
-    loss = test.get("loss")
+    metric = _metric(run.config.get("task") or meta.get("task") or "")
+    value = test.get(metric)
+    chance = _on_metric_scale(metric, meta.get("chance") or {})
     degenerate = meta.get("degenerate") if isinstance(meta.get("degenerate"), dict) else {}
+    shown = f"test {metric} {_number(value)} against chance {_number(chance)}"
     if degenerate.get("flag"):
-        return f"learning: DEGENERATE: {degenerate.get('reason')} (test loss {_number(loss)}, chance {_number(chance)})"
-    if not isinstance(loss, (int, float)) or not chance:
-        return f"learning: test loss {_number(loss)} (no chance line for this task)"
-    learned = loss < LEARNED_FRACTION * chance
-    return (f"learning: {'yes' if learned else 'NO'}: test loss {_number(loss)} against chance {_number(chance)} "
-            f"(learned means under {LEARNED_FRACTION:g}x chance)")
+        return f"learning: DEGENERATE: {degenerate.get('reason')} ({shown})"
+    if not isinstance(value, (int, float)) or chance is None:
+        return f"learning: {shown} (no chance line for this task)"
+    examples = meta.get("test_examples") or {}
+    tokens = examples.get("tokens") or examples.get("n")
+    # Keras's accuracy is correct / scored positions over the whole test split: the count is exact (the
+    # report's `results._statistics_columns` takes it so for a run without its per-example file)
+    correct = round(value * tokens) if metric == "accuracy" and isinstance(tokens, int) and tokens > 0 else None
+    measure = stats.measure(metric, value, n=examples.get("n"), tokens=tokens, correct=correct,
+                            examples=_test_examples(run))
+    position = stats.chance_position(stats.Result(str(run.path.name), metric, [measure], chance=chance))
+    words = {"above": "yes", "at": "NO", "below": "NO (worse than chance)"}.get(position, "unknown")
+    rule = ("learned means better than chance at the 5% level, as the report tests it" if position else
+            "the run stored no per-example results to test it against chance")
+    solved = ""
+    if metric == "accuracy" and rules.reached(value, rules.SOLVED_ACCURACY):
+        solved = f"; solved (accuracy >= {rules.SOLVED_ACCURACY:g})"
+    return f"learning: {words}: {shown}{solved} ({rule})"
 
 
 # ------------------------------------------------------------------------------------------- command

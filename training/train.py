@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_config_flags(p)
     g = p.add_argument_group("run options")
-    g.add_argument("--config", help="JSON file of settings, as a run's config.json (flags override it)")
-    g.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch")
+    g.add_argument("--config", help="JSON file of settings, as a run's config.json (flags override it; default: none)")
+    g.add_argument("--resume", metavar="RUN",
+                   help="continue an interrupted run from its last completed epoch (default: none: a new run)")
     g.add_argument("--dry-run", action="store_true", dest="dry_run", help="build everything and run one step; save nothing")
     g.add_argument("--export", action="store_true", help="also write a TensorFlow SavedModel to <run>/export")
     g.add_argument("--saved-models", dest="root", help="where runs are saved (default: saved_models/ in the checkout)")
@@ -65,6 +66,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if key in values:
             base[key] = values[key]
     return RunConfig.from_dict(base)
+
+
+# How datasets' sentence for a corpus it cannot have says to pass a copy (`python -m datasets` syntax).
+CORPUS_PHRASE = "as manual_dir=FOLDER"
 
 
 @command
@@ -113,7 +118,11 @@ def main(argv=None) -> int:
             )
     except OSError as e:  # before the run folder exists (a run's own errors come as RunError)
         raise UsageError(os_error_sentence(e, flag="--saved-models")) from None
-    _print_summary(result)
+    except ValueError as e:  # datasets' sentence names its own KEY=VALUE syntax; this command's flag is another
+        if CORPUS_PHRASE not in str(e):
+            raise
+        raise UsageError(str(e).replace(CORPUS_PHRASE, "as --task-param manual_dir=FOLDER")) from None
+    _print_summary(result, inspect_hint=not options.get("quiet"))
     if result.get("run_dir") and result["status"] == "finished" and not options.get("quiet"):
         _print_filled_blanks(result["run_dir"])
     return 0 if result["status"] in ("finished",) else 1
@@ -154,7 +163,9 @@ def _print_filled_blanks(run_dir) -> None:
         print_filled_blanks(run)
 
 
-def _print_summary(result: dict) -> None:
+def _print_summary(result: dict, inspect_hint: bool = True) -> None:
+    """The run's last lines: where it was saved (the last line under --quiet), then the command that draws
+    its gradients (`training.inspect`)."""
     status = result["status"]
     if result.get("run_dir") is None:
         print(f"dry run OK: {result['model']} on {result['task']}, {result['parameters']:,} parameters, one step ran; nothing saved.")
@@ -171,7 +182,7 @@ def _print_summary(result: dict) -> None:
     else:
         print(f"Saved {result['model']} on {result['task']} to {where} (test: {shown}; "
               f"{result.get('tokens_per_second', 0):,.0f} tokens/s, {result['wall_seconds']:.1f} s)")
-    if status in ("finished", "diverged"):
+    if inspect_hint and status in ("finished", "diverged"):
         print(f"Its gradients and learning curve, drawn: python -m training.inspect {where}")
 
 

@@ -32,6 +32,7 @@ GROUPS = {
     "run": ("run_name",),
 }
 DICT_FLAGS = {"task_params": "--task-param", "model_params": "--model-param"}  # KEY=VALUE, repeatable
+OWN_VALUES = {"task_params": "task's", "model_params": "builder's"}  # what a KEY left out takes
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -40,7 +41,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+        if "default:" in text.lower() or action.default is None or action.default is False \
+                or action.default == argparse.SUPPRESS \
                 or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
@@ -122,9 +124,9 @@ def add_field_flags(group, names, defaults: dict | None = None, helps: dict | No
             text += f" One of {', '.join(CHOICES[name])}."
         if name in DICT_FLAGS:
             group.add_argument(flag_name(name), dest=name, type=key_value, action="append", metavar="KEY=VALUE",
-                               help=f"{text} (repeatable)")
+                               help=f"{text} (repeatable; default: the {OWN_VALUES[name]} own values)")
             continue
-        if "default" not in text:
+        if "default:" not in text.lower():  # "default, or mirrored" names a choice, not the default
             text += f" (default: {_shown(shown[name])})"
         if kind is bool:
             group.add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction, help=text)

@@ -13,6 +13,8 @@ can be rebuilt without TensorFlow.
     exploding      the largest step norm over EXPLODING_RATIO x the median of the steps before it, at least
                    the first EXPLODING_REFERENCE_STEPS others (`explosion_ratio`; the console,
                    `training.inspect`, the report's gradient reasons)
+    vanished       the gradient at the key (or the first position) under 10^VANISHED_DECADES of the
+                   gradient at the last input (`training.inspect`; the vanishing takeaway's sentence)
 """
 
 from __future__ import annotations
@@ -143,3 +145,15 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+# The gradient "vanished" when what reaches the key (or the first position) is under 10^VANISHED_DECADES of
+# what reaches the last input: three decades, where the vanishing takeaway says "the gradient vanishes" (the
+# quick sweep's recall variants that learned lie well above it, those at chance well below: docs/results.md).
+VANISHED_DECADES = -3.0
+
+
+def vanished(decades) -> bool:
+    """Whether a log10 ratio of the gradient at the key to the gradient at the last input has vanished (see
+    `VANISHED_DECADES`); None or NaN: no."""
+    return decades is not None and math.isfinite(decades) and decades < VANISHED_DECADES

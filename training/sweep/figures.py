@@ -16,6 +16,7 @@ initialization, the same in every figure.
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 
@@ -367,6 +368,29 @@ def _first_seed(rows):
 
 
 # ------------------------------------------------------------------------- metric against a value
+def _across(rows, key) -> list[list]:
+    """Rows grouped by variant (`results.VARIANT_FIELDS`) but for the task parameter `key`, in plan order:
+    one group per line across the values of `key` (grouped by `_by_label`, each value of `key` would be a
+    variant of its own: one point per line, and the legend naming each setting once per value)."""
+    variants = {}
+    for row in rows:
+        fields = [json.dumps({k: v for k, v in row.task_params.items() if k != key}, sort_keys=True)
+                  if name == "task_params" else getattr(row, name) for name in results.VARIANT_FIELDS]
+        variants.setdefault(tuple(fields), []).append(row)
+    return list(variants.values())
+
+
+def _line_names(groups) -> list[str]:
+    """What names each line of a panel in its legend: the initialization setting, unless two lines share one
+    (lstm and bidirectional_lstm, both default), then the label; the label's task values where even that
+    is shared."""
+    settings = [g[0].setting for g in groups]
+    if len(set(settings)) == len(settings):
+        return settings
+    labels = [g[0].label for g in groups]
+    return [g[0].label if labels.count(g[0].label) == 1 else f"{g[0].label} ({g[0].task_values})" for g in groups]
+
+
 def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
     """The test metric against a task parameter (`key`, e.g. gap), one panel per architecture (lines
     that reach the same value would hide each other in one panel), one line per initialization, each
@@ -391,8 +415,9 @@ def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
     for ax, model in zip(grid.flat, models):
         mine = [r for r in rows if base_model(r.model) == model]
         _chance_band(ax, rows)
-        labels = list(_by_label(mine).items())
-        for i, (label, group) in enumerate(labels):
+        groups = _across(mine, key)
+        names = _line_names(groups)
+        for i, group in enumerate(groups):
             xs = sorted({value(r) for r in group})
             points = []
             for x in xs:
@@ -402,13 +427,13 @@ def metric_against(rows, key, path, title, xlabel, log_x=False, folder=None):
             if not points:
                 continue
             drawn = True
-            shift = axes.dodge(i, len(labels), 0.05)
+            shift = axes.dodge(i, len(groups), 0.05)
             px = [p[0] * (10 ** shift) if log_x else p[0] + shift * (ticks[-1] - ticks[0] or 1) for p in points]
             err = np.array([[p[1] - p[2] if p[2] is not None else 0 for p in points],
                             [p[3] - p[1] if p[3] is not None else 0 for p in points]])
             ax.errorbar(px, [p[1] for p in points], yerr=err if any(p[2] is not None for p in points) else None,
                         marker=MARKERS[i % len(MARKERS)], markersize=5, capsize=3, color=f"C{i}",
-                        linestyle=styles[group[0].setting], label=group[0].setting)
+                        linestyle=styles[group[0].setting], label=names[i])
         if log_x:
             ax.set_xscale("log")
         if len(ticks) <= 12:

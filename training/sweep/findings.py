@@ -72,22 +72,33 @@ def shown_words(group) -> str:
     return f"{group.label} ({evidence.interval_text(group_result(group))})"
 
 
+def _name(group, among) -> str:
+    """The group's label, with its task and task values where several of `among` share the label (a grid over
+    gap=4,8: "lstm on recall gap=8", not "lstm" twice)."""
+    if sum(g.label == group.label for g in among) < 2:
+        return group.label
+    return f"{group.label} on {(group.task + ' ' + group.rows[0].task_values).strip()}"
+
+
 def flagged(groups) -> list[str]:
     """One sentence per kind of warning: degenerate, below chance, seeds that disagree, not converged."""
     out = []
     degenerate = [g for g in groups if group_result(g).degenerate_reason]
     if degenerate:
         out.append("Degenerate, so not counted as solutions whatever their number: "
-                   + "; ".join(f"{g.label} ({group_result(g).degenerate_reason})" for g in degenerate) + ".")
+                   + "; ".join(f"{_name(g, degenerate)} ({group_result(g).degenerate_reason})" for g in degenerate)
+                   + ".")
     below = [g for g in groups if group_result(g).measures and chance_place(g) == "below"]
     if below:
         out.append("Significantly worse than chance (something other than learning decides these: a collapsed or "
-                   "saturated output): " + ", ".join(shown_words(g) for g in below) + ".")
+                   "saturated output): " + ", ".join(
+                       f"{_name(g, below)} ({evidence.interval_text(group_result(g))})" for g in below) + ".")
     mixed = [g for g in groups if group_result(g).measures and chance_place(g) == "mixed"]
     if mixed:
         out.append("Seeds disagree (some learned, some stayed at chance): " + ", ".join(
-            f"{g.label} ({', '.join(number(m.value) for m in group_result(g).measures)})" for g in mixed) + ".")
-    falling = [g.label for g in groups if group_result(g).still_falling]
+            f"{_name(g, mixed)} ({', '.join(number(m.value) for m in group_result(g).measures)})" for g in mixed) + ".")
+    falling = [_name(g, [h for h in groups if group_result(h).still_falling])
+               for g in groups if group_result(g).still_falling]
     if falling:
         out.append("Not converged in this budget (the loss was still falling at the end): " + ", ".join(falling) + ".")
     return out

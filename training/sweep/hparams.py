@@ -22,12 +22,15 @@ model): a column that is the same everywhere tells nothing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import pathlib
 import time
 
-from training.sweep import results
+from training.core import quiet
+from training.core.boundary import UsageError, command
+
 
 SWEEP_FILE = "sweep.json"
 SUFFIX = ".hparams"  # our event files end in this, so a later call can replace them
@@ -61,6 +64,8 @@ def session_dir(output, entry: dict) -> pathlib.Path:
 
 def settings(entry: dict, metadata: dict | None = None) -> dict:
     """Every setting of a sweep.json run entry that could be an hparam, as {name: value or None}."""
+    from training.sweep import results  # imports zoo's registry, hence TensorFlow: not at import (--help)
+
     config = entry.get("config") or {}
     values = {
         "experiment": entry.get("experiment"),
@@ -260,18 +265,20 @@ def _write(folder: pathlib.Path, summaries, step: int) -> pathlib.Path:
     return pathlib.Path(writer._file_name)
 
 
+@command
 def main(argv=None) -> int:
     """`python -m training.sweep.hparams <sweep folder>...`: (re)write the HParams summaries of sweeps."""
-    import sys
-
-    folders = sys.argv[1:] if argv is None else argv
-    if not folders:
-        print("usage: python -m training.sweep.hparams <sweep folder> [...]", file=sys.stderr)
-        return 2
-    for folder in folders:
+    p = argparse.ArgumentParser(prog="python -m training.sweep.hparams",
+                                description="(Re)write the TensorBoard HParams summaries of sweeps written before "
+                                            "compare wrote them, so that `tensorboard --logdir <sweep>` compares "
+                                            "their runs.")
+    p.add_argument("folders", nargs="+", metavar="SWEEP", help="sweep folders (each holds sweep.json)")
+    args = p.parse_args(argv)
+    for folder in args.folders:
         if not (pathlib.Path(folder) / SWEEP_FILE).is_file():
-            print(f"error: {folder} holds no {SWEEP_FILE}", file=sys.stderr)
-            return 2
+            raise UsageError(f"{folder} holds no {SWEEP_FILE}; pass the folder `python -m training.compare` printed.")
+    quiet.install()  # TensorFlow's C++ start-up lines held back, as by every command
+    for folder in args.folders:
         count = write_sweep(folder)
         print(f"{folder}: HParams summaries of {count} runs; see them with: tensorboard --logdir {folder}")
     return 0
