@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from training.core import rules
 from training.sweep import gradient_evidence
 from training.sweep.experiments import Definition, register
 from training.sweep.experiments._common import SOLVE, Comparison, describe, make_runs, train_settings, variant
@@ -226,7 +227,7 @@ def takeaway(groups, load=None) -> Takeaway:
              f"was {power_words(mean_of(best, ROW.key_gradient_decades))} "
              f"times its value at the last input for {best.label} ({best.initialization}) and "
              f"{power_words(mean_of(worst, ROW.key_gradient_decades))} times for {worst.label} ({worst.initialization})."]
-    if mean_of(worst, ROW.key_gradient_decades) < -3:
+    if rules.vanished(mean_of(worst, ROW.key_gradient_decades)):  # the rule inspect reads too
         parts.append("Backpropagation multiplies the gradient by one recurrent Jacobian per step; when their norms "
                      "stay below 1 the product shrinks geometrically with the gap, so the optimizer barely "
                      "sees the key: the gradient vanishes.")
