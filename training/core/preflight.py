@@ -105,9 +105,9 @@ def check_folder(path, what: str = "the folder", flag: str | None = None) -> pat
 def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = None) -> pathlib.Path:
     """As `check_folder`, without making anything: `path` is a writable folder, or its nearest existing
     parent is one (so that a command refused later leaves no empty folder behind). Raises one ValueError."""
-    path = pathlib.Path(path)
-    if not str(path).strip():
+    if not str(path).strip():  # before pathlib, which reads "" as "." (this folder)
         raise ValueError(f"{flag or what} needs a folder, got an empty string.")
+    path = pathlib.Path(path)
     if path.is_dir():
         return check_folder(path, what, flag=flag)
     what = what[0].upper() + what[1:]
@@ -128,9 +128,9 @@ def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = 
 def check_output_file(path, flag: str) -> pathlib.Path:
     """A file a command will write at its end (`--json rows.json`): its folder exists and is writable, and
     the path is not a folder, checked before the work starts. Raises one ValueError."""
-    path = pathlib.Path(path)
-    if not str(path).strip():
+    if not str(path).strip():  # before pathlib, which reads "" as "." (this folder)
         raise ValueError(f"{flag} needs a file name, got an empty string.")
+    path = pathlib.Path(path)
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'rows.json'}).")
     folder = path.parent
