@@ -85,6 +85,7 @@ def place(tmp_path_factory):
     copy("spec-list", lambda f: (f / "task_spec.json").write_text("[1, 2]"))
     copy("spec-no-name", edit_json("task_spec.json", lambda s: {k: v for k, v in s.items() if k != "name"}))
     copy("other-task", edit_json("config.json", lambda c: {**c, "task_params": {**c["task_params"], "gap": 9}}))
+    copy("units-edited", edit_json("config.json", lambda c: {**c, "units": 64}))
     copy("vocabulary", lambda f: (f / "vocabulary.json").write_text(json.dumps(
         {"format": "rnn-zoo vocabulary", "level": "char", "unknown_token": "<unk>", "tokens": ["<unk>", "a"]})))
     copy("bad-json", lambda f: (f / "metadata.json").write_text("{not json"))
@@ -147,6 +148,8 @@ BAD_INPUTS = [
     row(E, ["spec-list"], "is not a task spec (it holds list", False, "task_spec.json a list"),
     row(E, ["spec-no-name"], "lacks the field 'name'", False, "task_spec.json without name"),
     row(E, ["other-task"], "task parameter gap=9", False, "config.json disagrees with task_spec.json"),
+    row(E, ["units-edited"], "config.json describes a simple_rnn with 64 units and 9,928 parameters, but", False,
+        "config.json disagrees with model.keras"),
     row(E, ["vocabulary"], "vocabulary.json holds 2 tokens that differ", False, "vocabulary.json disagrees"),
     row(E, ["bad-json"], "metadata.json is not valid JSON", False, "metadata.json malformed"),
     row(E, ["escape"], "not a checkpoint's model-NNNNNN.keras", False, "checkpoint model outside the run"),
