@@ -279,6 +279,30 @@ def test_what_the_user_or_the_system_caused_is_one_sentence(error, fragment, cap
     assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err and "Traceback" not in err, err
 
 
+def test_a_full_disk_that_names_no_file_is_still_one_clear_sentence():
+    """ENOSPC from a write through a file descriptor carries no file name: no dangling 'writing;'."""
+    from training.core.preflight import os_error_sentence
+
+    assert os_error_sentence(OSError(28, "No space left on device")) == (
+        "The disk is full (or the quota is reached); free some space and run the command again.")
+
+
+def test_a_disk_full_mid_sweep_without_a_file_name_names_the_sweep_folder(tmp_path, monkeypatch, capfd):
+    """What a tmpfs filled up during a real sweep gave: 'The disk is full ... writing; free some space'."""
+    from training.compare import main
+    from training.sweep import runner
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner, "run_sweep", full)
+    output = tmp_path / "sweep"
+    assert main(["--models", "simple_rnn", "--tasks", "recall", "--output", str(output), "--quiet"]) == 2
+    _, err = capfd.readouterr()
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"error: The disk is full (or the quota is reached) writing {output}; free some space" in err, err
+
+
 # ------------------------------------------------------------------------------------- saved runs
 def test_a_diverged_run_evaluates_and_says_why_its_metrics_are_nan(place, capfd):
     from training.evaluate import main

@@ -49,7 +49,8 @@ def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None
         what = f"{path or 'the folder'} is on a read-only file system; {elsewhere}"
     elif code in (errno.ENOSPC, errno.EDQUOT):
         again = "resume the run" if flag == "--saved-models" else "run the command again"
-        what = f"the disk is full (or the quota is reached) writing{where}; free some space and {again}"
+        writing = f" writing{where}" if where else ""  # a write through a file descriptor names no file
+        what = f"the disk is full (or the quota is reached){writing}; free some space and {again}"
     elif code == errno.ENAMETOOLONG:
         what = f"a file name is too long for the file system ({len(os.path.basename(path))} characters); use a shorter name"
     elif code == errno.ENOTDIR:
