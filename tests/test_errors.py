@@ -572,6 +572,48 @@ def test_a_full_disk_is_refused_before_a_sweep_starts(tmpfs):
     assert not (small / "sweep" / "runs").exists()
 
 
+def test_tensorflows_full_disk_reads_as_a_full_disk_not_out_of_memory(tmpfs):
+    """TensorBoard's event writer on a disk that filled up during training raises ResourceExhaustedError
+    "<path>; No space left on device": train said "Out of memory while training". Made real on a full tmpfs."""
+    import tensorflow as tf
+
+    from training.core import loop
+
+    full = tmpfs("size=1m")
+    with open(full / "filler", "wb") as f:
+        try:
+            f.write(b"x" * (2 << 20))
+        except OSError:
+            pass
+    with pytest.raises(tf.errors.ResourceExhaustedError) as caught:
+        writer = tf.summary.create_file_writer(str(full / "tensorboard"))
+        with writer.as_default():
+            tf.summary.scalar("loss", 1.0, step=0)
+        writer.flush()
+    for sentence in (boundary.sentence_for(caught.value), loop._os_error_sentence(caught.value)):
+        assert sentence.startswith(f"The disk is full (or the quota is reached) writing {full / 'tensorboard'}"), sentence
+        assert "memory" not in sentence
+    exhausted = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[1000000,1000000]")
+    assert boundary.sentence_for(exhausted).startswith("Out of memory")
+
+
+def test_a_full_disk_mid_run_that_names_no_file_names_the_run_folder(tmp_path, monkeypatch, capfd):
+    """A tmpfs filled during a real run gave "The disk is full (or the quota is reached); free some space and
+    resume the run": which run? ENOSPC from a write through a file descriptor carries no file name."""
+    from training.core import runs
+    from training.train import main
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "save_model", full)
+    assert main(TINY + ["--no-tensorboard", "--run-name", "full", "--saved-models", str(tmp_path)]) == 2
+    _, err = capfd.readouterr()
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"error: The disk is full (or the quota is reached) writing {tmp_path / 'full'}; free some space" in err, err
+    assert "disk is full" in json.loads((tmp_path / "full" / "metadata.json").read_text())["error"]
+
+
 def test_an_unwritable_sweep_folder_is_said_before_the_report_is_built(tmp_path, monkeypatch, capfd):
     """As root, chmod does not stop writes: the probe's refusal is simulated where the report would write."""
     import errno

@@ -68,6 +68,21 @@ def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None
     return f"{what[0].upper() + what[1:]}."
 
 
+def disk_full_from_tensorflow(error: BaseException) -> OSError | None:
+    """TensorFlow reports a full disk met while it writes a file (TensorBoard's events, tf.io.gfile) as a
+    ResourceExhaustedError "<path>; No space left on device", which would read as out of memory: the OSError
+    it stands for, naming the path, or None for any other error."""
+    if type(error).__name__ != "ResourceExhaustedError":
+        return None
+    import re
+
+    found = re.search(r"(\S*?);? (No space left on device|Disk quota exceeded)", str(error))
+    if found is None:
+        return None
+    code = errno.ENOSPC if found.group(2).startswith("No space") else errno.EDQUOT
+    return OSError(code, found.group(2), found.group(1) or None)
+
+
 def _write_probe(folder) -> None:
     """Write one byte to a temporary file in `folder` and remove it; raises the OSError that stops it, naming
     `folder` (the probe's own name would mean nothing to the user)."""
