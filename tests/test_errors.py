@@ -340,6 +340,21 @@ def test_a_crafted_model_file_is_unsafe_not_corrupt(tmp_path):
         load_model_file(path)
 
 
+def test_a_legacy_h5_file_in_place_of_a_keras_file_is_refused_as_such_not_as_corrupt(tmp_path):
+    """Keras's legacy HDF5 format can carry a Lambda's Python code; named model.keras it was "corrupt"."""
+    import h5py
+
+    from training.core.runs import load_model_file
+
+    path = tmp_path / "model.keras"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "Lambda", "config": {"function": ["4wAAAA==", None, None]}}]}})
+    with pytest.raises(ValueError, match="is an HDF5 file") as caught:
+        load_model_file(path)
+    assert "corrupt" not in str(caught.value) and "will not load it" in str(caught.value)
+
+
 @pytest.mark.parametrize("raised", [
     TypeError("Could not locate function 'system'. Make sure custom classes are decorated with "
               "`@keras.saving.register_keras_serializable()`."),

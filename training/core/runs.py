@@ -251,6 +251,9 @@ def _first_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the first bytes of every HDF5 file
+
+
 def load_model_file(path):
     """`keras.models.load_model` in safe mode, with one-sentence errors for corrupt or unsafe files."""
     import keras
@@ -259,6 +262,11 @@ def load_model_file(path):
 
     path = pathlib.Path(path)
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            if f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:  # renamed, or crafted: a legacy file may hold code
+                raise ValueError(
+                    f"{path} is an HDF5 file (Keras's legacy .h5 format, which can hold Python code in a Lambda "
+                    "layer), not a .keras archive; rnn-zoo loads only .keras files, in safe mode, and will not load it.")
         raise ValueError(f"{path} is not a valid .keras file (corrupt or truncated); retrain or restore it from a copy.")
     unsafe = (
         f"{path} needs unsafe deserialization (it contains Python code, e.g. a Lambda layer); rnn-zoo keeps safe "
