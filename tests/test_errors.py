@@ -201,6 +201,7 @@ BAD_INPUTS = [
     row(B, ["--json", "{root}/missing/rows.json"], "does not exist", True, "bench --json into a missing folder"),
     row(B, ["--json", "{root}/grid-folder"], "is a folder", True, "bench --json a folder"),
     row(B, ["--json", ""], "--json needs a file name, got an empty string", True, "bench --json ''"),
+    row(B, ["--json", "{root}/afile/rows.json"], "afile is a file, not a folder", True, "bench --json inside a file"),
     row(B, ["--lengths", "10", "--json", ""], "--json needs a file name", True, "bench --lengths --json ''"),
     row(B, ["--models", "nosuch", "--steps", "5"], "Unknown model(s) nosuch", False, "bench unknown --models"),
     row("training.bench_gradients", ["--units", "0"], "--units must be at least 1", True, "bench_gradients --units 0"),

@@ -150,6 +150,8 @@ def check_output_file(path, flag: str) -> pathlib.Path:
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'rows.json'}).")
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag} {path}: {folder} is a file, not a folder; give another path.")
     if not folder.is_dir():
         raise ValueError(f"{flag} {path}: the folder {folder} does not exist; create it or give another path.")
     try:
