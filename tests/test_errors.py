@@ -85,6 +85,7 @@ def place(tmp_path_factory):
     copy("spec-list", lambda f: (f / "task_spec.json").write_text("[1, 2]"))
     copy("spec-no-name", edit_json("task_spec.json", lambda s: {k: v for k, v in s.items() if k != "name"}))
     copy("other-task", edit_json("config.json", lambda c: {**c, "task_params": {**c["task_params"], "gap": 9}}))
+    copy("units-edited", edit_json("config.json", lambda c: {**c, "units": 64}))
     copy("vocabulary", lambda f: (f / "vocabulary.json").write_text(json.dumps(
         {"format": "rnn-zoo vocabulary", "level": "char", "unknown_token": "<unk>", "tokens": ["<unk>", "a"]})))
     copy("bad-json", lambda f: (f / "metadata.json").write_text("{not json"))
@@ -125,6 +126,7 @@ BAD_INPUTS = [
     row(T, TINY + ["--batch-size", "0"], "batch_size must be a positive integer", True, "train --batch-size 0"),
     row(T, ["--resume", ""], "--resume needs a run name", True, "train --resume ''"),
     row(T, TINY + ["--saved-models", ""], "--saved-models needs a folder", True, "train --saved-models ''"),
+    row(T, ["--config", ""], "--config needs a JSON file of settings, got an empty string", True, "train --config ''"),
     row(T, TINY + ["--curve-every", "1", "--curve-examples", "0"], "curve_examples must be a positive integer", True,
         "train --curve-examples 0"),
     row(T, TINY + ["--optimizer", "sgd", "--momentum", "nan"], "momentum must be a number in [0, 1)", True,
@@ -146,6 +148,8 @@ BAD_INPUTS = [
     row(E, ["spec-list"], "is not a task spec (it holds list", False, "task_spec.json a list"),
     row(E, ["spec-no-name"], "lacks the field 'name'", False, "task_spec.json without name"),
     row(E, ["other-task"], "task parameter gap=9", False, "config.json disagrees with task_spec.json"),
+    row(E, ["units-edited"], "config.json describes a simple_rnn with 64 units and 9,928 parameters, but", False,
+        "config.json disagrees with model.keras"),
     row(E, ["vocabulary"], "vocabulary.json holds 2 tokens that differ", False, "vocabulary.json disagrees"),
     row(E, ["bad-json"], "metadata.json is not valid JSON", False, "metadata.json malformed"),
     row(E, ["escape"], "not a checkpoint's model-NNNNNN.keras", False, "checkpoint model outside the run"),
@@ -167,6 +171,9 @@ BAD_INPUTS = [
         "compare --output a file"),
     row(C, ["--models", "lstm", "--tasks", "recall", "--output", "{root}/afile/sweep"], "a part of that path", True,
         "compare --output inside a file"),
+    # pathlib reads "" as "." (this folder): an empty --output trained a whole sweep into the default folder
+    row(C, ["--models", "lstm", "--tasks", "recall", "--output", ""], "--output needs a folder, got an empty string",
+        True, "compare --output ''"),
     row(C, ["--models", "lstm", "--tasks", "recall", "--param-budget", "100000000000"], "needs at least", True,
         "compare --param-budget 1e11"),
     row(C, ["--models", "lstm,nosuch", "--tasks", "recall", "--output", "{root}/unknown-model"], "Unknown model 'nosuch'",
@@ -193,6 +200,9 @@ BAD_INPUTS = [
     row(B, ["--repeats", "0"], "--repeats must be a positive integer", True, "bench --repeats 0"),
     row(B, ["--json", "{root}/missing/rows.json"], "does not exist", True, "bench --json into a missing folder"),
     row(B, ["--json", "{root}/grid-folder"], "is a folder", True, "bench --json a folder"),
+    row(B, ["--json", ""], "--json needs a file name, got an empty string", True, "bench --json ''"),
+    row(B, ["--json", "{root}/afile/rows.json"], "afile is a file, not a folder", True, "bench --json inside a file"),
+    row(B, ["--lengths", "10", "--json", ""], "--json needs a file name", True, "bench --lengths --json ''"),
     row(B, ["--models", "nosuch", "--steps", "5"], "Unknown model(s) nosuch", False, "bench unknown --models"),
     row("training.bench_gradients", ["--units", "0"], "--units must be at least 1", True, "bench_gradients --units 0"),
     row("training.bench_gradients", ["--vocabulary", "1"], "--vocabulary must be at least 2", True,
@@ -270,6 +280,30 @@ def test_what_the_user_or_the_system_caused_is_one_sentence(error, fragment, cap
     assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err and "Traceback" not in err, err
 
 
+def test_a_full_disk_that_names_no_file_is_still_one_clear_sentence():
+    """ENOSPC from a write through a file descriptor carries no file name: no dangling 'writing;'."""
+    from training.core.preflight import os_error_sentence
+
+    assert os_error_sentence(OSError(28, "No space left on device")) == (
+        "The disk is full (or the quota is reached); free some space and run the command again.")
+
+
+def test_a_disk_full_mid_sweep_without_a_file_name_names_the_sweep_folder(tmp_path, monkeypatch, capfd):
+    """What a tmpfs filled up during a real sweep gave: 'The disk is full ... writing; free some space'."""
+    from training.compare import main
+    from training.sweep import runner
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner, "run_sweep", full)
+    output = tmp_path / "sweep"
+    assert main(["--models", "simple_rnn", "--tasks", "recall", "--output", str(output), "--quiet"]) == 2
+    _, err = capfd.readouterr()
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"error: The disk is full (or the quota is reached) writing {output}; free some space" in err, err
+
+
 # ------------------------------------------------------------------------------------- saved runs
 def test_a_diverged_run_evaluates_and_says_why_its_metrics_are_nan(place, capfd):
     from training.evaluate import main
@@ -305,6 +339,21 @@ def test_a_crafted_model_file_is_unsafe_not_corrupt(tmp_path):
         archive.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
     with pytest.raises(ValueError, match="unsafe"):
         load_model_file(path)
+
+
+def test_a_legacy_h5_file_in_place_of_a_keras_file_is_refused_as_such_not_as_corrupt(tmp_path):
+    """Keras's legacy HDF5 format can carry a Lambda's Python code; named model.keras it was "corrupt"."""
+    import h5py
+
+    from training.core.runs import load_model_file
+
+    path = tmp_path / "model.keras"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "Lambda", "config": {"function": ["4wAAAA==", None, None]}}]}})
+    with pytest.raises(ValueError, match="is an HDF5 file") as caught:
+        load_model_file(path)
+    assert "corrupt" not in str(caught.value) and "will not load it" in str(caught.value)
 
 
 @pytest.mark.parametrize("raised", [
@@ -537,6 +586,48 @@ def test_a_full_disk_is_refused_before_a_sweep_starts(tmpfs):
     done = run_command(C, ["--models", "simple_rnn", "--tasks", "recall", "--output", small / "sweep", "--quiet"])
     assert done.returncode == 2 and "MB are free" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (small / "sweep" / "runs").exists()
+
+
+def test_tensorflows_full_disk_reads_as_a_full_disk_not_out_of_memory(tmpfs):
+    """TensorBoard's event writer on a disk that filled up during training raises ResourceExhaustedError
+    "<path>; No space left on device": train said "Out of memory while training". Made real on a full tmpfs."""
+    import tensorflow as tf
+
+    from training.core import loop
+
+    full = tmpfs("size=1m")
+    with open(full / "filler", "wb") as f:
+        try:
+            f.write(b"x" * (2 << 20))
+        except OSError:
+            pass
+    with pytest.raises(tf.errors.ResourceExhaustedError) as caught:
+        writer = tf.summary.create_file_writer(str(full / "tensorboard"))
+        with writer.as_default():
+            tf.summary.scalar("loss", 1.0, step=0)
+        writer.flush()
+    for sentence in (boundary.sentence_for(caught.value), loop._os_error_sentence(caught.value)):
+        assert sentence.startswith(f"The disk is full (or the quota is reached) writing {full / 'tensorboard'}"), sentence
+        assert "memory" not in sentence
+    exhausted = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[1000000,1000000]")
+    assert boundary.sentence_for(exhausted).startswith("Out of memory")
+
+
+def test_a_full_disk_mid_run_that_names_no_file_names_the_run_folder(tmp_path, monkeypatch, capfd):
+    """A tmpfs filled during a real run gave "The disk is full (or the quota is reached); free some space and
+    resume the run": which run? ENOSPC from a write through a file descriptor carries no file name."""
+    from training.core import runs
+    from training.train import main
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "save_model", full)
+    assert main(TINY + ["--no-tensorboard", "--run-name", "full", "--saved-models", str(tmp_path)]) == 2
+    _, err = capfd.readouterr()
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"error: The disk is full (or the quota is reached) writing {tmp_path / 'full'}; free some space" in err, err
+    assert "disk is full" in json.loads((tmp_path / "full" / "metadata.json").read_text())["error"]
 
 
 def test_an_unwritable_sweep_folder_is_said_before_the_report_is_built(tmp_path, monkeypatch, capfd):

@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         raise UsageError("--batch sets the batch of the --lengths sweep; add --lengths.")
     if args.lengths is not None:
         lengths = _parse_lengths(args.lengths, args)
-        if args.json:
+        if args.json is not None:
             check_output_file(args.json, "--json")
         quiet.install()
         rows = _lengths(lengths, args.models, args.units[0] if args.units else 256,
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         return 0
     steps = args.steps if args.steps is not None else (20 if args.bptt else 40)
     repeats = args.repeats if args.repeats is not None else (5 if args.bptt else 7)
-    if args.json:
+    if args.json is not None:
         check_output_file(args.json, "--json")
     quiet.install()
     from training.core.bench import BPTT_MODELS, WARMUP_STEPS

@@ -213,6 +213,8 @@ def main(argv=None) -> int:
                   f"continue with: {again}", file=sys.stderr)
         return 130
     except OSError as e:  # sweep.json and every run are written atomically: the folder is left consistent
+        if not e.filename:  # a write through a file descriptor (a full disk) names no file: name the sweep's folder
+            e = OSError(e.errno, e.strerror, str(output))
         sentence = os_error_sentence(e, flag="--output")
         if (output / SWEEP_FILE).is_file():
             sentence += f" The finished runs are kept: continue with {again}"

@@ -82,6 +82,9 @@ def main(argv=None) -> int:
                              ("root", "--saved-models", "a folder")):
         if name in options and not options[name].strip():
             raise UsageError(f"{flag} needs {what}, got an empty string; leave the flag out for the default.")
+    if "config" in vars(args) and not args.config.strip():
+        raise UsageError("--config needs a JSON file of settings, got an empty string; leave the flag out for the "
+                         "defaults.")
     if "resume" in options and vars(args):
         flags = ", ".join(_flag_of(parser, k) for k in vars(args))
         raise UsageError(

@@ -18,7 +18,8 @@ What `command` turns into `error: <one sentence>` on stderr and exit status 2:
     OSError                    permission denied, read-only file system, disk full, not a folder, a
                                folder, a name too long ... (`preflight.os_error_sentence`, naming the path)
     json.JSONDecodeError       a hand-edited JSON file, named where the reader knows it
-    MemoryError, TensorFlow's ResourceExhaustedError   out of memory
+    MemoryError, TensorFlow's ResourceExhaustedError   out of memory (but a full disk when TensorFlow says
+                               "No space left on device": it reports one so while writing a file)
 
 Ctrl-C is exit status 130 with one line. Anything else is a bug: its traceback, then `BUG_LINE`, exit 1.
 Before `main` runs, `prepare_environment` points Keras's, TFDS's and Matplotlib's cache folders at a
@@ -86,7 +87,7 @@ def run(main, argv=None) -> int:
 
 def sentence_for(error: BaseException) -> str | None:
     """The one sentence a user's mistake or the environment's refusal becomes; None for a bug."""
-    from training.core.preflight import os_error_sentence
+    from training.core.preflight import disk_full_from_tensorflow, os_error_sentence
 
     if isinstance(error, json.JSONDecodeError):
         return (f"A JSON file is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
@@ -95,6 +96,9 @@ def sentence_for(error: BaseException) -> str | None:
         return one_sentence(str(error)) or f"{type(error).__name__} without a message."
     if isinstance(error, OSError):
         return os_error_sentence(error)
+    disk = disk_full_from_tensorflow(error)  # TensorFlow's word for a full disk met while writing a file
+    if disk is not None:
+        return os_error_sentence(disk)
     if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
         return "Out of memory; choose fewer units, layers or a smaller batch size (or close other programs)."
     if type(error).__name__ == "RunError":  # training.core.loop's, for code that predates UsageError

@@ -171,10 +171,17 @@ def train(config: RunConfig, *, root=None, resume: str | None = None, dry_run: b
             lock.release()
 
 
-def _os_error_sentence(error) -> str:
-    """One sentence for what the operating system or the allocator refused."""
+def _os_error_sentence(error, run_dir=None) -> str:
+    """One sentence for what the operating system or the allocator refused; an OSError that names no file
+    (a write through a file descriptor on a full disk) names the run's folder."""
     import tensorflow as tf
 
+    if isinstance(error, OSError) and not error.filename and run_dir is not None:
+        error = OSError(error.errno, error.strerror, str(run_dir))
+
+    disk = preflight.disk_full_from_tensorflow(error)  # TensorBoard's events on a full disk
+    if disk is not None:
+        return preflight.os_error_sentence(disk, flag="--saved-models")
     if isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)):
         return "Out of memory while training; choose fewer units, layers or a smaller batch size."
     return preflight.os_error_sentence(error, flag="--saved-models")
@@ -358,7 +365,7 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
         runs.write_json(run_dir / "metadata.json", metadata)
         return {**metadata, "run_dir": str(run_dir)}
     except (OSError, MemoryError, tf.errors.ResourceExhaustedError) as e:
-        sentence = _os_error_sentence(e)
+        sentence = _os_error_sentence(e, None if dry_run else run_dir)
         _record_failure(run_dir, metadata, sentence, dry_run)
         if not resume and not dry_run:
             _remove_if_empty(run_dir)

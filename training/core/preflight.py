@@ -49,7 +49,8 @@ def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None
         what = f"{path or 'the folder'} is on a read-only file system; {elsewhere}"
     elif code in (errno.ENOSPC, errno.EDQUOT):
         again = "resume the run" if flag == "--saved-models" else "run the command again"
-        what = f"the disk is full (or the quota is reached) writing{where}; free some space and {again}"
+        writing = f" writing{where}" if where else ""  # a write through a file descriptor names no file
+        what = f"the disk is full (or the quota is reached){writing}; free some space and {again}"
     elif code == errno.ENAMETOOLONG:
         what = f"a file name is too long for the file system ({len(os.path.basename(path))} characters); use a shorter name"
     elif code == errno.ENOTDIR:
@@ -65,6 +66,21 @@ def os_error_sentence(error: OSError, doing: str | None = None, flag: str | None
     if doing:
         return f"{doing[0].upper() + doing[1:]}: {what}."
     return f"{what[0].upper() + what[1:]}."
+
+
+def disk_full_from_tensorflow(error: BaseException) -> OSError | None:
+    """TensorFlow reports a full disk met while it writes a file (TensorBoard's events, tf.io.gfile) as a
+    ResourceExhaustedError "<path>; No space left on device", which would read as out of memory: the OSError
+    it stands for, naming the path, or None for any other error."""
+    if type(error).__name__ != "ResourceExhaustedError":
+        return None
+    import re
+
+    found = re.search(r"(\S*?);? (No space left on device|Disk quota exceeded)", str(error))
+    if found is None:
+        return None
+    code = errno.ENOSPC if found.group(2).startswith("No space") else errno.EDQUOT
+    return OSError(code, found.group(2), found.group(1) or None)
 
 
 def _write_probe(folder) -> None:
@@ -105,9 +121,9 @@ def check_folder(path, what: str = "the folder", flag: str | None = None) -> pat
 def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = None) -> pathlib.Path:
     """As `check_folder`, without making anything: `path` is a writable folder, or its nearest existing
     parent is one (so that a command refused later leaves no empty folder behind). Raises one ValueError."""
-    path = pathlib.Path(path)
-    if not str(path).strip():
+    if not str(path).strip():  # before pathlib, which reads "" as "." (this folder)
         raise ValueError(f"{flag or what} needs a folder, got an empty string.")
+    path = pathlib.Path(path)
     if path.is_dir():
         return check_folder(path, what, flag=flag)
     what = what[0].upper() + what[1:]
@@ -128,12 +144,14 @@ def check_folder_can_be_made(path, what: str = "the folder", flag: str | None = 
 def check_output_file(path, flag: str) -> pathlib.Path:
     """A file a command will write at its end (`--json rows.json`): its folder exists and is writable, and
     the path is not a folder, checked before the work starts. Raises one ValueError."""
-    path = pathlib.Path(path)
-    if not str(path).strip():
+    if not str(path).strip():  # before pathlib, which reads "" as "." (this folder)
         raise ValueError(f"{flag} needs a file name, got an empty string.")
+    path = pathlib.Path(path)
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'rows.json'}).")
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag} {path}: {folder} is a file, not a folder; give another path.")
     if not folder.is_dir():
         raise ValueError(f"{flag} {path}: the folder {folder} does not exist; create it or give another path.")
     try:

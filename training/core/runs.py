@@ -251,6 +251,9 @@ def _first_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the first bytes of every HDF5 file
+
+
 def load_model_file(path):
     """`keras.models.load_model` in safe mode, with one-sentence errors for corrupt or unsafe files."""
     import keras
@@ -259,6 +262,11 @@ def load_model_file(path):
 
     path = pathlib.Path(path)
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            if f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:  # renamed, or crafted: a legacy file may hold code
+                raise ValueError(
+                    f"{path} is an HDF5 file (Keras's legacy .h5 format, which can hold Python code in a Lambda "
+                    "layer), not a .keras archive; rnn-zoo loads only .keras files, in safe mode, and will not load it.")
         raise ValueError(f"{path} is not a valid .keras file (corrupt or truncated); retrain or restore it from a copy.")
     unsafe = (
         f"{path} needs unsafe deserialization (it contains Python code, e.g. a Lambda layer); rnn-zoo keeps safe "
@@ -395,7 +403,13 @@ class Run:
         return f"Run({self.path.name!r}, model={self.config.model!r}, task={self.config.task!r}, status={self.status!r})"
 
     def load_model(self):
-        """Load the model that matches the run's recorded state (see `load_run`) into `self.model`."""
+        """Load the model that matches the run's recorded state (see `load_run`) into `self.model`; refuse it
+        when config.json does not build a model of its size (`check_model_matches_config`)."""
+        model = self._load_model_file()
+        check_model_matches_config(self)
+        return model
+
+    def _load_model_file(self):
         from training.core import checkpoint
 
         state = run_state(self.path, self.metadata)
@@ -503,6 +517,31 @@ def check_run_files_agree(path, config, spec) -> None:
             raise ValueError(f"{vocabulary} holds {len(tokens)} tokens that differ from the {spec.vocabulary_size} of "
                              f"{path / 'task_spec.json'}; the model would read other ids than it was trained on: "
                              "restore the file from a copy.")
+
+
+def check_model_matches_config(run: Run) -> None:
+    """config.json is what reports, tables and `evaluate` say a run was: a hand edit of its model, units,
+    layers or model parameters would describe another model than the one evaluated. The model config.json
+    builds (at the units the run used, for a --param-budget run those in metadata.json) must have the
+    loaded model's parameter count. One small build; edits that keep the count (dropout) are not seen."""
+    import zoo
+    from training.core.build import model_arguments
+
+    config = run.config
+    units = run.metadata.get("units") if config.param_budget is not None else config.units
+    if run.model is None or not isinstance(units, int):
+        return  # an old run without its units recorded: nothing to compare with
+    try:
+        expected = zoo.build_model(config.model, **{**model_arguments(config, run.spec), "units": units}).count_params()
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{run.path / 'config.json'} does not describe a model the zoo can build ({e}); restore it "
+                         "from a copy.") from None
+    actual = run.model.count_params()
+    if expected != actual:
+        raise ValueError(
+            f"{run.path / 'config.json'} describes a {config.model} with {units:,} units and {expected:,} parameters, "
+            f"but {run.model_file} holds {actual:,}; config.json was edited or belongs to another run: restore it "
+            "from a copy.")
 
 
 def load_run(run, root=None, load_model: bool = True) -> Run:

@@ -192,7 +192,7 @@ def _run_sweep(experiments, output, description, resume, verbose, train_fn, stre
     elif output.exists() and any(output.iterdir()):
         raise ValueError(f"Output folder {output} is not empty; choose another --output or continue it with --resume.")
     preflight.check_folder(output, "the --output folder", flag="--output")
-    preflight.check_free_space(output, preflight.SMALL_FILES_BYTES * 2, what="the sweep's first files", flag="--output")
+    preflight.check_free_space(output, preflight.SMALL_FILES_BYTES * 2, what="the start of the sweep", flag="--output")
     remove_staging_leftovers(output)
     (output / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     if executor == "processes":  # started now, they import TensorFlow while this process prepares the sweep
