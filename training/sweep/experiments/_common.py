@@ -411,6 +411,11 @@ def omitted(small: Experiment, full: Experiment) -> list[str]:
         full_values = {r.task_params.get(key) for r in full.runs} - {None}
         if full_values - small_values:
             notes.append(f"task {key}: full runs {sorted(full_values)}, this budget {sorted(small_values)}")
+        for label in sorted(labels_small):  # a value this budget runs, but not for this variant
+            mine = {r.task_params.get(key) for r in small.runs if r.label == label} - {None}
+            fewer = sorted((small_values - mine) & {r.task_params.get(key) for r in full.runs if r.label == label})
+            if mine and fewer:
+                notes.append(f"{label} not at {key} {', '.join(str(v) for v in fewer)}")
     seeds_small, seeds_full = {r.seed for r in small.runs}, {r.seed for r in full.runs}
     if seeds_full - seeds_small:
         notes.append(f"seeds: full runs {sorted(seeds_full)}, this budget {sorted(seeds_small)}")

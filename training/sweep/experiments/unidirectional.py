@@ -34,12 +34,13 @@ SCAN = ["min_gru", "min_lstm", "lru"]  # linear recurrences trained by a paralle
 CAUSAL_MODELS = RECURRENT + SCAN + ["self_attention:causal_mask"]
 SEEING_MODELS = [f"bidirectional_{m}" for m in RECURRENT + SCAN] + ["self_attention:unmasked"]
 EVERY = {CAUSAL: CAUSAL_MODELS, LATE: CAUSAL_MODELS, SEES: SEEING_MODELS}
-# The quick budget (make demo): on future_cloze the four architectures of each direction and one scan cell each
-# way; on the article's sentence a causal GRU at the blank and after the cue, a bidirectional GRU and
-# unmasked attention (the four claims of the article's example).
-QUICK_FUTURE = {CAUSAL: ["simple_rnn", "lstm", "gru", "self_attention:causal_mask", "min_gru"],
-                LATE: ["simple_rnn", "lstm", "gru", "self_attention:causal_mask"],
-                SEES: ["bidirectional_simple_rnn", "bidirectional_lstm", "bidirectional_gru", "self_attention:unmasked",
+# The quick budget (make demo): on future_cloze three architectures of each direction (the tanh RNN, the GRU,
+# attention; the LSTM is the standard budget's, for make demo's time) and one scan cell each way; on the
+# article's sentence a causal GRU at the blank and after the cue, a bidirectional GRU and unmasked attention
+# (the four claims of the article's example).
+QUICK_FUTURE = {CAUSAL: ["simple_rnn", "gru", "self_attention:causal_mask", "min_gru"],
+                LATE: ["simple_rnn", "gru", "self_attention:causal_mask"],
+                SEES: ["bidirectional_simple_rnn", "bidirectional_gru", "self_attention:unmasked",
                        "bidirectional_min_gru"]}
 QUICK_MOUSE = {CAUSAL: ["gru"], LATE: ["gru"], SEES: ["bidirectional_gru", "self_attention:unmasked"]}
 

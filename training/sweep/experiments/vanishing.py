@@ -33,11 +33,12 @@ ALL = ["simple_rnn:gain_0.5", "simple_rnn:gain_0.8", "simple_rnn", "simple_rnn:g
        "min_gru", "min_lstm", "lru"]
 # The quick budget leaves out minLSTM: its gate is initialised like minGRU's and it measured the same decay
 # (0.301 decades/step against minGRU's 0.301 at gap 50, seed 0, `training.train --theory --through-time`);
-# and, for `make demo`'s time (issue 24), the gated cells' Glorot, forget-bias-3 and chrono variants: the
-# quick conclusions rest on the default against the orthogonal LSTM and the default against the update-bias-3
-# GRU (tests/test_quick_conclusions.py); the long-term experiment runs forget bias 3 and chrono at gap 100.
+# and, for `make demo`'s time (issue 24), the gated cells' Glorot, forget-bias-3 and chrono variants and the
+# orthogonal GRU: the quick conclusions rest on the default against the orthogonal LSTM and the default against
+# the update-bias-3 GRU (tests/test_quick_conclusions.py); the long-term experiment runs the gate biases at gap 100.
 QUICK = [v for v in ALL if v not in ("simple_rnn:glorot", "irnn:glorot", "self_attention", "min_lstm",
-                                     "lstm:glorot", "lstm:forget_bias_3", "gru:glorot", "gru:chrono")]
+                                     "lstm:glorot", "lstm:forget_bias_3", "lstm:chrono", "gru:glorot",
+                                     "gru:orthogonal", "gru:chrono")]
 # The parallel-scan cells train at the LSTM's parameter count at the budget's width (`param_budget`: their
 # own width chosen to match; recall has 18 tokens and 8 classes): 34,696 at 64 units, 9,160 at 32, 760 at
 # 8 (`zoo.build_model("lstm", ...).count_params()`; tests/test_experiment_vanishing.py checks them).
