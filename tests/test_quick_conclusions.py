@@ -1,6 +1,6 @@
 """The quick budget (`make demo`) reaches the qualitative conclusions of the suite's design measurements.
 
-Slow: it trains the whole quick suite once (14 minutes on an idle 2-core machine at bfc4148). Set
+Slow: it trains the whole quick suite once (`make demo`'s time: docs/results.md#budgets). Set
 RNN_ZOO_QUICK_SWEEP to the folder of a finished quick sweep to check that one instead of training;
 `python tests/test_quick_conclusions.py <sweep folder>` prints every check for any sweep of this suite.
 

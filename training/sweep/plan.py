@@ -107,29 +107,29 @@ class Measurement:
 
     def words(self) -> str:
         """Where the estimate comes from, in one clause for `compare --plan`."""
-        return (f"the {self.budget} sweep of {self.runs} runs at commit {self.commit} (`{self.command}`, "
+        return (f"the {self.budget} sweep at commit {self.commit} ({self.runs} runs finished; `{self.command}`, "
                 f"{self.workers} workers on {self.machine}; docs/results.md)")
 
 
-# `python -m training.sweep.plan saved_models/compare-seed-problems-quick-20261202-232613` (the sweep of
-# `/usr/bin/time -v make demo` at d1c50e5 on the idle 2-core machine: 9 min 39 s for the command).
+# `python -m training.sweep.plan saved_models/compare-seed-problems-quick-20261203-071558`: the sweep of
+# `/usr/bin/time -v make demo` at 8770c9f on the idle 2-core machine (docs/results.md#budgets has its time).
 MEASURED = Measurement(
     command="/usr/bin/time -v make demo",
-    commit="d1c50e5",
+    commit="8770c9f",
     budget="quick",
-    runs=242,
-    sweep_seconds=556.5,
+    runs=157,
+    sweep_seconds=427.4,
     workers=3,
     cores=2,
     machine="an idle 2-core CPU",
     costs={
-        "vanishing": (2.14, 4.39e-06),
-        "exploding": (1.45, 5.81e-06),
-        "long_term": (1.48, 8.81e-06),
-        "unidirectional": (1.94, 1.375e-05),
-        "char_lm": (9.35, 2.356e-05),
+        "vanishing": (2.377, 4.093e-06),
+        "exploding": (1.651, 6.485e-06),
+        "long_term": (1.976, 1.348e-05),
+        "unidirectional": (2.131, 1.622e-05),
+        "char_lm": (9.64, 2.459e-05),
     },
-    span_factor=1.185,
+    span_factor=1.395,
 )
 MEASURED_COSTS = MEASURED.costs  # experiment: (fixed seconds, training-step seconds per token)
 MEASURED_WHERE = MEASURED.words()
