@@ -18,7 +18,8 @@ from training.core import flags
 from training.core.config import GRID_DEFAULTS, RunConfig
 
 TRAINING_COMMANDS = ("train", "evaluate", "generate", "compare", "report", "bench", "bench_gradients",
-                     "through_time", "inspect", "tutorials", "sweep.hparams", "sweep.schema")  # every one the docs show
+                     "through_time", "inspect", "tutorials", "sweep.hparams", "sweep.schema",
+                     "sweep.calibrate")  # every one the docs show
 # `python -m datasets` runs the package's __init__ first: the registry and every task's parameters, no TensorFlow.
 DATASETS_COMMANDS = ("datasets.__main__", "datasets.bench")
 

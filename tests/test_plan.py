@@ -73,7 +73,7 @@ def test_adding_runs_to_the_quick_budget_raises_its_estimate():
 def test_the_quick_estimate_is_near_the_measured_sweep():
     """`plan.MEASURED` is a sweep of the quick budget; the estimate of the quick budget as it stands must land
     within 15% of its measured wall time. When the quick budget changes, this fails: time `make demo` again on
-    the idle machine and write `python -m training.sweep.plan SWEEP` into MEASURED (and docs/results.md)."""
+    the idle machine and write `python -m training.sweep.calibrate SWEEP` into MEASURED (and docs/results.md)."""
     estimate = plan.estimate_seconds(suites.seed_problems("quick"), plan.MEASURED.workers, cores=plan.MEASURED.cores)
     assert abs(estimate - plan.MEASURED.sweep_seconds) < 0.15 * plan.MEASURED.sweep_seconds, plan.duration(estimate)
 

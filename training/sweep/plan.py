@@ -73,7 +73,7 @@ def run_cost(run) -> float:
 class Measurement:
     """The sweep whose runs' costs the estimates are made from: how it was measured (the command, the commit,
     the machine) and what it measured, as constants: an estimate does not change when the suite's plan does.
-    `compare --plan` cites it (`words()`); `python -m training.sweep.plan SWEEP_FOLDER` prints these fields
+    `compare --plan` cites it (`words()`); `python -m training.sweep.calibrate SWEEP` prints these fields
     for any finished sweep (`calibrate`); docs/results.md holds its table.
 
     Args:
@@ -111,7 +111,7 @@ class Measurement:
                 f"{self.workers} workers on {self.machine}; docs/results.md)")
 
 
-# `python -m training.sweep.plan saved_models/compare-seed-problems-quick-20261203-071558`: the sweep of
+# `python -m training.sweep.calibrate saved_models/compare-seed-problems-quick-20261203-071558`: the sweep of
 # `/usr/bin/time -v make demo` at 8770c9f on the idle 2-core machine (docs/results.md#budgets has its time).
 MEASURED = Measurement(
     command="/usr/bin/time -v make demo",
@@ -160,12 +160,17 @@ def _costs(kind: str, task: str, costs: dict) -> tuple[float, float]:
     return statistics.median(f for f, _ in synthetic), statistics.median(t for _, t in synthetic)
 
 
-def run_seconds(run, kind: str, costs: dict | None = None) -> float:
-    """A run's seconds from the measured costs: its experiment's fixed seconds plus its tokens (steps x batch
-    x length) times the measured seconds per token. Width and model family are not modelled: a wider model
-    or an attention model costs more per token than the table says."""
-    fixed, per_token = _costs(kind, run.task, MEASURED_COSTS if costs is None else costs)
-    return fixed + per_token * _tokens(run.config)
+def run_seconds(run, kind: str) -> float:
+    """A run's seconds from the measured costs (`config_seconds`)."""
+    return config_seconds(run.config, kind, MEASURED_COSTS)
+
+
+def config_seconds(config: dict, kind: str, costs: dict) -> float:
+    """A run's seconds from `costs`: its experiment's fixed seconds plus its tokens (steps x batch x length)
+    times the seconds per token. Width and model family are not modelled: a wider model or an attention model
+    costs more per token than the table says."""
+    fixed, per_token = _costs(kind, config.get("task", ""), costs)
+    return fixed + per_token * _tokens(config)
 
 
 def _makespan(seconds, jobs: int) -> float:
@@ -199,7 +204,7 @@ def estimate_seconds(experiments, jobs: int, skip=(), cores: int | None = None) 
 def calibrate(folder) -> dict:
     """The fields of a `Measurement` from a finished sweep folder: per experiment the medians of its finished
     runs' fixed seconds and training-step seconds per token, and the factor between the sweep's wall time and
-    the makespan those give for its runs on its workers. Prints nothing; `main` prints it."""
+    the makespan those give for its runs on its workers (`python -m training.sweep.calibrate` prints it)."""
     import statistics
 
     from training.sweep import results
@@ -216,14 +221,10 @@ def calibrate(folder) -> dict:
         mine = [r for r in timed if r.experiment == experiment]
         costs[experiment] = (round(statistics.median(r.fixed_seconds for r in mine), 3),
                              float(f"{statistics.median(r.steps_seconds / _tokens(configs[r.id]) for r in mine):.4g}"))
-    kinds = {e["key"]: e.get("kind", e["key"]) for e in sweep.get("experiments", [])}
-    seconds = []
-    for r in timed:
-        fixed, per_token = _costs(r.experiment, configs[r.id].get("task", ""), costs)
-        seconds.append(fixed + per_token * _tokens(configs[r.id]))
+    seconds = [config_seconds(configs[r.id], r.experiment, costs) for r in timed]
     jobs = int(sweep.get("jobs") or 1)
     return {"budget": sweep.get("budget"), "runs": len(timed), "sweep_seconds": round(float(sweep["wall_seconds"]), 1),
-            "workers": jobs, "costs": costs, "kinds": kinds,
+            "workers": jobs, "costs": costs,
             "span_factor": round(float(sweep["wall_seconds"]) / _makespan(seconds, jobs), 3)}
 
 
@@ -303,25 +304,3 @@ def plan_from_args(args) -> tuple[list, dict]:
     seeds = sorted({r.seed for e in experiments for r in e.runs})
     description.update(seeds=seeds, param_budget=args.param_budget)
     return experiments, description
-
-
-def main(argv=None) -> int:
-    """`python -m training.sweep.plan SWEEP_FOLDER`: the measured costs of a finished sweep, as `MEASURED`
-    holds them."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m training.sweep.plan", description=main.__doc__)
-    parser.add_argument("sweep", help="a finished sweep folder (its sweep.json and run folders)")
-    args = parser.parse_args(argv)
-    try:
-        fields = calibrate(args.sweep)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(fields, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
