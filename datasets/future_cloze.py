@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from datasets.lazy import tf  # TensorFlow is imported when a pipeline is built (datasets/lazy.py)
 from datasets.registry import register_task
 from datasets.spec import PER_STEP
@@ -126,6 +128,12 @@ class FutureCloze(SyntheticTask):
         targets = tf.where(due, answer, 0)  # (n, T + k)
         weights = tf.cast(due, tf.float32) * float(self.sequence_length(p))  # (n, T + k)
         return targets, weights
+
+    def cloze_positions(self, inputs, p):
+        """(blank, cue) of token ids `inputs` (n, T): each example's blank step (n,) and its cue's step as a
+        (n, T) boolean mask (`training.instruments.at_answer` measures the gradient reaching it)."""
+        inputs = np.asarray(inputs)
+        return np.argmax(inputs == BLANK, axis=1), inputs >= self.first_cue(p)
 
     def spec(self, p):
         k = p["num_answers"]

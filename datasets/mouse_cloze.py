@@ -164,6 +164,14 @@ class MouseCloze(TemplateTask):
         weights[due] = float(t)
         return inputs, targets, weights
 
+    def cloze_positions(self, inputs, p):
+        """(blank, cue) of token ids `inputs` (n, T): each example's blank step (n,) and the words after it
+        (every non-`<pad>` step after the blank: the sense is decided there) as a (n, T) boolean mask."""
+        inputs = np.asarray(inputs)
+        blank = np.argmax(inputs == 1, axis=1)  # the vocabulary is [<pad>, ___, words...]
+        after = np.arange(inputs.shape[1])[None, :] > blank[:, None]
+        return blank, after & (inputs != 0)
+
     def spec(self, p):
         k = len(ANSWERS)
         return self.make_spec(

@@ -5,7 +5,9 @@ imported), writes its figures into `<run>/inspect/` and prints them, then a verd
 by the rule the report uses (`training.core.rules`, `training.sweep.stats`):
 
     vanishing   how much of the last token's gradient reaches the first position, at initialisation and
-                at the end (the through-time profile, `gradient_through_time.npz`)
+                at the end (the through-time profile, `gradient_through_time.npz`); for a cloze task (the
+                loss read at the blank) how much of the scored step's gradient reaches the cue, or that
+                none can (metadata.json `gradient_at_cue`)
     exploding   the largest global step norm against the median one, NaN/Inf steps, divergence
                 (`gradients.csv`, `gradients_summary.json`), and how often clipping changed the gradient
     learning    the test metric against the task's chance value, tested as the report tests it; solved,
@@ -16,6 +18,8 @@ The figures:
     gradient_norms.png   global gradient norm per step before and after clipping, and per layer, on a log
                          scale; the clip threshold drawn, steps whose norm was NaN/Inf marked at the top
     through_time.png     ||dL_T/dx_t|| against the lag T - t at initialisation and at the end
+    at_cue.png           a cloze task's instead: the gradient of the loss at the scored step at each input, by
+                         its step relative to the blank, the cue's steps shaded
     learning_curve.png   training and validation loss against the step, with the chance line
 
     python -m training.inspect saved_models/lstm-recall-20261202-120000
@@ -185,6 +189,30 @@ def through_time_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | Non
     return _save(fig, path)
 
 
+def cue_figure(run: RunFiles, path: pathlib.Path) -> pathlib.Path | None:
+    cue = run.metadata.get("gradient_at_cue") or {}
+    if not cue.get("offsets"):
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for key, when, style in (("profile", "at initialisation", "--"), ("profile_final", "at the end", "-")):
+        if cue.get(key):
+            ax.plot(cue["offsets"], [v if v > 0 else math.nan for v in cue[key]], ls=style, label=when)
+            zeros = [j for j, v in zip(cue["offsets"], cue[key]) if v == 0]
+            if zeros:
+                ax.plot(zeros, [0.0] * len(zeros), "v", clip_on=False, transform=ax.get_xaxis_transform(),
+                        label=f"exactly 0 {when}: no path back ({len(zeros)} steps)")
+    if cue.get("cue_offsets"):
+        ax.axvspan(min(cue["cue_offsets"]) - 0.5, max(cue["cue_offsets"]) + 0.5, color="0.85", label="the cue")
+    ax.axvline(0, color="0.5", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("input step minus the blank's step")
+    ax.set_ylabel("||dL/dx_t|| / at the scored step's input")
+    ax.set_title("Gradient of the loss at the scored step")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 WIDE_LOSSES = 100.0  # losses spanning more than this factor are drawn on a log scale
 
 
@@ -234,6 +262,9 @@ def verdict(run: RunFiles) -> list[str]:
 def _vanishing_line(run: RunFiles) -> str:
     from training.core.rules import VANISHED_DECADES, vanished
 
+    cue = run.metadata.get("gradient_at_cue")
+    if cue:
+        return _cue_line(cue)
     names = run.profile_names()
     if not names:
         return "vanishing: not measured (the run recorded no through-time profile)"
@@ -258,6 +289,29 @@ def _vanishing_line(run: RunFiles) -> str:
     at_start = "n/a" if start is None else f"10^{start:.1f}"
     return (f"vanishing: {words}: the first position gets {at_start} of the last token's gradient at "
             f"initialisation, 10^{end:.1f} {when} ({rule})")
+
+
+def _cue_line(cue: dict) -> str:
+    """A cloze task's first verdict line: the gradient reaching the cue from the loss at the scored step."""
+    from training.core.rules import VANISHED_DECADES, vanished
+
+    def power(ratio):
+        return "exactly 0" if ratio == 0 else f"10^{math.log10(ratio):.1f}"
+
+    rule = f"embedding; vanished means under 10^{VANISHED_DECADES:.0f} at the end"
+    start, end = cue.get("ratio"), cue.get("ratio_final")
+    if start is None:
+        return "vanishing: not measured (the run recorded no gradient at the cue)"
+    if end is None:
+        end_words, judged = "not measured at the end (the run did not finish)", start
+    else:
+        end_words, judged = f"{power(end)} at the end", end
+    if judged == 0:
+        return (f"vanishing: NO PATH: the cue gets exactly 0 of the scored step's gradient ({power(start)} at "
+                "initialisation): it comes after the step the loss reads and the model reads left to right")
+    words = "VANISHED" if vanished(math.log10(judged)) else "no"
+    return (f"vanishing: {words}: the cue gets {power(start)} of the scored step's gradient at initialisation, "
+            f"{end_words} ({rule})")
 
 
 def _gradient_line(run: RunFiles) -> str:
@@ -375,6 +429,7 @@ def inspect_run(path: pathlib.Path) -> tuple[list[pathlib.Path], list[str]]:
     out.mkdir(exist_ok=True)
     made = [gradient_norm_figure(run, out / "gradient_norms.png"),
             through_time_figure(run, out / "through_time.png"),
+            cue_figure(run, out / "at_cue.png"),
             learning_curve_figure(run, out / "learning_curve.png")]
     return [m for m in made if m is not None], verdict(run)
 

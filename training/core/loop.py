@@ -262,6 +262,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
         if not dry_run and config.tensorboard:
             all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False))
         theory = _theory(model, data, config, eval_data) if config.theory and not resume else None
+        at_cue = None if resume or dry_run else _cue_gradient(model, data, config, eval_data)
+        cue_init = at_cue() if at_cue is not None else None
 
         if not resume and not dry_run:
             runs.write_json(run_dir / "config.json", config.to_dict())
@@ -354,6 +356,8 @@ def _train(config, *, run_dir, lock, root, dry_run, verbose, export, callbacks, 
                             else None)
             if final_theory is not None:
                 metadata["theory_final"] = final_theory
+        if cue_init is not None:
+            metadata["gradient_at_cue"] = _cue_record(cue_init, at_cue() if status == "finished" else None)
         metadata.update(_measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status,
                                       eval_data))
         clock.lap("evaluate")
@@ -501,6 +505,42 @@ def _final_theory(model, data, config, theory, eval_data=None) -> dict | None:
     if theory is None or "retention_mean" not in theory:
         return None
     return _theory(model, data, config, eval_data, when="the end of training")
+
+
+def _has_cue(task_name: str) -> bool:
+    """Whether the task scores one step and says which inputs decide its answer (`cloze_positions`)."""
+    import datasets
+
+    return hasattr(datasets.get_task(task_name), "cloze_positions")
+
+
+def _cue_gradient(model, data, config, eval_data=None):
+    """For a task that declares `cloze_positions` (future_cloze, mouse_cloze) and a run that records the
+    gradient through time: a function measuring the gradient at the cue (`training.instruments.at_answer`)
+    on the first `probe_size` validation examples at the model's current weights; None otherwise."""
+    if not config.through_time or not _has_cue(config.task):
+        return None
+    import datasets
+    from training.instruments.at_answer import AnswerGradient
+
+    task = datasets.get_task(config.task)
+    inputs, targets, weights = _taken(eval_data, data["validation"], ("probe with weights", config.probe_size),
+                                      lambda: tuple(t.numpy() for t in next(iter(
+                                          data["validation"].unbatch().batch(config.probe_size).take(1)))[:3]))
+    blank, cue = task.cloze_positions(inputs, task.resolve(dict(config.task_params)))
+    measure = AnswerGradient(model)
+    return lambda: measure(inputs, targets, weights, blank, cue)
+
+
+def _cue_record(init: dict, final: dict | None) -> dict:
+    """metadata `gradient_at_cue`: the measurement at initialisation and, for a finished run, after training."""
+    out = {"probe": "embedding", "examples": init["examples"], "decades": init["decades"], "ratio": init["ratio"],
+           "no_path_examples": init["no_path_examples"], "offsets": init["offsets"], "profile": init["profile"],
+           "cue_offsets": init["cue_offsets"]}
+    if final is not None:
+        out.update(decades_final=final["decades"], ratio_final=final["ratio"],
+                   no_path_examples_final=final["no_path_examples"], profile_final=final["profile"])
+    return out
 
 
 def _measurements(config, spec, model, grad_callbacks, curve, history_rows, run_dir, status, eval_data=None) -> dict:
@@ -652,7 +692,9 @@ def gradient_callbacks(config, run_dir, spec, data, resume: bool = False, eval_d
             GradientRecorder(run_dir=run_dir, every_n_steps=config.gradient_every, per_variable=config.per_variable,
                              resume=resume, **board)
         )
-    if not config.through_time:
+    if not config.through_time or _has_cue(config.task):
+        # a cloze task's loss is read at the blank, not the last step: its gradient is the one at the cue
+        # (`_cue_gradient`, metadata `gradient_at_cue`), not ||dL_T/dx_t||
         return callbacks
     inputs, targets = _taken(eval_data, data["validation"], ("probe", config.probe_size), lambda: tuple(
         t.numpy() for t in next(iter(data["validation"].unbatch().batch(config.probe_size).take(1)))[:2]))

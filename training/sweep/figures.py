@@ -23,6 +23,7 @@ import pathlib
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.lines  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -159,6 +160,55 @@ def through_time_profiles(folder, rows, path):
         ax.set_ylabel("||dL_T/dx_t|| / value at lag 0 (log)")
     fig.suptitle("Gradient through time relative to the last input: dashed = initialisation, solid = after "
                  "training", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def cue_profiles(folder, rows, path):
+    """A cloze task's gradient at the answer (`training.instruments.at_answer`): the gradient of the loss at
+    the scored step at each input, by its offset from the blank, relative to the scored step's own input; one
+    panel per direction (causal at the blank, answering late, seeing the future) where rows have one, one line
+    per variant (first seed): dashed at initialisation, solid after training. Exact zeros (no path back) are
+    marked on the bottom edge. None when no run measured it."""
+    measured = []
+    for label, group in _by_label(rows).items():
+        row = group[0]
+        cue = (results.run_metadata(folder, row) or {}).get("gradient_at_cue")
+        if cue and cue.get("offsets"):
+            measured.append((row, cue, label))
+    if not measured:
+        return None
+    panels = list(dict.fromkeys(getattr(r, "direction", None) or "" for r, _, _ in measured))
+    fig, grid = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 4.0), squeeze=False, sharey=True)
+    for ax, panel in zip(grid.flat, panels):
+        ax.set_yscale("log")
+        mine = [m for m in measured if (getattr(m[0], "direction", None) or "") == panel]
+        for i, (row, cue, _) in enumerate(mine):  # one direction per panel: the label names the variant
+            final = bool(cue.get("profile_final"))
+            for key, style in (("profile", "--"), ("profile_final", "-")):
+                if cue.get(key):  # the line that is drawn last names the variant in the legend
+                    axes.log_line(ax, cue["offsets"], cue[key], color=f"C{i}", linestyle=style,
+                                  linewidth=1.2 if key == "profile" else 1.7,
+                                  label=row.label if (key == "profile_final") == final else None)
+        ax.axvline(0, color="0.5", linewidth=0.8, linestyle=":", zorder=0)
+        cues = sorted({j for _, cue, _ in mine for j in cue.get("cue_offsets") or []})
+        if cues:
+            ax.axvspan(min(cues) - 0.5, max(cues) + 0.5, color="0.85", zorder=0,
+                       label="the cue" if len(cues) == 1 else "the words after the blank")
+        ax.set_title(panel or "every run", fontsize=10)
+        ax.set_xlabel("input step minus the blank's step")
+        ax.grid(True, which="major", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        kept = [(h, label) for h, label in zip(handles, labels) if " points (" not in label]  # zeros: one entry
+        if len(kept) < len(labels):
+            kept.append((matplotlib.lines.Line2D([], [], color="0.4", linestyle="none", **{
+                k: v for k, v in axes.ZERO_MARK.items() if k not in ("linestyle", "clip_on")}),
+                "exactly 0: no path back (bottom edge)"))
+        ax.legend(*zip(*kept), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    grid[0, 0].set_ylabel("||dL/dx_t|| at the scored step / at its input (log)")
+    fig.suptitle("Gradient of the loss at the scored step, by input step relative to the blank: dashed = "
+                 "initialisation, solid = after training", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -41,15 +41,28 @@ SEPARATING_DECADES = 1.0  # gradients at the key closer than a factor of 10 are 
 # Tasks whose key sits at the first position (recall: the key opens the sequence), so the gradient at the
 # first position is the gradient at the key; for the others it is the gradient reaching the first position.
 KEY_AT_START = ("recall",)
+# Cloze tasks (one scored step; `training.instruments.at_answer`): the gradient of the loss at the scored step
+# reaching the inputs that decide the answer, in the words of each task. Exactly 0 (-inf decades) is no path.
+AT_CUE = {"future_cloze": "the cue", "mouse_cloze": "the words after the blank"}
 
 
 def where_words(task) -> str:
-    """"the key" for a task whose key opens the sequence, else "the first position"."""
-    return "the key" if task in KEY_AT_START else "the first position"
+    """"the key" for a task whose key opens the sequence, "the cue" (or its task's words) for a cloze task, else
+    "the first position"."""
+    return "the key" if task in KEY_AT_START else AT_CUE.get(task, "the first position")
+
+
+def _short_where(task) -> str:
+    return "key" if task in KEY_AT_START else "cue" if task in AT_CUE else "first position"
 
 
 def _decades(group, field="key_gradient_decades") -> list[float]:
-    return [v for v in group.values(field) if math.isfinite(v)]
+    """The seeds' values in decades: finite, or -inf where the gradient was exactly 0 (no path)."""
+    return [v for v in group.values(field) if math.isfinite(v) or v == -math.inf]
+
+
+def _no_path(values) -> bool:
+    return bool(values) and all(v == -math.inf for v in values)
 
 
 # ------------------------------------------------------------------------------------------ table
@@ -59,9 +72,19 @@ def decades_cell(group, field) -> str:
     vs = _decades(group, field)
     if not vs:
         return "–"
-    if len(vs) == 1 or min(vs) == max(vs):
-        return f"{vs[0]:+.2f}"
-    return f"{sum(vs) / len(vs):+.2f} [{min(vs):+.2f}, {max(vs):+.2f}]"
+    if _no_path(vs):
+        return "0: no path"
+    none = len([v for v in vs if v == -math.inf])
+    vs = [v for v in vs if v != -math.inf]
+    cell = (f"{vs[0]:+.2f}" if len(vs) == 1 or min(vs) == max(vs)
+            else f"{sum(vs) / len(vs):+.2f} [{min(vs):+.2f}, {max(vs):+.2f}]")
+    return cell + (f"; 0 in {none} of {none + len(vs)} seeds" if none else "")
+
+
+def _final(row):
+    """The gradient at the key after training: the row's field, else (a row of a sweep read before it had the
+    field) the through-time profile's ratio at the end."""
+    return row.key_gradient_decades_final if row.key_gradient_decades_final is not None else row.tt_log10_ratio_final
 
 
 def step_norm_cell(group) -> str:
@@ -89,6 +112,10 @@ def _ratio(row):
 GRADIENT_NOTE = ("Gradient at the key (or the first position): log10 of ||dL_T/dx_t|| there over its value at the "
                  "last input, at initialisation and after training (0 = as large as at the last input, -3 = a "
                  "thousandth of it).")
+CUE_NOTE = ("Gradient at the cue (a cloze task): log10 of the gradient of the loss at the scored step (the blank, or "
+            "the step a late answer is due) at the inputs that decide the answer, over its value at the scored "
+            "step's own input; \"0: no path\" where it is exactly zero: the cue comes after the scored step and the "
+            "model reads left to right.")
 STEP_NORM_NOTE = ("Largest step norm: the largest global gradient norm before clipping, and how many times the "
                   f"median step's it was. Exploded: {rules.EXPLODING_RULE}.")
 TABLE_NOTE = GRADIENT_NOTE + " " + STEP_NORM_NOTE
@@ -110,16 +137,17 @@ def columns(groups, without=()) -> list[tuple[str, callable]]:
     if unknown:
         raise ValueError(f"Unknown gradient column(s) {', '.join(unknown)}; known: {', '.join(COLUMN_KEYS)}.")
     tasks = {g.task for g in groups}
-    where = "key" if tasks and tasks <= set(KEY_AT_START) else "key / first position" if tasks & set(KEY_AT_START) \
-        else "first position"
+    order = ("key", "cue", "first position")
+    where = " / ".join(w for w in order if w in {_short_where(t) for t in tasks}) or "first position"
     made = {
         "init": (f"Gradient at {where}, init (decades)", lambda g: decades_cell(g, ROW.key_gradient_decades)),
-        "end": (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, ROW.tt_log10_ratio_final)),
+        "end": (f"Gradient at {where}, end (decades)", lambda g: decades_cell(g, _final)),
         "step norm": ("Largest step norm", step_norm_cell),
     }
     kept = [k for k in COLUMN_KEYS if k not in without and any(made[k][1](g) != "–" for g in groups)]
-    note = " ".join(n for n, shown in ((GRADIENT_NOTE, {"init", "end"} & set(kept)), (STEP_NORM_NOTE,
-                                                                                      "step norm" in kept)) if shown)
+    gradient_notes = ((GRADIENT_NOTE, any(t not in AT_CUE for t in tasks)), (CUE_NOTE, bool(tasks & set(AT_CUE))))
+    note = " ".join(n for n, shown in [*((n, w and {"init", "end"} & set(kept)) for n, w in gradient_notes),
+                                       (STEP_NORM_NOTE, "step norm" in kept)] if shown)
     out = [made[k] for k in kept]
     return [out[0] + (note,)] + out[1:] if out else []
 
@@ -148,7 +176,14 @@ def figures(folder, rows, out_dir, name, words, without=()) -> list[tuple]:
         raise ValueError(f"Unknown gradient figure(s) {', '.join(unknown)}; known: {', '.join(FIGURE_KEYS)}.")
     key = " The key is the first position: the longest lag." if rows and rows[0].task in KEY_AT_START else ""
     pairs = []
-    if "through_time" not in without:
+    if "through_time" not in without and rows and rows[0].task in AT_CUE:  # the loss is read at the blank
+        pairs.append((fig.cue_profiles(folder, rows, out_dir / f"{name}_at_cue.png"),
+                      f"{words}: the gradient of the loss at the scored step (the blank, or the step a late answer "
+                      f"is due) at every input, by its step relative to the blank, over its value at the scored "
+                      f"step's own input ({where_words(rows[0].task)}: what decides the answer). ▼ on the bottom edge: "
+                      "exactly 0, no path back from the loss (dashed at initialisation, solid after training; first "
+                      "seed of each variant)."))
+    elif "through_time" not in without:
         pairs.append((fig.through_time_profiles(folder, rows, out_dir / f"{name}_through_time.png"),
                       f"{words}: gradient through time, ||dL_T/dx_t|| against the lag relative to its value at the "
                       "last input (dashed at initialisation, solid after training; first seed of each variant)."
@@ -170,6 +205,8 @@ def separates(a, b) -> dict | None:
     va, vb = _decades(a), _decades(b)
     if not va or not vb:
         return None
+    if _no_path(va) or _no_path(vb) or -math.inf in va + vb:
+        return _separates_no_path(a, b, va, vb)
     ma, mb = sum(va) / len(va), sum(vb) / len(vb)
     apart = abs(ma - mb) >= SEPARATING_DECADES
     if len(va) > 1 and len(vb) > 1:
@@ -182,6 +219,25 @@ def separates(a, b) -> dict | None:
         evidence = ("one seed each: no interval over seeds" if len(va) == len(vb) == 1 else
                     f"{len(va)} and {len(vb)} seeds: no interval over the seeds of a one-seed side")
     return {"a": ma, "b": mb, "difference": ma - mb, "separated": apart, "evidence": evidence}
+
+
+def _separates_no_path(a, b, va, vb) -> dict:
+    """`separates` where a gradient was exactly 0 in some seed: separated when one side is 0 in every seed and
+    the other in none (the one has a path to the cue, the other none at all)."""
+    def mean(vs):
+        return -math.inf if -math.inf in vs else sum(vs) / len(vs)
+
+    ma, mb = mean(va), mean(vb)
+    clean = (_no_path(va) and -math.inf not in vb) or (_no_path(vb) and -math.inf not in va)
+    zero = b if _no_path(vb) else a
+    evidence = (f"exactly 0 in every seed of {zero.label} ({len(_decades(zero))}): no path, not a small number"
+                if clean else "exactly 0 in some seeds only")
+    difference = math.inf if ma > mb else -math.inf if mb > ma else 0.0
+    return {"a": ma, "b": mb, "difference": difference, "separated": clean, "evidence": evidence}
+
+
+def _decades_words(value: float) -> str:
+    return "exactly 0" if value == -math.inf else f"{value:+.2f} decades"
 
 
 def times(decades: float) -> str:
@@ -217,7 +273,15 @@ def why_sentence(winner, loser) -> str | None:
     if s is None:
         return None
     where = where_words(winner.task)
-    values = f"{s['a']:+.2f} decades for {winner.label} against {s['b']:+.2f} for {loser.label} ({s['evidence']})"
+    values = (f"{_decades_words(s['a'])} for {winner.label} against {_decades_words(s['b'])} for {loser.label} "
+              f"({s['evidence']})")
+    if s["separated"] and s["difference"] == math.inf:
+        return (f"Why {winner.label} is ahead: at initialisation the gradient reaching {where} was {values}: the "
+                f"loss at {loser.label}'s scored step has no path back to {where}, so no training step can teach "
+                f"it to use {where}; {winner.label}'s loss reaches it from the first step.")
+    if s["separated"] and s["difference"] == -math.inf:
+        return (f"The gradient does not explain it: at initialisation the gradient reaching {where} was {values}: "
+                f"{winner.label} is ahead without a path to {where}.")
     if s["separated"] and s["difference"] > 0:
         return (f"Why {winner.label} is ahead: at initialisation the gradient reaching {where} was {values}: "
                 f"from the first step the error at the answer reached {where} about {times(s['difference'])} "

@@ -293,8 +293,11 @@ class RunRow:
                                                  "(the learned gates, the learned |lambda|; diagonal linear "
                                                  "recurrences only)", META, "decades/step")
     key_gradient_decades: float = _field("log10 of the gradient at the task's key over the gradient at the last "
-                                         "input, at initialisation", f"metadata.json, else {THROUGH_TIME}",
-                                         "decades", always=True)
+                                         "input, at initialisation; for a cloze task the gradient at its cue over "
+                                         "the one at the scored step's input (-inf: exactly 0, no path)",
+                                         f"metadata.json, else {THROUGH_TIME}", "decades", always=True)
+    key_gradient_decades_final: float = _field("the same after training", f"metadata.json, else {THROUGH_TIME}",
+                                               "decades")
     grad_steps_recorded: int = _field("steps the step-gradient recorder wrote", GRADIENTS, "steps")
     grad_norm_max: float = _field("largest finite global gradient norm (before clipping)", GRADIENTS)
     grad_norm_median: float = _field("median finite global gradient norm (before clipping)", GRADIENTS)
@@ -544,8 +547,9 @@ def read_run(folder: pathlib.Path, run: dict) -> RunRow:
         row.baselines, row.baselines_validation = measured.pop("baselines"), measured.pop("baselines_validation")
         for name, value in measured.items():
             setattr(row, name, value)
-        if row.theory_predicted_decay_final is not None:  # an optional column: only runs that took it again
-            row.provided = row.provided | {"theory_predicted_decay_final"}
+        for name in ("theory_predicted_decay_final", "key_gradient_decades_final"):  # optional: runs that took it
+            if getattr(row, name) is not None:
+                row.provided = row.provided | {name}
     return row
 
 
@@ -589,7 +593,15 @@ def _statistics_columns(run_dir: pathlib.Path, meta: dict, spec: dict, row: RunR
             if isinstance(nats, (int, float)) and not isinstance(nats, bool) and metric != "accuracy":
                 into[name] = chance_of(metric, float(nats), None)
     at_key = meta.get("gradient_at_key") or {}
-    out["key_gradient_decades"] = _float(at_key.get("decades")) if at_key else row.tt_log10_ratio_init
+    at_cue = meta.get("gradient_at_cue") or {}
+    if at_key:
+        out["key_gradient_decades"] = _float(at_key.get("decades"))
+    elif at_cue:
+        out["key_gradient_decades"] = _cue_decades(at_cue, "")
+    else:
+        out["key_gradient_decades"] = row.tt_log10_ratio_init
+    out["key_gradient_decades_final"] = (_cue_decades(at_cue, "_final") if at_cue
+                                         else row.tt_log10_ratio_final)
     hidden = meta.get("hidden_state_norm")
     if isinstance(hidden, dict):
         out["hidden_state_norm_max"] = _float(hidden.get("max"))
@@ -753,6 +765,15 @@ def _gradient_columns(records: dict) -> dict:
     return out
 
 
+def _cue_decades(at_cue: dict, when: str) -> float | None:
+    """Decades of metadata `gradient_at_cue` at initialisation (`when` "") or after training ("_final"): -inf
+    where its ratio is exactly 0 (no path from the scored step back to the cue), None where not measured."""
+    ratio = _float(at_cue.get("ratio" + when))
+    if ratio is None:
+        return None
+    return -math.inf if ratio == 0 else math.log10(ratio)
+
+
 def collect(folder) -> tuple[dict, list[RunRow]]:
     """The sweep description and one typed row per planned run, in plan order."""
     folder = pathlib.Path(folder)
@@ -907,6 +928,11 @@ def examples_loader(folder):
         return read_test_examples(folder / row.examples_file) or None
 
     return load
+
+
+def run_metadata(folder, row: RunRow) -> dict | None:
+    """The run's metadata.json, or None where the run wrote none (or it cannot be read)."""
+    return _json(pathlib.Path(folder) / row.run_dir / "metadata.json") if row.run_dir else None
 
 
 def gradient_records(folder, row: RunRow) -> dict:

@@ -32,7 +32,7 @@ BUDGETS = {
     "standard": dict(seq_len=64, units=128, param_budget=150_000, batch_size=64, steps=3000, learning_rate=3e-3,
                      validation_steps=10, sample_length=200, variants=ALL, seeds=[0]),
     "quick": dict(seq_len=64, units=128, batch_size=64, steps=2000, learning_rate=3e-3, validation_steps=10,
-                  sample_length=200, record_gradients=False, through_time=False, variants=["gru"], seeds=[0]),
+                  sample_length=200, variants=["gru"], seeds=[0]),
     "smoke": dict(seq_len=16, units=8, param_budget=1_700, batch_size=16, steps=3, learning_rate=3e-3,
                   validation_steps=2, sample_length=20, variants=["simple_rnn", "lstm", "gru", *SCAN], seeds=[0]),
 }
