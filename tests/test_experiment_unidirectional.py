@@ -218,7 +218,7 @@ def test_a_winner_whose_gradient_at_the_cue_is_decades_above_is_explained_under_
     lines = uni.findings_unidirectional(groups, rows)
     why = [s for s in lines if s.startswith("Why")]
     assert ("Why gru answering late is ahead: at initialisation the gradient reaching the cue was "
-            "-0.20 decades for gru answering late against -3.20 decades for gru (one seed each") in why[0]
+            "-0.20 decades for gru answering late against -3.20 for gru (one seed each") in why[0]
     assert len(why) == 1  # the bidirectional GRU's -2.9 is within one decade of the causal GRU's -3.2
     assert not any(s.startswith("The gradient") for s in lines)  # the design says why it is ahead, not the gradient
     verdict = next(s for s in lines if s.startswith("bidirectional_gru (0.99) beat gru"))

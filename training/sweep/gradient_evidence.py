@@ -229,9 +229,9 @@ def _separates_no_path(a, b, va, vb) -> dict:
 
     ma, mb = mean(va), mean(vb)
     clean = (_no_path(va) and -math.inf not in vb) or (_no_path(vb) and -math.inf not in va)
-    zero = b if _no_path(vb) else a
-    evidence = (f"exactly 0 in every seed of {zero.label} ({len(_decades(zero))}): no path, not a small number"
-                if clean else "exactly 0 in some seeds only")
+    n = len(vb if _no_path(vb) else va)
+    evidence = (("in its only seed" if n == 1 else f"in all its {n} seeds") if clean
+                else "exactly 0 in some seeds only")
     difference = math.inf if ma > mb else -math.inf if mb > ma else 0.0
     return {"a": ma, "b": mb, "difference": difference, "separated": clean, "evidence": evidence}
 
@@ -273,8 +273,8 @@ def why_sentence(winner, loser) -> str | None:
     if s is None:
         return None
     where = where_words(winner.task)
-    values = (f"{_decades_words(s['a'])} for {winner.label} against {_decades_words(s['b'])} for {loser.label} "
-              f"({s['evidence']})")
+    loser_words = "exactly 0" if s["b"] == -math.inf else f"{s['b']:+.2f}"
+    values = f"{_decades_words(s['a'])} for {winner.label} against {loser_words} for {loser.label} ({s['evidence']})"
     if s["separated"] and s["difference"] == math.inf:
         return (f"Why {winner.label} is ahead: at initialisation the gradient reaching {where} was {values}: the "
                 f"loss at {loser.label}'s scored step has no path back to {where}, so no training step can teach "
