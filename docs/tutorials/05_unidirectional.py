@@ -11,7 +11,7 @@
 # %% [markdown]
 # # Unidirectional: the mouse is used to ___
 #
-# *Run time: 134 s, measured with `python -m training.tutorials html 05` (same execution as `python -m training.tutorials run 05`) on top of commit aedbc76 on the
+# *Run time: 80 s, measured with `python -m training.tutorials html 05` (same execution as `python -m training.tutorials run 05`) on top of commit 269b0b0 on the
 # shared 2-core CPU machine (other jobs running, so an upper bound).*
 #
 # **What you will learn:**
@@ -19,6 +19,7 @@
 #   sits at chance at the blank;
 # - that the same GRU answers right when it may answer after the cue (`answer_delay`);
 # - that a bidirectional GRU and self-attention without its causal mask read the future and solve it;
+# - why: the causal model's loss at the blank sends exactly zero gradient to the later words;
 # - where attention looks when it fills the blank.
 
 # %% [markdown]
@@ -98,6 +99,42 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## Why: the loss at the blank never reaches the words after it
+#
+# Training can only teach a model to use an input that the loss's gradient reaches.
+# `training.instruments.at_answer.AnswerGradient` differentiates the loss at the scored step with
+# respect to every embedded input; `cloze_positions` says where each example's blank and its deciding words
+# (everything after the blank) are. A causal model's loss at the blank has *no path* back to a later word:
+# its gradient there is exactly 0, not small. Answering after the sentence, or reading both ways, there is.
+#
+# What to look for: the causal GRU's and the masked attention's lines stop at the blank (▼: exactly 0 after
+# it); the other three continue to the right.
+
+# %%
+from training.instruments.at_answer import AnswerGradient
+
+task = datasets.get_task("mouse_cloze")
+at_cue = {}
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for i, (label, (model, _, spec, test_ds)) in enumerate(results.items()):
+    inputs, targets, weights = (t.numpy()[:64] for t in next(iter(test_ds)))
+    blank, cue = task.cloze_positions(inputs, task.resolve({"answer_delay": CASES[label][2]}))
+    at_cue[label] = AnswerGradient(model)(inputs, targets, weights, blank, cue)
+    offsets, profile = np.array(at_cue[label]["offsets"]), np.array(at_cue[label]["profile"])
+    ax.plot(offsets, np.where(profile > 0, profile, np.nan), color=f"C{i}", label=label)
+    zero = profile == 0
+    ax.plot(offsets[zero], np.zeros(zero.sum()), "v", color=f"C{i}", clip_on=False, transform=ax.get_xaxis_transform())
+    words = "exactly 0: no path" if at_cue[label]["ratio"] == 0 else f"10^{np.log10(at_cue[label]['ratio']):.1f}"
+    print(f"{label:26s} gradient reaching the words after the blank: {words}")
+ax.axvline(0, color="grey", linestyle=":")
+ax.set_yscale("log")
+ax.set_xlabel("input step minus the blank's step")
+ax.set_ylabel("||dL/dx_t|| / at the scored step")
+ax.legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## Where unmasked attention looks at the blank
 #
 # zoo's self_attention uses `keras.layers.MultiHeadAttention` (layer `block_1_attention`, its input the
@@ -126,7 +163,8 @@ plt.show()
 # ## Conclusion
 #
 # A causal model cannot fill a blank decided by later words: it can only guess, unless it is allowed to
-# answer later. Bidirectional RNNs and unmasked attention read the whole sentence.
+# answer later. Its loss at the blank has no gradient path to those words, so no amount of training can
+# change that. Bidirectional RNNs and unmasked attention read the whole sentence.
 
 # %% [markdown]
 # ## Checks
@@ -140,4 +178,8 @@ assert abs(acc["causal GRU"] - 0.5) < 0.12, f"a causal GRU should be at chance a
 assert abs(acc["attention, causal mask"] - 0.5) < 0.12, "masked attention should be at chance at the blank"
 for label in (f"GRU, answer_delay={DELAY}", "bidirectional GRU", "attention, no mask"):
     assert acc[label] > 0.9, f"{label} reads the cue and should solve the blank: {acc[label]:.3f}"
+for label in ("causal GRU", "attention, causal mask"):  # the mechanism: no gradient from the future at all
+    assert at_cue[label]["ratio"] == 0.0, f"{label}: the loss at the blank reached a later word"
+for label in (f"GRU, answer_delay={DELAY}", "bidirectional GRU", "attention, no mask"):
+    assert at_cue[label]["ratio"] > 0, f"{label}: its loss should reach the words after the blank"
 print("All checks passed.")
