@@ -102,7 +102,7 @@ plt.show()
 # ## Why: the loss at the blank never reaches the words after it
 #
 # Training can only teach a model to use an input that the loss's gradient reaches.
-# `training.instruments.at_answer.AnswerGradient` differentiates the loss at the scored step with
+# `training.instruments.AnswerGradient` differentiates the loss at the scored step with
 # respect to every embedded input; `cloze_positions` says where each example's blank and its deciding words
 # (everything after the blank) are. A causal model's loss at the blank has *no path* back to a later word:
 # its gradient there is exactly 0, not small. Answering after the sentence, or reading both ways, there is.
@@ -111,7 +111,7 @@ plt.show()
 # it); the other three continue to the right.
 
 # %%
-from training.instruments.at_answer import AnswerGradient
+from training.instruments import AnswerGradient
 
 task = datasets.get_task("mouse_cloze")
 at_cue = {}

@@ -7,11 +7,13 @@ library (pandas only inside `read_step_gradients`), never the rest of rnn-zoo.
     readers          the file names the two write into a run folder, and the functions that read them
     cost             what recording costs per step (`python -m training.bench_gradients`)
     memo             one traced helper per model (a probe's trace), kept with the model
+    at_answer        AnswerGradient: the gradient of the loss at a scored step reaching the cue
 
     from training.instruments import GradientRecorder, GradientThroughTime
     model.fit(x, y, callbacks=[GradientRecorder(run_dir="my-run")])
 """
 
+from training.instruments.at_answer import AnswerGradient
 from training.instruments.readers import (
     GRADIENT_SUMMARY_JSON,
     STEP_GRADIENTS_CSV,
@@ -31,6 +33,7 @@ from training.instruments.through_time import (
 )
 
 __all__ = [
+    "AnswerGradient",
     "FALL_FACTOR",
     "GRADIENT_SUMMARY_JSON",
     "GradientRecorder",
