@@ -152,6 +152,28 @@ def test_an_interrupted_save_keeps_the_previous_model(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temporary file left behind
 
 
+def test_the_final_model_is_the_last_checkpoint_copied_only_when_it_holds_the_weights_as_they_are(tmp_path):
+    from training.core import checkpoint
+    from training.core.loop import save_final_model
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    model.fit(x, y, epochs=1, verbose=0)
+    checkpoint.save_checkpoint(model, tmp_path, epoch=1, step=int(model.optimizer.iterations.numpy()), history=[])
+    save_final_model(model, tmp_path)  # nothing trained since: the checkpoint's file, byte for byte
+    kept = checkpoint.model_file_at(tmp_path, int(model.optimizer.iterations.numpy()))
+    assert (tmp_path / "model.keras").read_bytes() == kept.read_bytes()
+    model.fit(x, y, epochs=1, verbose=0)  # one step past the checkpoint: saved anew, with the new weights
+    assert checkpoint.model_file_at(tmp_path, int(model.optimizer.iterations.numpy())) is None
+    save_final_model(model, tmp_path)
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert int(loaded.optimizer.iterations.numpy()) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(),
+                                                        keras.models.load_model(kept).get_weights()))
+
+
 def test_same_seed_same_history_across_processes(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({**TINY, "epochs": 2, "steps_per_epoch": 5, "model": "lstm"}))

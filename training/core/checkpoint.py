@@ -72,6 +72,15 @@ def save_checkpoint(model, run_dir, *, epoch: int, step: int, history: list, ext
             old.unlink(missing_ok=True)
 
 
+def model_file_at(run_dir, step: int) -> pathlib.Path | None:
+    """The checkpoint's model file when the checkpoint is of `step`, else None (no checkpoint, another step)."""
+    state = read_state(run_dir)
+    if state is None or state.get("step") != step:
+        return None
+    path = model_path(run_dir, state)
+    return path if path.is_file() else None
+
+
 def read_state(run_dir) -> dict | None:
     """The checkpoint's state (with "step" and "model" filled in for old checkpoints), or None."""
     from training.core import runs
