@@ -105,3 +105,26 @@ def test_a_cloze_run_records_the_gradient_at_the_cue_and_the_sweep_row_reads_it(
         assert "at_cue.png" in [f.name for f in figures] and "through_time.png" not in [f.name for f in figures]
         assert lines[0].startswith("vanishing: NO PATH: the cue gets exactly 0" if late is None else
                                    "vanishing: no: the cue gets 10^")
+
+
+def test_a_reused_model_measures_the_cue_with_the_same_trace_and_gets_a_fresh_models_numbers():
+    """A sweep worker trains the seeds of a bundle on one traced model (`training.core.reuse`): the gradient at
+    the cue is traced once for it (memo) and still measures the weights the model holds now."""
+    from training.core.config import RunConfig
+    from training.core.loop import _cue_gradient
+
+    spec, *probe = _probe("future_cloze", n=32, answer_delay=2, **PARAMS)
+    model = _model("gru", spec)
+    ds, _ = datasets.load_task("future_cloze", split="validation", batch_size=32, seed=0, eval_size=32,
+                               answer_delay=2, **PARAMS)
+    config = RunConfig(model="gru", task="future_cloze", task_params={"eval_size": 32, "answer_delay": 2, **PARAMS},
+                       units=8, probe_size=32)
+    first = _cue_gradient(model, {"validation": ds}, config)
+    before = first()
+    model.set_weights([w * 0.5 for w in model.get_weights()])  # the next run's initial weights
+    second = _cue_gradient(model, {"validation": ds}, config)
+    traced = model.__dict__["_rnn_zoo_memo"]["at_answer"]
+    after = second()
+    assert model.__dict__["_rnn_zoo_memo"]["at_answer"] is traced  # no second AnswerGradient, no second trace
+    fresh = AnswerGradient(model)(*probe)
+    assert after["ratio"] == pytest.approx(fresh["ratio"], rel=1e-6) and after["ratio"] != before["ratio"]

@@ -181,10 +181,9 @@ def test_the_quick_budget_runs_recall_and_copy_memory_the_irnn_and_chrono_on_rec
     for label in ("simple_rnn", "lstm [forget_bias_3]"):  # the tasks the quick budget leaves out, named
         note = next(n for n in notes if n.startswith(f"{label} on "))
         assert "adding" in note and "temporal_order" in note, note
-    # the gradient at the key (the report's reason for the gate biases) is recorded on every task, step norms on none
-    assert all(r.config["through_time"] for r in planned.runs)
+    # the gradient at the key (the report's reason for the gate biases) and the step norms: on every task
+    assert all(r.config["through_time"] and r.config["record_gradients"] for r in planned.runs)
     assert {"recall", "copy_memory", "kerala_cloze"} <= {r.task for r in planned.runs}
-    assert not any(r.config["record_gradients"] for r in planned.runs)
 
 
 # ------------------------------------------------------------------------------------- gradients

@@ -536,14 +536,16 @@ def _cue_gradient(model, data, config, eval_data=None):
     if not config.through_time or not _has_cue(config.task):
         return None
     import datasets
-    from training.instruments.at_answer import AnswerGradient
+    from training.instruments import AnswerGradient
+    from training.instruments.memo import memo
 
     task = datasets.get_task(config.task)
     inputs, targets, weights = _taken(eval_data, data["validation"], ("probe with weights", config.probe_size),
                                       lambda: tuple(t.numpy() for t in next(iter(
                                           data["validation"].unbatch().batch(config.probe_size).take(1)))[:3]))
     blank, cue = task.cloze_positions(inputs, task.resolve(dict(config.task_params)))
-    measure = AnswerGradient(model)
+    # one trace per model: a later run of the bundle that reuses this traced model reuses it too
+    measure = memo(model, "at_answer", lambda: AnswerGradient(model))
     return lambda: measure(inputs, targets, weights, blank, cue)
 
 

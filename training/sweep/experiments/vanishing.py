@@ -49,7 +49,7 @@ BUDGETS = {
     "standard": dict(gap=50, units=32, scan_param_budget=9_160, batch_size=32, steps=300, learning_rate=3e-3,
                      variants=ALL),
     "quick": dict(gap=50, units=32, scan_param_budget=9_160, batch_size=32, steps=200, learning_rate=3e-3,
-                  record_gradients=False, variants=QUICK),
+                  variants=QUICK),
     "smoke": dict(gap=8, units=8, scan_param_budget=760, batch_size=16, steps=3, learning_rate=3e-3,
                   variants=["simple_rnn:gain_0.5", "simple_rnn", "irnn", "lstm", "lstm:orthogonal", "gru",
                             "self_attention", "min_gru", "lru"]),
