@@ -111,25 +111,25 @@ class Measurement:
                 f"{self.workers} workers on {self.machine}; docs/results.md)")
 
 
-# `python -m training.sweep.calibrate saved_models/compare-seed-problems-quick-20261203-071558`: the sweep of
-# `/usr/bin/time -v make demo` at 8770c9f on the idle 2-core machine (docs/results.md#budgets has its time).
+# `python -m training.sweep.calibrate saved_models/compare-seed-problems-quick-20261203-132328`: the sweep of
+# `/usr/bin/time -v make demo` at 0b67f07 on the idle 2-core machine (docs/results.md#budgets has its time).
 MEASURED = Measurement(
     command="/usr/bin/time -v make demo",
-    commit="8770c9f",
+    commit="0b67f07",
     budget="quick",
     runs=157,
-    sweep_seconds=427.4,
+    sweep_seconds=611.3,
     workers=3,
     cores=2,
     machine="an idle 2-core CPU",
     costs={
-        "vanishing": (2.377, 4.093e-06),
-        "exploding": (1.651, 6.485e-06),
-        "long_term": (1.976, 1.348e-05),
-        "unidirectional": (2.131, 1.622e-05),
-        "char_lm": (9.64, 2.459e-05),
+        "vanishing": (3.938, 7.2e-06),
+        "exploding": (2.067, 8.839e-06),
+        "long_term": (3.886, 2.152e-05),
+        "unidirectional": (4.039, 3.164e-05),
+        "char_lm": (32.594, 3.141e-05),
     },
-    span_factor=1.395,
+    span_factor=1.343,
 )
 MEASURED_COSTS = MEASURED.costs  # experiment: (fixed seconds, training-step seconds per token)
 MEASURED_WHERE = MEASURED.words()
