@@ -119,12 +119,14 @@ def test_a_reused_model_measures_the_cue_with_the_same_trace_and_gets_a_fresh_mo
                                answer_delay=2, **PARAMS)
     config = RunConfig(model="gru", task="future_cloze", task_params={"eval_size": 32, "answer_delay": 2, **PARAMS},
                        units=8, probe_size=32)
+    from training.instruments.memo import memo
+
     first = _cue_gradient(model, {"validation": ds}, config)
     before = first()
+    traced = memo(model, "at_answer", lambda: pytest.fail("the first run kept no AnswerGradient with the model"))
     model.set_weights([w * 0.5 for w in model.get_weights()])  # the next run's initial weights
     second = _cue_gradient(model, {"validation": ds}, config)
-    traced = model.__dict__["_rnn_zoo_memo"]["at_answer"]
     after = second()
-    assert model.__dict__["_rnn_zoo_memo"]["at_answer"] is traced  # no second AnswerGradient, no second trace
+    assert memo(model, "at_answer", lambda: None) is traced  # no second AnswerGradient, no second trace
     fresh = AnswerGradient(model)(*probe)
     assert after["ratio"] == pytest.approx(fresh["ratio"], rel=1e-6) and after["ratio"] != before["ratio"]

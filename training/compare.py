@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("suite")
     g.add_argument("--suite", default="seed-problems", help="the suite to run (seed-problems is the only one)")
     g.add_argument("--budget", default="quick",
-                   help="quick: ~11 minutes on 2 CPU cores (make demo; --plan estimates any budget); "
+                   help="quick: ~11 minutes on 2 CPU cores (make demo at 0b67f07: README; --plan estimates any budget); "
                         "standard: every variant; full: the real "
                         "numbers, hours; smoke: a pipeline check")
     g.add_argument("--experiments", type=_csv_list(str),
